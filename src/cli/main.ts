@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** The `ast-audio` command: one file per sub-command, registered here. */
+import { Command } from 'commander';
+import '../node/index.js';
+
+const program = new Command();
+program
+  .name('ast-audio')
+  .description('Audio Spectrogram Transformer: features, inference, fine-tuning and classification')
+  .showHelpAfterError();
+
+// Sub-commands register themselves here, one line each.
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`ast-audio: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});

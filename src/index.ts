@@ -1,0 +1,10 @@
+/**
+ * The browser-safe public API. Platform entries (`node/index.ts`, `web/index.ts`) register
+ * their ONNX Runtime and re-export this. Re-exports only; each line names what is public.
+ */
+export type { DType, DataOf, Tensor, Float32Tensor } from './tensor.js';
+export { float32Tensor, toFloat32, numel } from './tensor.js';
+export { registerRuntime, getRuntime } from './runtime/backend.js';
+export type { OrtModule, RuntimeRegistration } from './runtime/backend.js';
+export { parseNpy, formatNpy } from './io/npy.js';
+export type { NpyArray, NpyData } from './io/npy.js';
