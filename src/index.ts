@@ -8,3 +8,5 @@ export { registerRuntime, getRuntime } from './runtime/backend.js';
 export type { OrtModule, RuntimeRegistration } from './runtime/backend.js';
 export { parseNpy, formatNpy } from './io/npy.js';
 export type { NpyArray, NpyData } from './io/npy.js';
+export { memorySource, urlSource, registerFileSourceResolver, resolveSource } from './io/files.js';
+export type { FileSource, FileSourceResolver } from './io/files.js';
