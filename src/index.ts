@@ -10,3 +10,7 @@ export { parseNpy, formatNpy } from './io/npy.js';
 export type { NpyArray, NpyData } from './io/npy.js';
 export { memorySource, urlSource, registerFileSourceResolver, resolveSource } from './io/files.js';
 export type { FileSource, FileSourceResolver } from './io/files.js';
+export { ASTConfig, AST_DEFAULTS, HIDDEN_ACTS, PROBLEM_TYPES } from './model/config.js';
+export type { ASTConfigJSON, HiddenAct, ProblemType } from './model/config.js';
+export { parseSafetensors, formatSafetensors, readSafetensorsHeader, readCheckpointTensors } from './io/safetensors.js';
+export type { SafetensorsFile } from './io/safetensors.js';
