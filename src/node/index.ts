@@ -2,11 +2,13 @@
 import * as ort from 'onnxruntime-node';
 import { registerRuntime } from '../runtime/backend.js';
 import { registerFileSourceResolver } from '../io/files.js';
-import { dirSource } from './files.js';
+import { resolveNodeSource } from './resolve.js';
 
 registerRuntime({ name: 'node', ort, defaultExecutionProviders: ['cpu'] });
-// A later change resolves Hub ids here too; for now a string is a folder.
-registerFileSourceResolver(async (pathOrId) => dirSource(pathOrId));
+// An existing folder is read in place; an `owner/name` that is not a folder comes from the Hub, cached.
+registerFileSourceResolver(resolveNodeSource);
 
 export * from '../index.js';
 export { dirSource } from './files.js';
+export { hubSource, hubCacheDir, isValidRepoId } from './hub.js';
+export type { HubOptions } from './hub.js';

@@ -1,0 +1,25 @@
+/**
+ * How the Node entry turns a user's string into a FileSource: an existing folder is read in place,
+ * a `file:` URL is that folder, an http(s) URL is fetched, anything else that reads as a Hub repo id
+ * (`owner/name`) comes from the Hugging Face Hub through the local cache.
+ */
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { urlSource, type FileSource } from '../io/files.js';
+import { dirSource } from './files.js';
+import { hubSource, isValidRepoId } from './hub.js';
+
+export async function resolveNodeSource(pathOrId: string, options: { revision?: string } = {}): Promise<FileSource> {
+  if (/^https?:\/\//i.test(pathOrId)) return urlSource(pathOrId);
+  const path = pathOrId.startsWith('file:') ? fileURLToPath(pathOrId) : pathOrId;
+  const kind = await stat(path).then(
+    (s) => (s.isDirectory() ? 'folder' : 'file'),
+    () => 'missing' as const,
+  );
+  if (kind === 'folder') return dirSource(path);
+  if (kind === 'file') throw new Error(`${path} is a file; pass the folder that holds config.json and the weights`);
+  if (path === pathOrId && !/^[.~/\\]/.test(pathOrId) && isValidRepoId(pathOrId)) {
+    return hubSource(pathOrId, { revision: options.revision });
+  }
+  throw new Error(`${pathOrId}: no such folder, and not a Hugging Face repo id of the form "owner/name"`);
+}
