@@ -1,0 +1,375 @@
+/**
+ * The training loop: epochs of (shuffled or balanced) mini-batches, SpecAugment and mixup, gradients
+ * from the training graph, accumulation, clipping, AdamW with an HF schedule, validation metrics,
+ * and a resumable checkpoint per epoch. Browser-safe: checkpoints go through a `CheckpointStore`
+ * (checkpoint-node.ts writes folders); features come already extracted.
+ *
+ * Exact resume: the state saved after each epoch (weights, Adam moments, step, RNG state) is all
+ * the loop reads, so resuming from epoch k replays epochs k+1… identically to an uninterrupted run.
+ */
+import type { Float32Tensor } from '../tensor.js';
+import type { ASTConfig } from '../model/config.js';
+import type { Labels, ProblemType } from '../model/loss.js';
+import { AdamW, hfNoDecay } from './adamw.js';
+import { lrMultiplier, type ScheduleKind } from './schedule.js';
+import { clipGradNorm } from './clip.js';
+import { Rng, type RngState } from './rng.js';
+import { epochOrder } from './dataset.js';
+import { specAugment, mixWaveforms, mixTargets } from './augment.js';
+import { accuracy, multiLabelMetrics } from './metrics.js';
+
+/** What the loop needs from a model: its weights (updated in place) and a gradient step. */
+export interface Trainable {
+  readonly config: ASTConfig;
+  readonly weights: Map<string, Float32Tensor>;
+  computeGradients(i: {
+    inputValues: Float32Tensor;
+    labels: Labels;
+    problemType?: ProblemType;
+  }): Promise<{ loss: number; logits: Float32Tensor; grads: Map<string, Float32Tensor> }>;
+  /** Logits only (evaluation). */
+  predict(inputValues: Float32Tensor): Promise<Float32Tensor>;
+}
+
+/** One training clip: raw (un-normalised) padded fbank [maxLength, bins], its target row, its waveform for mixup. */
+export interface Example {
+  features: Float32Array;
+  /** Single-label: one-hot; multi-label: 0/1 per label. Length num_labels. */
+  target: Float32Array;
+  /** Class ids (for balanced sampling and accuracy). */
+  labelIds: number[];
+  waveform?: Float32Array;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  schedule: ScheduleKind;
+  warmupSteps: number;
+  gradientAccumulationSteps: number;
+  /** 0 disables clipping (HF default 1.0). */
+  maxGradNorm: number;
+  seed: number;
+  /** Max mask widths (0 disables). */
+  freqMask: number;
+  timeMask: number;
+  /** Mixup Beta(α, α); 0 disables. */
+  mixupAlpha: number;
+  /** Probability a batch is mixed (AST: 0.5 on AudioSet). */
+  mixupProb: number;
+  balanced: boolean;
+  /** Average the weights of the last N epoch checkpoints into the final model (0/1: off). */
+  averageLast: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  epochs: 5,
+  batchSize: 8,
+  lr: 5e-5,
+  weightDecay: 0,
+  schedule: 'linear',
+  warmupSteps: 0,
+  gradientAccumulationSteps: 1,
+  maxGradNorm: 1,
+  seed: 42,
+  freqMask: 0,
+  timeMask: 0,
+  mixupAlpha: 0,
+  mixupProb: 0.5,
+  balanced: false,
+  averageLast: 0,
+};
+
+/** How raw features become model input: (x − mean) / (2 · std), as ASTFeatureExtractor. */
+export interface Normalisation {
+  mean: number;
+  std: number;
+  doNormalize: boolean;
+  maxLength: number;
+  numMelBins: number;
+}
+
+/** Everything saved after an epoch and read back by --resume. */
+export interface TrainerState {
+  epoch: number;
+  step: number;
+  rng: RngState;
+  adam: { step: number; expAvg: Map<string, Float32Array>; expAvgSq: Map<string, Float32Array> };
+  history: EpochLog[];
+}
+
+export interface EpochLog {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  validation?: EvalResult;
+}
+
+export interface EvalResult {
+  loss: number;
+  accuracy?: number;
+  mAP?: number;
+  mAUC?: number;
+  dPrime?: number;
+  clips: number;
+}
+
+export interface CheckpointStore {
+  /** Saves one epoch's checkpoint (model files + trainer state), atomically. */
+  saveEpoch(epoch: number, model: Trainable, state: TrainerState): Promise<string>;
+  /** Saves the final model (HF layout only). */
+  saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string>;
+  /** Weights of an earlier epoch (weight averaging). */
+  loadEpochWeights(epoch: number): Promise<Map<string, Float32Tensor>>;
+}
+
+export interface ProgressSink {
+  start(epoch: number, total: number): void;
+  update(done: number, info: { loss: number; clipsPerSecond: number; lr: number }): void;
+  stop(): void;
+  log(message: string): void;
+}
+
+export const silentProgress: ProgressSink = { start() {}, update() {}, stop() {}, log() {} };
+
+export interface TrainRun {
+  model: Trainable;
+  train: Example[];
+  validation: Example[];
+  multiLabel: boolean;
+  norm: Normalisation;
+  options: TrainOptions;
+  store?: CheckpointStore;
+  progress?: ProgressSink;
+  /** Raw fbank of a waveform (needed for mixup only). */
+  featurize?: (waveform: Float32Array) => Float32Array;
+  resume?: TrainerState;
+  /** Stop after this many epochs of this call (tests simulate a killed run). */
+  stopAfterEpoch?: number;
+  now?: () => number;
+}
+
+export function stepsPerEpoch(nTrain: number, o: TrainOptions): number {
+  return Math.ceil(Math.ceil(nTrain / o.batchSize) / o.gradientAccumulationSteps);
+}
+
+/** Normalises raw features into `out` (as ASTFeatureExtractor's do_normalize). */
+function normalise(raw: Float32Array, norm: Normalisation, out: Float32Array, offset: number): void {
+  if (!norm.doNormalize) {
+    out.set(raw, offset);
+    return;
+  }
+  const a = 1 / (2 * norm.std);
+  for (let i = 0; i < raw.length; i++) out[offset + i] = (raw[i]! - norm.mean) * a;
+}
+
+export async function train(run: TrainRun): Promise<{ state: TrainerState; finalDir?: string }> {
+  const { model, options: o, norm } = run;
+  const progress = run.progress ?? silentProgress;
+  const now = run.now ?? (() => performance.now());
+  if (run.train.length === 0) throw new Error('train: no training clips');
+  const L = model.config.num_labels;
+  const problemType: ProblemType = run.multiLabel ? 'multi_label_classification' : 'single_label_classification';
+  const frameSize = norm.maxLength * norm.numMelBins;
+  for (const e of [...run.train, ...run.validation]) {
+    if (e.features.length !== frameSize) throw new Error(`train: a clip has ${e.features.length} feature values, expected ${norm.maxLength} x ${norm.numMelBins}`);
+    if (e.target.length !== L) throw new Error(`train: a target has ${e.target.length} labels, the model has ${L}`);
+  }
+  if (o.mixupAlpha > 0 && !run.featurize) throw new Error('train: mixup needs waveforms and a featurizer');
+
+  const opt = new AdamW({ lr: o.lr, weightDecay: o.weightDecay, noDecay: hfNoDecay });
+  const rng = new Rng(run.resume ? run.resume.rng : o.seed);
+  let step = 0;
+  let startEpoch = 0;
+  const history: EpochLog[] = [];
+  if (run.resume) {
+    const r = run.resume;
+    opt.state = { step: r.adam.step, expAvg: r.adam.expAvg, expAvgSq: r.adam.expAvgSq };
+    step = r.step;
+    startEpoch = r.epoch;
+    history.push(...r.history);
+  }
+  const perEpoch = stepsPerEpoch(run.train.length, o);
+  const totalSteps = perEpoch * o.epochs;
+
+  let state: TrainerState = { epoch: startEpoch, step, rng: rng.state, adam: opt.state, history };
+  let lastEpoch = startEpoch;
+  for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
+    if (run.stopAfterEpoch !== undefined && epoch - startEpoch >= run.stopAfterEpoch) break;
+    const order = epochOrder(run.train.map((e) => e.labelIds), L, o.balanced, rng);
+    const nBatches = Math.ceil(order.length / o.batchSize);
+    progress.start(epoch + 1, order.length);
+    let lossSum = 0;
+    let lossCount = 0;
+    let done = 0;
+    const t0 = now();
+    let acc: Map<string, Float32Tensor> | undefined;
+    let accCount = 0;
+    for (let bi = 0; bi < nBatches; bi++) {
+      const idx = order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
+      const B = idx.length;
+      const input = new Float32Array(B * frameSize);
+      const target = new Float32Array(B * L);
+      const mix = o.mixupAlpha > 0 && rng.uniform() < o.mixupProb;
+      for (let k = 0; k < B; k++) {
+        const ex = run.train[idx[k]!]!;
+        let raw = ex.features;
+        let tgt = ex.target;
+        if (mix) {
+          const other = run.train[rng.int(run.train.length)]!;
+          const lambda = rng.beta(o.mixupAlpha, o.mixupAlpha);
+          raw = run.featurize!(mixWaveforms(ex.waveform!, other.waveform!, lambda));
+          tgt = mixTargets(ex.target, other.target, lambda);
+        } else if (o.freqMask > 0 || o.timeMask > 0) {
+          raw = Float32Array.from(raw);
+        }
+        if (o.freqMask > 0 || o.timeMask > 0) {
+          // masked cells are raw zeros, normalised afterwards, as the AST recipe masks before normalising
+          specAugment(raw, norm.maxLength, norm.numMelBins, { freqMask: o.freqMask, timeMask: o.timeMask, maskValue: 0 }, rng);
+        }
+        normalise(raw, norm, input, k * frameSize);
+        target.set(tgt, k * L);
+      }
+      const labels: Labels = { dtype: 'float32', dims: [B, L], data: target };
+      const out = await model.computeGradients({
+        inputValues: { dtype: 'float32', dims: [B, norm.maxLength, norm.numMelBins], data: input },
+        labels,
+        problemType,
+      });
+      if (!Number.isFinite(out.loss)) throw new Error(`train: loss became ${out.loss} at epoch ${epoch + 1}, step ${step}`);
+      lossSum += out.loss * B;
+      lossCount += B;
+      // HF divides each micro-batch loss by the accumulation steps: gradients are averaged
+      const scale = 1 / o.gradientAccumulationSteps;
+      if (!acc) {
+        acc = new Map();
+        for (const [k, g] of out.grads) {
+          const d = new Float32Array(g.data.length);
+          for (let i = 0; i < d.length; i++) d[i] = g.data[i]! * scale;
+          acc.set(k, { dtype: 'float32', dims: g.dims, data: d });
+        }
+      } else {
+        for (const [k, g] of out.grads) {
+          const d = acc.get(k)!.data;
+          for (let i = 0; i < d.length; i++) d[i]! += g.data[i]! * scale;
+        }
+      }
+      accCount++;
+      if (accCount === o.gradientAccumulationSteps || bi === nBatches - 1) {
+        if (o.maxGradNorm > 0) clipGradNorm(acc, o.maxGradNorm);
+        const lr = o.lr * lrMultiplier(step, { kind: o.schedule, warmupSteps: o.warmupSteps, totalSteps });
+        opt.step(model.weights, acc, lr);
+        step++;
+        acc = undefined;
+        accCount = 0;
+      }
+      done += B;
+      const secs = (now() - t0) / 1000;
+      progress.update(done, { loss: lossSum / lossCount, clipsPerSecond: secs > 0 ? done / secs : 0, lr: o.lr * lrMultiplier(step, { kind: o.schedule, warmupSteps: o.warmupSteps, totalSteps }) });
+    }
+    progress.stop();
+    const log: EpochLog = { epoch: epoch + 1, step, trainLoss: lossSum / lossCount };
+    if (run.validation.length > 0) {
+      log.validation = await evaluate(model, run.validation, run.multiLabel, norm, o.batchSize);
+      progress.log(`epoch ${epoch + 1}: train loss ${log.trainLoss.toFixed(4)}, ${formatEval(log.validation)}`);
+    } else {
+      progress.log(`epoch ${epoch + 1}: train loss ${log.trainLoss.toFixed(4)}`);
+    }
+    history.push(log);
+    state = { epoch: epoch + 1, step, rng: rng.state, adam: opt.state, history };
+    lastEpoch = epoch + 1;
+    if (run.store) {
+      const dir = await run.store.saveEpoch(epoch + 1, model, state);
+      progress.log(`saved ${dir}`);
+    }
+  }
+
+  let finalDir: string | undefined;
+  if (run.store && lastEpoch === o.epochs) {
+    let weights = model.weights;
+    if (o.averageLast > 1) {
+      const first = Math.max(1, o.epochs - o.averageLast + 1);
+      weights = await averageEpochs(run.store, first, o.epochs);
+      progress.log(`final weights: average of epochs ${first}..${o.epochs}`);
+    }
+    finalDir = await run.store.saveFinal(model, weights);
+    progress.log(`saved ${finalDir}`);
+  }
+  return { state, finalDir };
+}
+
+async function averageEpochs(store: CheckpointStore, first: number, last: number): Promise<Map<string, Float32Tensor>> {
+  const sum = new Map<string, Float64Array>();
+  const dims = new Map<string, readonly number[]>();
+  for (let e = first; e <= last; e++) {
+    for (const [k, t] of await store.loadEpochWeights(e)) {
+      let s = sum.get(k);
+      if (!s) {
+        s = new Float64Array(t.data.length);
+        sum.set(k, s);
+        dims.set(k, t.dims);
+      }
+      for (let i = 0; i < s.length; i++) s[i]! += t.data[i]!;
+    }
+  }
+  const n = last - first + 1;
+  const out = new Map<string, Float32Tensor>();
+  for (const [k, s] of sum) out.set(k, { dtype: 'float32', dims: dims.get(k)!, data: Float32Array.from(s, (v) => v / n) });
+  return out;
+}
+
+export function formatEval(r: EvalResult): string {
+  const parts = [`val loss ${r.loss.toFixed(4)}`];
+  if (r.accuracy !== undefined) parts.push(`accuracy ${(100 * r.accuracy).toFixed(2)} %`);
+  if (r.mAP !== undefined) parts.push(`mAP ${r.mAP.toFixed(4)}`, `AUC ${r.mAUC!.toFixed(4)}`, `d′ ${r.dPrime!.toFixed(3)}`);
+  return parts.join(', ');
+}
+
+/** Loss and metrics of a labelled set (no augmentation). */
+export async function evaluate(
+  model: Trainable,
+  examples: Example[],
+  multiLabel: boolean,
+  norm: Normalisation,
+  batchSize: number,
+): Promise<EvalResult> {
+  const L = model.config.num_labels;
+  const frameSize = norm.maxLength * norm.numMelBins;
+  const scores = new Float32Array(examples.length * L);
+  const targets = new Float32Array(examples.length * L);
+  for (let s = 0; s < examples.length; s += batchSize) {
+    const batch = examples.slice(s, s + batchSize);
+    const input = new Float32Array(batch.length * frameSize);
+    batch.forEach((e, k) => {
+      normalise(e.features, norm, input, k * frameSize);
+      targets.set(e.target, (s + k) * L);
+    });
+    const logits = await model.predict({ dtype: 'float32', dims: [batch.length, norm.maxLength, norm.numMelBins], data: input });
+    scores.set(logits.data, s * L);
+  }
+  let loss = 0;
+  const n = examples.length;
+  for (let i = 0; i < n; i++) {
+    if (multiLabel) {
+      for (let c = 0; c < L; c++) {
+        const x = scores[i * L + c]!;
+        const y = targets[i * L + c]!;
+        loss += (Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)))) / (n * L);
+      }
+    } else {
+      let max = -Infinity;
+      for (let c = 0; c < L; c++) max = Math.max(max, scores[i * L + c]!);
+      let z = 0;
+      for (let c = 0; c < L; c++) z += Math.exp(scores[i * L + c]! - max);
+      for (let c = 0; c < L; c++) loss -= (targets[i * L + c]! * (scores[i * L + c]! - max - Math.log(z))) / n;
+    }
+  }
+  if (multiLabel) {
+    const m = multiLabelMetrics(scores, targets, L);
+    return { loss, mAP: m.mAP, mAUC: m.mAUC, dPrime: m.dPrime, clips: n };
+  }
+  const truth = examples.map((e) => e.labelIds[0] ?? -1);
+  return { loss, accuracy: accuracy(scores, L, truth), clips: n };
+}
