@@ -175,7 +175,7 @@ export const VJP: Record<string, Vjp> = {
       // a Linear layer: fold the batch axes into one GEMM, dW = a^T dy  // [K, N]
       const k = g.shape(a)[ra - 1] as number;
       const nOut = g.shape(b)[1] as number;
-      db = x.matmul(x.mT(x.reshape(a, [-1, k])), x.reshape(dy, [-1, nOut]));
+      db = x.matmul(x.transpose(x.reshape(a, [-1, k]), [1, 0]), x.reshape(dy, [-1, nOut]));
     } else {
       if (ra !== rb) throw new Error(`autodiff: MatMul of ranks ${ra} and ${rb} is not supported`);
       db = x.matmul(x.mT(a), dy);
@@ -190,12 +190,11 @@ export const VJP: Record<string, Vjp> = {
     const tA = attrNum(n, 'transA', 0) === 1;
     const tB = attrNum(n, 'transB', 0) === 1;
     const dyA = alpha === 1 ? dy : x.scale(dy, alpha);
-    // Y = op(A) op(B): d op(A) = dY op(B)^T, d op(B) = op(A)^T dY
-    const opB = tB ? x.mT(b) : b;
-    const opA = tA ? x.mT(a) : a;
-    const dOpA = x.matmul(dyA, x.mT(opB));
-    const dOpB = x.matmul(x.mT(opA), dyA);
-    const out: (ReturnType<typeof x.add> | undefined)[] = [tA ? x.mT(dOpA) : dOpA, tB ? x.mT(dOpB) : dOpB];
+    // d op(A) = dY op(B)^T and d op(B) = op(A)^T dY, where op(B)^T is B itself when transB
+    const dOpA = x.matmul(dyA, tB ? b : x.transpose(b, [1, 0]));
+    const dOpB = x.matmul(tA ? a : x.transpose(a, [1, 0]), dyA);
+    const t2 = (v: typeof dy): typeof dy => x.transpose(v, [1, 0]); // Gemm is 2-D
+    const out: (ReturnType<typeof x.add> | undefined)[] = [tA ? t2(dOpA) : dOpA, tB ? t2(dOpB) : dOpB];
     if (c) {
       const dc = beta === 1 ? dy : x.scale(dy, beta);
       out.push(unbroadcast(g, x, dc, g.shape(n.outputs[0]!), c));
