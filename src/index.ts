@@ -14,3 +14,5 @@ export { ASTConfig, AST_DEFAULTS, HIDDEN_ACTS, PROBLEM_TYPES } from './model/con
 export type { ASTConfigJSON, HiddenAct, ProblemType } from './model/config.js';
 export { parseSafetensors, formatSafetensors, readSafetensorsHeader, readCheckpointTensors } from './io/safetensors.js';
 export type { SafetensorsFile } from './io/safetensors.js';
+export { astParameterSpecs, loadWeights, adaptPositionEmbeddings } from './model/weights.js';
+export type { HeadKind, ParamSpec, PatchGrid, LoadWeightsOptions } from './model/weights.js';
