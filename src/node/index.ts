@@ -2,11 +2,13 @@
 import * as ort from 'onnxruntime-node';
 import { registerRuntime } from '../runtime/backend.js';
 import { registerFileSourceResolver } from '../io/files.js';
-import { resolveNodeSource } from './resolve.js';
+import { readLocalFile, resolveNodeSource } from './resolve.js';
+import { registerAudioFileReader } from '../pipeline/file-reader.js';
 
 registerRuntime({ name: 'node', ort, defaultExecutionProviders: ['cpu'] });
 // An existing folder is read in place; an `owner/name` that is not a folder comes from the Hub, cached.
 registerFileSourceResolver(resolveNodeSource);
+registerAudioFileReader(readLocalFile);
 
 export * from '../index.js';
 export { dirSource } from './files.js';

@@ -3,7 +3,7 @@
  * a `file:` URL is that folder, an http(s) URL is fetched, anything else that reads as a Hub repo id
  * (`owner/name`) comes from the Hugging Face Hub through the local cache.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { urlSource, type FileSource } from '../io/files.js';
 import { dirSource } from './files.js';
@@ -22,4 +22,16 @@ export async function resolveNodeSource(pathOrId: string, options: { revision?: 
     return hubSource(pathOrId, { revision: options.revision });
   }
   throw new Error(`${pathOrId}: no such folder, and not a Hugging Face repo id of the form "owner/name"`);
+}
+
+/** The pipeline's reader for local audio files: a path or a `file:` URL; errors name the file. */
+export async function readLocalFile(pathOrUrl: string): Promise<Uint8Array> {
+  const path = pathOrUrl.startsWith('file:') ? fileURLToPath(pathOrUrl) : pathOrUrl;
+  try {
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not an audio file' : code === 'EACCES' ? 'permission denied' : String(err);
+    throw new Error(`${path}: ${why}`);
+  }
 }
