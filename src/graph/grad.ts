@@ -193,8 +193,8 @@ export const VJP: Record<string, Vjp> = {
     // d op(A) = dY op(B)^T and d op(B) = op(A)^T dY, where op(B)^T is B itself when transB
     const dOpA = x.matmul(dyA, tB ? b : x.transpose(b, [1, 0]));
     const dOpB = x.matmul(tA ? a : x.transpose(a, [1, 0]), dyA);
-    const t2 = (v: typeof dy): typeof dy => x.transpose(v, [1, 0]); // Gemm is 2-D
-    const out: (ReturnType<typeof x.add> | undefined)[] = [tA ? t2(dOpA) : dOpA, tB ? t2(dOpB) : dOpB];
+    const t2 = (v: typeof dOpA): typeof dOpA => x.transpose(v, [1, 0]); // Gemm is 2-D
+    const out: (typeof dOpA | undefined)[] = [tA ? t2(dOpA) : dOpA, tB ? t2(dOpB) : dOpB];
     if (c) {
       const dc = beta === 1 ? dy : x.scale(dy, beta);
       out.push(unbroadcast(g, x, dc, g.shape(n.outputs[0]!), c));

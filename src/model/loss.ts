@@ -12,7 +12,8 @@
  */
 import type { Tensor, Float32Tensor } from '../tensor.js';
 
-export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
+import type { ProblemType } from './config.js';
+export type { ProblemType } from './config.js';
 
 /** Labels as HF takes them: integer class ids [B] (int32/int64), or float targets [B] / [B, L]. */
 export type Labels = Tensor<'int32'> | Tensor<'int64'> | Float32Tensor;
@@ -122,4 +123,29 @@ export function referenceLoss(logits: Float32Tensor, terms: LossTerms): number {
     }
   }
   return loss;
+}
+
+/**
+ * The loss as graph ops (so autodiff differentiates it with the model): Σ W ⊙ ℓ(logits, T), a scalar.
+ *   cross-entropy ℓ = −T ⊙ log_softmax(x); MSE ℓ = (x − T)²; BCE ℓ = max(x, 0) − x·T + log(1 + e^{−|x|}).
+ */
+export function lossGraph<V>(
+  g: { op(type: string, inputs: readonly (V | null)[], attrs?: Readonly<Record<string, number | string | number[]>>): V[]; constF32(values: readonly number[], dims: readonly number[]): V },
+  problemType: ProblemType,
+  logits: V,
+  targets: V,
+  weights: V,
+): V {
+  const op = (type: string, inputs: V[], attrs?: Readonly<Record<string, number | string | number[]>>): V => g.op(type, inputs, attrs)[0]!;
+  let elementwise: V;
+  if (problemType === 'single_label_classification') {
+    elementwise = op('Neg', [op('Mul', [targets, op('LogSoftmax', [logits], { axis: -1 })])]);
+  } else if (problemType === 'regression') {
+    const d = op('Sub', [logits, targets]);
+    elementwise = op('Mul', [d, d]);
+  } else {
+    const softplusNegAbs = op('Log', [op('Add', [g.constF32([1], []), op('Exp', [op('Neg', [op('Abs', [logits])])])])]);
+    elementwise = op('Add', [op('Sub', [op('Relu', [logits]), op('Mul', [logits, targets])]), softplusNegAbs]);
+  }
+  return op('ReduceSum', [op('Mul', [weights, elementwise])], { keepdims: 0 });
 }
