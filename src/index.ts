@@ -16,3 +16,8 @@ export { parseSafetensors, formatSafetensors, readSafetensorsHeader, readCheckpo
 export type { SafetensorsFile } from './io/safetensors.js';
 export { astParameterSpecs, loadWeights, adaptPositionEmbeddings } from './model/weights.js';
 export type { HeadKind, ParamSpec, PatchGrid, LoadWeightsOptions } from './model/weights.js';
+export { ASTModel, ASTForAudioClassification, buildAST, buildInferenceGraph } from './model/ast.js';
+export type { ASTOutput, LoadOptions, ForwardInput, AttentionImpl, ASTGraphOptions, ASTGraphValues, ParamLookup } from './model/ast.js';
+export { GraphBuilder, Value } from './graph/builder.js';
+export { OrtSession } from './runtime/session.js';
+export type { SessionOptions, GraphOptimizationLevel } from './runtime/session.js';

@@ -4,7 +4,7 @@
  * `grad.ts` walks these records in reverse. Values carry their element type and static shape
  * (numbers, or symbolic names such as 'batch'), inferred per op as nodes are added.
  *
- * `toModel()` / `encode()` turn the records into ONNX (opset 17 + com.microsoft 1) with the
+ * `toModel()` / `encode()` turn the records into ONNX (opset 18 + com.microsoft 1) with the
  * weights as initializers. Browser-safe: no Node APIs.
  */
 import type { AttrValue, Attrs, Dim, GradGraph, NodeRecord } from './grad.js';
@@ -12,7 +12,8 @@ import { encodeModel, type OnnxAttrValue, type OnnxElemType, type OnnxModel, typ
 
 export type { Dim, Attrs, AttrValue, NodeRecord } from './grad.js';
 
-export const OPSET = 17;
+/** 18: Reduce* take their axes as an input (what grad.ts emits); LayerNormalization is 17. */
+export const OPSET = 18;
 export const MS_DOMAIN = 'com.microsoft';
 
 /** A value in the graph: a graph input, an initializer, or a node output. */

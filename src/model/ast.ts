@@ -1,0 +1,384 @@
+/**
+ * The Audio Spectrogram Transformer as a graph (Hugging Face's modeling_audio_spectrogram_transformer.py,
+ * flat like nanoGPT's model.py): patch embedding, [CLS] + distillation tokens, position embeddings,
+ * pre-LN encoder layers, final LayerNorm, pooler (mean of tokens 0 and 1) and the MLP head.
+ *
+ * `buildAST` emits the ops into a GraphBuilder with the parameters supplied by the caller (initializers
+ * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
+ * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
+ */
+import { GraphBuilder, MS_DOMAIN, type Value } from '../graph/builder.js';
+import { ASTConfig, type HiddenAct } from './config.js';
+import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
+import { readCheckpointTensors } from '../io/safetensors.js';
+import { resolveSource, type FileSource } from '../io/files.js';
+import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
+import type { Float32Tensor } from '../tensor.js';
+
+/** How attention is expressed: plain ONNX ops, or ORT's fused com.microsoft Attention kernel. */
+export type AttentionImpl = 'plain' | 'fused';
+
+export interface ASTGraphOptions {
+  head: HeadKind;
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+  /** Default 'plain'; attention probabilities (outputAttentions) always use plain ops. */
+  attention?: AttentionImpl;
+}
+
+export interface ASTGraphValues {
+  logits?: Value; // [B, num_labels]
+  poolerOutput: Value; // [B, H]
+  lastHiddenState: Value; // [B, T, H]
+  hiddenStates: Value[]; // L+1 of [B, T, H]: embeddings, then each layer's output
+  attentions: Value[]; // L of [B, heads, T, T]
+}
+
+/** A parameter by its HF state-dict name (with the `audio_spectrogram_transformer.` prefix for the classification head). */
+export type ParamLookup = (name: string) => Value;
+
+// ------------------------------------------------------------------ the model, op by op
+
+/** y = x W^T + b, W in HF's [out, in] layout. */
+function linear(g: GraphBuilder, x: Value, w: Value, b: Value | null): Value {
+  const wT = g.op1('Transpose', [w], { perm: [1, 0] }); // [in, out], folded by ORT at load
+  const y = g.op1('MatMul', [x, wT]);
+  return b ? g.op1('Add', [y, b]) : y;
+}
+
+function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): Value {
+  return g.op1('LayerNormalization', [x, w, b], { axis: -1, epsilon: eps });
+}
+
+/** HF's ACT2FN, from primitives (ORT's optimiser fuses the GELU patterns into its Gelu/FastGelu kernels). */
+function activation(g: GraphBuilder, x: Value, act: HiddenAct): Value {
+  const c = (v: number) => g.constF32([v], []);
+  switch (act) {
+    case 'gelu': {
+      // 0.5 x (1 + erf(x / sqrt 2)), exact as torch's gelu
+      const e = g.op1('Erf', [g.op1('Div', [x, c(Math.SQRT2)])]);
+      return g.op1('Mul', [g.op1('Mul', [x, g.op1('Add', [e, c(1)])]), c(0.5)]);
+    }
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh': {
+      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+      const x3 = g.op1('Mul', [g.op1('Mul', [x, x]), x]);
+      const inner = g.op1('Mul', [g.op1('Add', [x, g.op1('Mul', [x3, c(0.044715)])]), c(Math.sqrt(2 / Math.PI))]);
+      const t = g.op1('Tanh', [inner]);
+      return g.op1('Mul', [g.op1('Mul', [x, c(0.5)]), g.op1('Add', [t, c(1)])]);
+    }
+    case 'relu':
+      return g.op1('Relu', [x]);
+    case 'silu':
+    case 'swish':
+      return g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
+    case 'quick_gelu':
+      return g.op1('Mul', [x, g.op1('Sigmoid', [g.op1('Mul', [x, c(1.702)])])]);
+  }
+}
+
+/** Conv2d patch embedding on the transposed spectrogram, then [CLS], distillation and position embeddings. */
+function embeddings(g: GraphBuilder, config: ASTConfig, x: Value, p: ParamLookup): Value {
+  const H = config.hidden_size;
+  const f = config.frequencyOutDim;
+  const t = config.timeOutDim;
+  const img = g.op1('Transpose', [g.op1('Unsqueeze', [x, g.constI64([1])])], { perm: [0, 1, 3, 2] }); // [B, 1, mel, T]
+  const conv = g.op1('Conv', [img, p('embeddings.patch_embeddings.projection.weight'), p('embeddings.patch_embeddings.projection.bias')], {
+    kernel_shape: [config.patch_size, config.patch_size],
+    strides: [config.frequency_stride, config.time_stride],
+  }); // [B, H, f, t]
+  const patches = g.op1('Transpose', [g.op1('Reshape', [conv, g.constI64([0, H, f * t])])], { perm: [0, 2, 1] }); // [B, f*t, H]
+  const special = g.op1('Concat', [p('embeddings.cls_token'), p('embeddings.distillation_token')], { axis: 1 }); // [1, 2, H]
+  const batch = g.op1('Slice', [g.op1('Shape', [x]), g.constI64([0]), g.constI64([1])]); // [1] = B
+  const special2 = g.op1('Expand', [special, g.op1('Concat', [batch, g.constI64([2, H])], { axis: 0 })]); // [B, 2, H]
+  const tokens = g.op1('Concat', [special2, patches], { axis: 1 }); // [B, f*t + 2, H]
+  return g.op1('Add', [tokens, p('embeddings.position_embeddings')]);
+}
+
+function selfAttention(
+  g: GraphBuilder,
+  config: ASTConfig,
+  x: Value,
+  pre: string,
+  p: ParamLookup,
+  impl: AttentionImpl,
+  wantProbs: boolean,
+): { out: Value; probs?: Value } {
+  const H = config.hidden_size;
+  const nh = config.num_attention_heads;
+  const hd = config.headDim;
+  const T = config.sequenceLength;
+  const a = `${pre}attention.attention.`;
+  const bias = (n: string) => (config.qkv_bias ? p(`${a}${n}.bias`) : null);
+  const wq = p(`${a}query.weight`);
+  const wk = p(`${a}key.weight`);
+  const wv = p(`${a}value.weight`);
+  if (impl === 'fused' && !wantProbs) {
+    // com.microsoft.Attention: packed QKV weights [H, 3H] and bias [3H]; scale 1/sqrt(headDim) inside the kernel
+    const w = g.op1('Transpose', [g.op1('Concat', [wq, wk, wv], { axis: 0 })], { perm: [1, 0] }); // [H, 3H]
+    const b = config.qkv_bias
+      ? g.op1('Concat', [bias('query')!, bias('key')!, bias('value')!], { axis: 0 })
+      : g.constF32(new Array<number>(3 * H).fill(0), [3 * H]);
+    const out = g.op1('Attention', [x, w, b], { num_heads: nh }, MS_DOMAIN); // [B, T, H]
+    return { out };
+  }
+  // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
+  // (and exact when headDim is a power of 4, as in every AST: 64 -> 1/8)
+  const scale = g.constF32([hd ** -0.5], []);
+  const heads = (v: Value, perm: number[]) => g.op1('Transpose', [g.op1('Reshape', [v, g.constI64([0, T, nh, hd])])], { perm });
+  const q = heads(g.op1('Mul', [linear(g, x, wq, bias('query')), scale]), [0, 2, 1, 3]); // [B, nh, T, hd]
+  const kT = heads(linear(g, x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
+  const v = heads(linear(g, x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
+  const probs = g.op1('Softmax', [g.op1('MatMul', [q, kT])], { axis: -1 }); // [B, nh, T, T]
+  const ctx = g.op1('MatMul', [probs, v]); // [B, nh, T, hd]
+  const out = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([0, T, H])]); // [B, T, H]
+  return { out, probs: wantProbs ? probs : undefined };
+}
+
+function layer(
+  g: GraphBuilder,
+  config: ASTConfig,
+  x: Value,
+  i: number,
+  p: ParamLookup,
+  impl: AttentionImpl,
+  wantProbs: boolean,
+): { out: Value; probs?: Value } {
+  const pre = `encoder.layer.${i}.`;
+  const eps = config.layer_norm_eps;
+  const h1 = layerNorm(g, x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), eps);
+  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs);
+  const x1 = g.op1('Add', [linear(g, att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x]);
+  const h2 = layerNorm(g, x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), eps);
+  const inter = activation(g, linear(g, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B, T, I]
+  const out = g.op1('Add', [linear(g, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B, T, H]
+  return { out, probs: att.probs };
+}
+
+/** Emits the whole model into `g` from `inputValues` [B, max_length, num_mel_bins]. */
+export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value, param: ParamLookup, options: ASTGraphOptions): ASTGraphValues {
+  const base = options.head === 'classification' ? BASE_PREFIX : '';
+  const p: ParamLookup = (name) => param(base + name);
+  const impl = options.attention ?? 'plain';
+  const wantProbs = options.outputAttentions ?? false;
+  let h = embeddings(g, config, inputValues, p); // [B, T, H]
+  const hiddenStates = [h];
+  const attentions: Value[] = [];
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const r = layer(g, config, h, i, p, impl, wantProbs);
+    h = r.out;
+    hiddenStates.push(h);
+    if (r.probs) attentions.push(r.probs);
+  }
+  const eps = config.layer_norm_eps;
+  const lastHiddenState = layerNorm(g, h, p('layernorm.weight'), p('layernorm.bias'), eps); // [B, T, H]
+  const first2 = g.op1('Slice', [lastHiddenState, g.constI64([0]), g.constI64([2]), g.constI64([1])]); // [B, 2, H]
+  const poolerOutput = g.op1('ReduceMean', [first2, g.constI64([1])], { keepdims: 0 }); // [B, H]
+  let logits: Value | undefined;
+  if (options.head === 'classification') {
+    const ln = layerNorm(g, poolerOutput, param('classifier.layernorm.weight'), param('classifier.layernorm.bias'), eps);
+    logits = linear(g, ln, param('classifier.dense.weight'), param('classifier.dense.bias')); // [B, num_labels]
+  }
+  return { logits, poolerOutput, lastHiddenState, hiddenStates, attentions };
+}
+
+/** Stacks values of one shape along a new leading axis: L x [B, ...] -> [L, B, ...]. */
+function stack(g: GraphBuilder, values: Value[]): Value {
+  const axis0 = g.constI64([0]);
+  return g.op1('Concat', values.map((v) => g.op1('Unsqueeze', [v, axis0])), { axis: 0 });
+}
+
+/** The inference graph: input `input_values`, weights as initializers, outputs named as HF's. */
+export function buildInferenceGraph(
+  config: ASTConfig,
+  weights: ReadonlyMap<string, Float32Tensor>,
+  options: ASTGraphOptions,
+): GraphBuilder {
+  const g = new GraphBuilder(options.head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
+  const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
+  const params = new Map<string, Value>();
+  const param: ParamLookup = (name) => {
+    let v = params.get(name);
+    if (!v) {
+      const w = weights.get(name);
+      if (!w) throw new Error(`weights: no tensor named ${name}`);
+      v = g.initializer(name, w.dims, w.data);
+      params.set(name, v);
+    }
+    return v;
+  };
+  const r = buildAST(g, config, x, param, options);
+  if (r.logits) g.output(r.logits, 'logits');
+  g.output(r.poolerOutput, 'pooler_output');
+  g.output(r.lastHiddenState, 'last_hidden_state');
+  if (options.outputHiddenStates) g.output(stack(g, r.hiddenStates), 'hidden_states'); // [L+1, B, T, H]
+  if (options.outputAttentions) g.output(stack(g, r.attentions), 'attentions'); // [L, B, heads, T, T]
+  return g;
+}
+
+// ------------------------------------------------------------------ the public classes
+
+export interface ASTOutput {
+  logits?: Float32Tensor;
+  poolerOutput: Float32Tensor;
+  lastHiddenState: Float32Tensor;
+  hiddenStates?: Float32Tensor; // [L+1, B, T, H]
+  attentions?: Float32Tensor; // [L, B, heads, T, T]
+}
+
+export interface LoadOptions {
+  /** Compute type; fp16/bf16 checkpoints are widened to float32 (ORT has no bf16 CPU kernels). */
+  dtype?: 'float32';
+  /** Intra-op threads; default ORT's (one per physical core). */
+  threads?: number;
+  executionProviders?: string[];
+  revision?: string;
+  /** Default 'plain' (measured faster on CPU, see docs/readme/engine.md). */
+  attention?: AttentionImpl;
+  graphOptimizationLevel?: GraphOptimizationLevel;
+}
+
+export interface ForwardInput {
+  inputValues: Float32Tensor; // [B, max_length, num_mel_bins]
+  outputHiddenStates?: boolean;
+  outputAttentions?: boolean;
+}
+
+abstract class ASTRunner {
+  private readonly sessions = new Map<string, Promise<OrtSession>>();
+
+  protected constructor(
+    readonly config: ASTConfig,
+    readonly weights: Map<string, Float32Tensor>,
+    protected readonly head: HeadKind,
+    protected readonly options: LoadOptions,
+  ) {
+    if (options.dtype !== undefined && options.dtype !== 'float32') {
+      throw new Error(`dtype ${String(options.dtype)} is not supported: the engine computes in float32`);
+    }
+  }
+
+  /** The ONNX bytes of this model's graph (weights included), e.g. to save or to run elsewhere. */
+  toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
+    return buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.options.attention, ...options }).encode();
+  }
+
+  /** One session per set of optional outputs, built on first use so the default path stays lean. */
+  protected session(hidden: boolean, attentions: boolean): Promise<OrtSession> {
+    const key = `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      const bytes = this.toOnnx({ outputHiddenStates: hidden, outputAttentions: attentions });
+      s = OrtSession.create(bytes, {
+        threads: this.options.threads,
+        executionProviders: this.options.executionProviders,
+        graphOptimizationLevel: this.options.graphOptimizationLevel,
+      });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  /** Builds the default session now (fromPretrained does this so load errors surface at load). */
+  async warm(): Promise<void> {
+    await this.session(false, false);
+  }
+
+  protected async run(input: ForwardInput): Promise<ASTOutput> {
+    const x = input.inputValues;
+    const c = this.config;
+    if (
+      x.dtype !== 'float32' ||
+      x.dims.length !== 3 ||
+      x.dims[1] !== c.max_length ||
+      x.dims[2] !== c.num_mel_bins ||
+      x.dims[0]! < 1 ||
+      x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins
+    ) {
+      throw new Error(
+        `inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}] (max_length, num_mel_bins from config), ` +
+          `got ${x.dtype} [${x.dims.join(', ')}] with ${x.data.length} values`,
+      );
+    }
+    const hidden = input.outputHiddenStates ?? false;
+    const attn = input.outputAttentions ?? false;
+    const session = await this.session(hidden, attn);
+    const r = await session.run({ input_values: x });
+    const f = (k: string) => r[k] as Float32Tensor | undefined;
+    const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
+    if (f('logits')) out.logits = f('logits');
+    if (hidden) out.hiddenStates = f('hidden_states');
+    if (attn) out.attentions = f('attentions');
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => undefined))?.release();
+  }
+}
+
+async function loadPretrained(
+  source: string | FileSource,
+  head: HeadKind,
+  options: LoadOptions,
+): Promise<{ config: ASTConfig; weights: Map<string, Float32Tensor> }> {
+  const files = await resolveSource(source, { revision: options.revision });
+  const config = await ASTConfig.fromPretrained(files);
+  const tensors = await readCheckpointTensors(files);
+  const { weights } = loadWeights(config, tensors, head, files.description);
+  return { config, weights };
+}
+
+/** The bare encoder: last hidden state, pooler output, optional hidden states and attentions. */
+export class ASTModel extends ASTRunner {
+  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions) {
+    super(config, weights, 'base', options);
+  }
+
+  static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
+    const { config, weights } = await loadPretrained(source, 'base', options);
+    return ASTModel.fromWeights(config, weights, options);
+  }
+
+  /** From weights keyed by HF names without the `audio_spectrogram_transformer.` prefix (loadWeights(…, 'base')). */
+  static async fromWeights(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions = {}): Promise<ASTModel> {
+    const m = new ASTModel(config, weights, options);
+    await m.warm();
+    return m;
+  }
+
+  forward(input: ForwardInput): Promise<ASTOutput> {
+    return this.run(input);
+  }
+}
+
+/** The encoder plus HF's MLP head (LayerNorm + Linear on the pooled output): `logits` [B, num_labels]. */
+export class ASTForAudioClassification extends ASTRunner {
+  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions) {
+    super(config, weights, 'classification', options);
+  }
+
+  static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
+    const { config, weights } = await loadPretrained(source, 'classification', options);
+    return ASTForAudioClassification.fromWeights(config, weights, options);
+  }
+
+  /** From weights keyed by full HF names (loadWeights(…, 'classification')). */
+  static async fromWeights(
+    config: ASTConfig,
+    weights: Map<string, Float32Tensor>,
+    options: LoadOptions = {},
+  ): Promise<ASTForAudioClassification> {
+    const m = new ASTForAudioClassification(config, weights, options);
+    await m.warm();
+    return m;
+  }
+
+  async forward(input: ForwardInput): Promise<ASTOutput & { logits: Float32Tensor }> {
+    const out = await this.run(input);
+    return out as ASTOutput & { logits: Float32Tensor };
+  }
+}
