@@ -225,7 +225,7 @@ export const VJP: Record<string, Vjp> = {
   Slice: (g, n, [dy], x) => {
     if (!dy) return [];
     const data = n.inputs[0]!;
-    const inDims = staticDims(g.shape(data), 'Slice input');
+    const inDims = g.shape(data);
     const starts = g.constValue(n.inputs[1]!);
     const ends = g.constValue(n.inputs[2]!);
     const axes = n.inputs[3] ? g.constValue(n.inputs[3]) : starts?.map((_, i) => i);
@@ -237,6 +237,7 @@ export const VJP: Record<string, Vjp> = {
     axes.forEach((a0, i) => {
       const a = normAxis(a0, rank);
       const size = inDims[a]!;
+      if (typeof size !== 'number') throw new Error(`autodiff: Slice along axis ${a} of symbolic size ${size}`);
       const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + size : v, 0), size);
       const s = clamp(starts[i]!);
       const e = clamp(ends[i]!);
@@ -248,13 +249,14 @@ export const VJP: Record<string, Vjp> = {
   Gather: (g, n, [dy], x) => {
     if (!dy) return [];
     const data = n.inputs[0]!;
-    const inDims = staticDims(g.shape(data), 'Gather input');
+    const inDims = g.shape(data);
     const rank = inDims.length;
     const axis = normAxis(attrNum(n, 'axis', 0), rank);
+    if (typeof inDims[axis] !== 'number') throw new Error(`autodiff: Gather along axis ${axis} of symbolic size`);
     const idx = g.constValue(n.inputs[1]!);
     const idxDims = g.shape(n.inputs[1]!);
     if (!idx || idx.length !== 1) throw new Error('autodiff: Gather is differentiable only with one constant index');
-    const size = inDims[axis]!;
+    const size = inDims[axis] as number;
     const i = idx[0]! < 0 ? idx[0]! + size : idx[0]!;
     // a scalar index drops the axis: put it back, then pad zeros around it
     const d = idxDims.length === 0 ? g.op('Unsqueeze', [dy, g.constI64([axis], [1])])[0]! : dy;
@@ -270,8 +272,8 @@ export const VJP: Record<string, Vjp> = {
   ReduceMean: (g, n, [dy], x) => {
     if (!dy) return [];
     const inDims = g.shape(n.inputs[0]!);
-    const outDims = g.shape(n.outputs[0]!);
-    const count = numelStatic(inDims, 'ReduceMean input') / numelStatic(outDims, 'ReduceMean output');
+    const axes = reducedAxes(g, n, inDims.length);
+    const count = numelStatic(axes.map((a) => inDims[a]!), 'ReduceMean reduced axes');
     return [x.expandLike(x.scale(keepReducedAxes(g, x, n, dy), 1 / count), n.inputs[0]!)];
   },
   Softmax: (g, n, [dy], x) => {
@@ -336,12 +338,16 @@ function numelStatic(dims: readonly Dim[], what: string): number {
   return staticDims(dims, what).reduce((a, b) => a * b, 1);
 }
 
+/** The axes a Reduce* node reduces (input or attribute; all when none). */
+function reducedAxes<V>(g: GradGraph<V>, n: NodeRecord<V>, rank: number): number[] {
+  const axesV = n.inputs[1] ? g.constValue(n.inputs[1]) : attrInts(n, 'axes');
+  return axesV ? axesV.map((a) => normAxis(a, rank)) : Array.from({ length: rank }, (_, i) => i);
+}
+
 /** Re-inserts the axes a Reduce* node dropped (keepdims=0) so the cotangent broadcasts back. */
 function keepReducedAxes<V>(g: GradGraph<V>, x: Ops<V>, n: NodeRecord<V>, dy: V): V {
   if (attrNum(n, 'keepdims', 1) === 1) return dy;
-  const rank = g.shape(n.inputs[0]!).length;
-  const axesV = n.inputs[1] ? g.constValue(n.inputs[1]) : attrInts(n, 'axes');
-  const axes = axesV ? axesV.map((a) => normAxis(a, rank)) : Array.from({ length: rank }, (_, i) => i);
+  const axes = reducedAxes(g, n, g.shape(n.inputs[0]!).length);
   return g.op('Unsqueeze', [dy, g.constI64([...axes].sort((p, q) => p - q), [axes.length])])[0]!;
 }
 

@@ -1,0 +1,156 @@
+/**
+ * The training graph: the same AST description as inference (`buildAST`), with every weight a graph
+ * input, followed by the HF loss and the reverse-mode gradients of the loss for every weight — one
+ * ONNX Runtime session returns loss, logits and all gradients. The optimiser updates the weights in
+ * TypeScript and feeds them again on the next step; nothing is rebuilt. Browser-safe.
+ */
+import { GraphBuilder, type Value } from '../graph/builder.js';
+import { gradients } from '../graph/grad.js';
+import { buildAST } from '../model/ast.js';
+import type { ASTConfig } from '../model/config.js';
+import { astParameterSpecs } from '../model/weights.js';
+import { lossGraph, lossTerms, type Labels, type ProblemType } from '../model/loss.js';
+import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
+import type { Float32Tensor, Tensor } from '../tensor.js';
+import type { Trainable } from './trainer.js';
+
+export interface TrainableOptions {
+  threads?: number;
+  executionProviders?: string[];
+  graphOptimizationLevel?: GraphOptimizationLevel;
+}
+
+export interface GradientsOutput {
+  loss: number;
+  logits: Float32Tensor;
+  /** d loss / d weight, keyed by HF state-dict names. */
+  grads: Map<string, Float32Tensor>;
+}
+
+export const GRAD_PREFIX = 'grad.';
+
+/** Builds forward + loss + gradients for one problem type, weights as inputs named by HF names. */
+export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType): GraphBuilder {
+  const g = new GraphBuilder('ASTForAudioClassification.train');
+  const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
+  const params = new Map<string, Value>();
+  for (const spec of astParameterSpecs(config, 'classification')) params.set(spec.name, g.input(spec.name, 'float32', spec.shape));
+  const param = (name: string): Value => {
+    const v = params.get(name);
+    if (!v) throw new Error(`training graph: no parameter named ${name}`);
+    return v;
+  };
+  const { logits } = buildAST(g, config, x, param, { head: 'classification', attention: 'plain' });
+  const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
+  const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);
+  const loss = lossGraph(g, problemType, logits!, targets, weights);
+  const forwardNodes = [...g.nodes];
+  const wrt = [...params.values()];
+  const grads = gradients(g, forwardNodes, loss, wrt);
+  g.output(loss, 'loss');
+  g.output(logits!, 'logits');
+  for (const [name, v] of params) g.output(grads.get(v)!, GRAD_PREFIX + name);
+  return g;
+}
+
+/** The forward graph with weights as inputs (evaluation during training without re-encoding weights). */
+export function buildLogitsGraph(config: ASTConfig): GraphBuilder {
+  const g = new GraphBuilder('ASTForAudioClassification.logits');
+  const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
+  const params = new Map<string, Value>();
+  for (const spec of astParameterSpecs(config, 'classification')) params.set(spec.name, g.input(spec.name, 'float32', spec.shape));
+  const { logits } = buildAST(g, config, x, (n) => params.get(n)!, { head: 'classification', attention: 'plain' });
+  g.output(logits!, 'logits');
+  return g;
+}
+
+/**
+ * A model that computes gradients: `computeGradients({ inputValues, labels })` -> `{ loss, logits, grads }`,
+ * grads keyed by HF state-dict names. `weights` is the live parameter map (the optimiser updates it in place).
+ */
+export class ASTTrainable implements Trainable {
+  private readonly sessions = new Map<string, Promise<OrtSession>>();
+
+  constructor(
+    readonly config: ASTConfig,
+    readonly weights: Map<string, Float32Tensor>,
+    private readonly options: TrainableOptions = {},
+  ) {
+    for (const spec of astParameterSpecs(config, 'classification')) {
+      const w = weights.get(spec.name);
+      if (!w) throw new Error(`weights: missing ${spec.name} [${spec.shape.join(', ')}]`);
+      if (w.data.length !== spec.shape.reduce((a, b) => a * b, 1)) {
+        throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
+      }
+    }
+  }
+
+  private session(key: string, build: () => GraphBuilder): Promise<OrtSession> {
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = OrtSession.create(build().encode(), {
+        threads: this.options.threads,
+        executionProviders: this.options.executionProviders,
+        graphOptimizationLevel: this.options.graphOptimizationLevel,
+      });
+      this.sessions.set(key, s);
+      s.catch(() => this.sessions.delete(key));
+    }
+    return s;
+  }
+
+  private checkInput(x: Float32Tensor): void {
+    const c = this.config;
+    if (x.dtype !== 'float32' || x.dims.length !== 3 || x.dims[1] !== c.max_length || x.dims[2] !== c.num_mel_bins || x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins) {
+      throw new Error(`inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}], got ${x.dtype} [${x.dims.join(', ')}]`);
+    }
+  }
+
+  private weightFeeds(): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {};
+    for (const [k, w] of this.weights) feeds[k] = w;
+    return feeds;
+  }
+
+  /** Loss (HF's, by problem_type), logits and the gradient of the loss for every weight. */
+  async computeGradients(i: { inputValues: Float32Tensor; labels: Labels; problemType?: ProblemType }): Promise<GradientsOutput> {
+    this.checkInput(i.inputValues);
+    const B = i.inputValues.dims[0]!;
+    const cfg = { num_labels: this.config.num_labels, problem_type: i.problemType ?? this.config.problem_type };
+    const terms = lossTerms(cfg, i.labels, B);
+    const session = await this.session(`train:${terms.problemType}`, () => buildTrainingGraph(this.config, terms.problemType));
+    const r = await session.run({
+      input_values: i.inputValues,
+      loss_targets: terms.targets,
+      loss_weights: terms.weights,
+      ...this.weightFeeds(),
+    });
+    const grads = new Map<string, Float32Tensor>();
+    for (const name of this.weights.keys()) {
+      const t = r[GRAD_PREFIX + name] as Float32Tensor;
+      grads.set(name, { dtype: 'float32', dims: this.weights.get(name)!.dims, data: t.data });
+    }
+    return { loss: (r.loss as Float32Tensor).data[0]!, logits: r.logits as Float32Tensor, grads };
+  }
+
+  async predict(inputValues: Float32Tensor): Promise<Float32Tensor> {
+    this.checkInput(inputValues);
+    const session = await this.session('logits', () => buildLogitsGraph(this.config));
+    const r = await session.run({ input_values: inputValues, ...this.weightFeeds() }, ['logits']);
+    return r.logits as Float32Tensor;
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => undefined))?.release();
+  }
+}
+
+export async function createTrainable(
+  config: ASTConfig,
+  weights: Map<string, Float32Tensor>,
+  options: TrainableOptions = {},
+): Promise<ASTTrainable> {
+  return new ASTTrainable(config, weights, options);
+}
