@@ -1,0 +1,127 @@
+/**
+ * Bytes -> mono float32 waveform. WAV is parsed here (wav.ts); FLAC, MP3 and OGG (Vorbis, Opus)
+ * go through the `audio-decode` package (WASM decoders that run in Node and in browsers).
+ * Channels are averaged like `waveform.mean(0)`; resampling, when asked for, is torchaudio's sinc.
+ */
+import { isWav, parseWav } from './wav.js';
+import { resample } from './resample.js';
+import { assertFinite } from './fbank.js';
+
+export interface DecodedAudio {
+  /** Mono: the mean over channels, at `samplingRate`. */
+  waveform: Float32Array;
+  samplingRate: number;
+  /** Channel count of the file before downmixing. */
+  channels: number;
+  /** The file's own sampling rate. */
+  originalSamplingRate: number;
+}
+
+export interface DecodeOptions {
+  /** Resample to this rate (torchaudio's sinc interpolation); the file's own rate when omitted. */
+  samplingRate?: number;
+  /** The file name, for errors. */
+  source?: string;
+}
+
+type Codec = 'flac' | 'mp3' | 'ogg';
+
+function ascii(bytes: Uint8Array, at: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n && at + i < bytes.length; i++) s += String.fromCharCode(bytes[at + i]!);
+  return s;
+}
+
+/** Recognises the containers we hand to audio-decode, by their magic bytes. */
+function sniffCodec(bytes: Uint8Array): Codec | undefined {
+  if (ascii(bytes, 0, 4) === 'fLaC') return 'flac';
+  if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
+  if (ascii(bytes, 0, 3) === 'ID3') return 'mp3';
+  // MPEG audio frame sync: 11 set bits, layer bits not 00.
+  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0 && (bytes[1]! & 0x06) !== 0) return 'mp3';
+  return undefined;
+}
+
+function describeUnknown(bytes: Uint8Array): string {
+  const head = ascii(bytes, 0, 4);
+  if (head === 'FORM') return 'AIFF';
+  if (ascii(bytes, 4, 4) === 'ftyp') return 'MP4/M4A (AAC)';
+  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'WebM/Matroska';
+  return `unrecognised format (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`;
+}
+
+/**
+ * FLAC's bits per sample, from STREAMINFO (always the first metadata block): audio-decode scales
+ * FLAC integers by 2^(bits-1) - 1, torchaudio by 2^(bits-1), so we undo the former.
+ */
+function flacBitsPerSample(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 42 || (bytes[4]! & 0x7f) !== 0) return undefined;
+  const si = 8; // "fLaC" + 4-byte block header
+  return (((bytes[si + 12]! & 0x01) << 4) | (bytes[si + 13]! >> 4)) + 1;
+}
+
+async function decodeWithLibrary(bytes: Uint8Array, codec: Codec, source: string): Promise<{ channelData: Float32Array[]; sampleRate: number }> {
+  const { default: decode } = await import('audio-decode');
+  let result: { channelData: Float32Array[]; sampleRate: number };
+  try {
+    result = await decode(bytes);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/no decoder|unknown audio format/i.test(msg)) {
+      throw new Error(`${source}: unsupported codec inside ${codec.toUpperCase()} (${msg})`);
+    }
+    throw new Error(`${source}: cannot decode ${codec.toUpperCase()}: ${msg} (corrupt or truncated file?)`);
+  }
+  const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  if (codec === 'flac') {
+    const bits = flacBitsPerSample(bytes);
+    if (bits !== undefined && bits <= 24) {
+      const maxCode = 2 ** (bits - 1) - 1;
+      const full = 2 ** (bits - 1);
+      for (const ch of channelData) for (let i = 0; i < ch.length; i++) ch[i] = Math.round(ch[i]! * maxCode) / full;
+    }
+  }
+  return { channelData, sampleRate: result.sampleRate };
+}
+
+/** Mean over channels in float32, as torch's `waveform.mean(0)` (sum rounded to float32, then divided). */
+export function downmix(channels: Float32Array[]): Float32Array {
+  if (channels.length === 1) return channels[0]!;
+  const n = channels[0]!.length;
+  const out = new Float32Array(n);
+  const sum = new Float32Array(1);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const ch of channels) s += ch[i]!;
+    sum[0] = s;
+    out[i] = sum[0]! / channels.length;
+  }
+  return out;
+}
+
+/** Decodes WAV/FLAC/MP3/OGG bytes into a mono waveform, optionally resampled. */
+export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> {
+  const source = options.source ?? '<bytes>';
+  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  if (options.samplingRate !== undefined && !(Number.isInteger(options.samplingRate) && options.samplingRate > 0)) {
+    throw new Error(`${source}: samplingRate must be a positive integer, got ${options.samplingRate}`);
+  }
+  let channelData: Float32Array[];
+  let sampleRate: number;
+  const head = ascii(bytes, 0, 4);
+  if (isWav(bytes) || head === 'RIFF' || head === 'RF64' || head === 'BW64') {
+    ({ channelData, sampleRate } = parseWav(bytes, source));
+  } else {
+    const codec = sniffCodec(bytes);
+    if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3 and OGG (Vorbis, Opus) are read`);
+    ({ channelData, sampleRate } = await decodeWithLibrary(bytes, codec, source));
+  }
+  const channels = channelData.length;
+  if (channels === 0 || channelData[0]!.length === 0) throw new Error(`${source}: contains no audio samples`);
+  if (!(sampleRate > 0)) throw new Error(`${source}: decoder reported a sampling rate of ${sampleRate}`);
+  const mono = downmix(channelData);
+  assertFinite(mono, source);
+  const target = options.samplingRate ?? sampleRate;
+  const waveform = target === sampleRate ? mono : resample(mono, sampleRate, target);
+  return { waveform, samplingRate: target, channels, originalSamplingRate: sampleRate };
+}

@@ -1,0 +1,309 @@
+/**
+ * Kaldi filter-bank features, faithful to `torchaudio.compliance.kaldi.fbank`: option names are
+ * Kaldi's flags with Kaldi's (torchaudio's) defaults. Computed in float64 from the float32
+ * waveform; the result is float32 `[frames, numMelBins]`, row-major.
+ */
+import { powerSpectrum, powerSpectrumDft } from './fft.js';
+
+export type WindowType = 'hanning' | 'hamming' | 'povey' | 'rectangular' | 'blackman';
+
+export interface FbankOptions {
+  /** Waveform sampling rate in Hz (Kaldi `--sample-frequency`). */
+  sampleFrequency: number;
+  /** Frame length in milliseconds (`--frame-length`). */
+  frameLength: number;
+  /** Frame shift in milliseconds (`--frame-shift`). */
+  frameShift: number;
+  /** Number of triangular mel bins (`--num-mel-bins`). */
+  numMelBins: number;
+  /** Lowest mel-bank frequency in Hz (`--low-freq`). */
+  lowFreq: number;
+  /** Highest mel-bank frequency in Hz; <= 0 means offset from Nyquist (`--high-freq`). */
+  highFreq: number;
+  /** Frame window (`--window-type`). */
+  windowType: WindowType;
+  /** Constant of the Blackman window (`--blackman-coeff`). */
+  blackmanCoeff: number;
+  /** x[j] -= c * x[j-1] within each frame (`--preemphasis-coefficient`). */
+  preemphasisCoefficient: number;
+  /** Subtract each frame's mean before pre-emphasis (`--remove-dc-offset`). */
+  removeDcOffset: boolean;
+  /** Gaussian dither amount; only 0 is supported (AST and Hugging Face use 0) (`--dither`). */
+  dither: number;
+  /** Only frames that fit entirely in the signal; else reflect at the ends (`--snip-edges`). */
+  snipEdges: boolean;
+  /** Zero-pad each frame to the next power of two before the FFT (`--round-to-power-of-two`). */
+  roundToPowerOfTwo: boolean;
+  /** Power spectrum if true, magnitude if false (`--use-power`). */
+  usePower: boolean;
+  /** Log of the mel energies (`--use-log-fbank`). */
+  useLogFbank: boolean;
+  /** Prepend (append with htkCompat) the frame log-energy (`--use-energy`). */
+  useEnergy: boolean;
+  /** Energy computed before pre-emphasis and windowing (`--raw-energy`). */
+  rawEnergy: boolean;
+  /** Floor on the log-energy, absolute (`--energy-floor`). */
+  energyFloor: number;
+  /** Put the energy last instead of first (`--htk-compat`). */
+  htkCompat: boolean;
+  /** Subtract the per-bin mean over frames (`--subtract-mean`). */
+  subtractMean: boolean;
+}
+
+/** torchaudio.compliance.kaldi.fbank's defaults (which are Kaldi's, with dither 0). */
+export const FBANK_DEFAULTS: Readonly<FbankOptions> = Object.freeze({
+  sampleFrequency: 16000,
+  frameLength: 25,
+  frameShift: 10,
+  numMelBins: 23,
+  lowFreq: 20,
+  highFreq: 0,
+  windowType: 'povey',
+  blackmanCoeff: 0.42,
+  preemphasisCoefficient: 0.97,
+  removeDcOffset: true,
+  dither: 0,
+  snipEdges: true,
+  roundToPowerOfTwo: true,
+  usePower: true,
+  useLogFbank: true,
+  useEnergy: false,
+  rawEnergy: true,
+  energyFloor: 1.0,
+  htkCompat: false,
+  subtractMean: false,
+});
+
+/** The options Hugging Face's ASTFeatureExtractor passes (Hann window, dither 0, no energy). */
+export function astFbankOptions(samplingRate: number, numMelBins: number): Partial<FbankOptions> {
+  return { sampleFrequency: samplingRate, numMelBins, windowType: 'hanning', dither: 0, htkCompat: true, useEnergy: false, frameShift: 10 };
+}
+
+/** torch.finfo(torch.float32).eps: the floor under log() (Kaldi's `std::numeric_limits<float>::epsilon()`). */
+export const EPSILON = 1.1920928955078125e-7;
+const MILLISECONDS_TO_SECONDS = 0.001;
+
+export interface FbankResult {
+  /** [frames, bins] row-major; bins = numMelBins (+1 with useEnergy). */
+  data: Float32Array;
+  frames: number;
+  bins: number;
+}
+
+/** A triangular mel filter stored sparsely: weights for FFT bins [start, start + weights.length). */
+interface MelFilter {
+  start: number;
+  weights: Float64Array;
+}
+
+const windowCache = new Map<string, Float64Array>();
+const melCache = new Map<string, MelFilter[]>();
+
+/** Smallest power of two >= x (torchaudio's `_next_power_of_2`). */
+function nextPowerOfTwo(x: number): number {
+  let p = 1;
+  while (p < x) p *= 2;
+  return p;
+}
+
+/** Kaldi's frame window of `size` samples (torch windows with periodic=False). */
+export function featureWindow(type: WindowType, size: number, blackmanCoeff = 0.42): Float64Array {
+  const key = `${type}:${size}:${blackmanCoeff}`;
+  let w = windowCache.get(key);
+  if (w) return w;
+  w = new Float64Array(size);
+  const a = (2 * Math.PI) / (size - 1);
+  for (let i = 0; i < size; i++) {
+    const hann = 0.5 - 0.5 * Math.cos(a * i);
+    switch (type) {
+      case 'hanning': w[i] = hann; break;
+      case 'hamming': w[i] = 0.54 - 0.46 * Math.cos(a * i); break;
+      case 'povey': w[i] = hann ** 0.85; break; // Hann that reaches zero at the edges, sharpened
+      case 'rectangular': w[i] = 1; break;
+      case 'blackman': w[i] = blackmanCoeff - 0.5 * Math.cos(a * i) + (0.5 - blackmanCoeff) * Math.cos(2 * a * i); break;
+      default: throw new Error(`fbank: unknown window type ${String(type)}`);
+    }
+  }
+  windowCache.set(key, w);
+  return w;
+}
+
+function melScale(freq: number): number {
+  return 1127.0 * Math.log(1.0 + freq / 700.0);
+}
+
+/**
+ * Kaldi's triangular mel bank over FFT bins 0..paddedWindow/2 - 1 (the Nyquist bin gets weight 0,
+ * as torchaudio pads a zero column). No VTLN warping (warp factor 1).
+ */
+export function melBanks(numBins: number, paddedWindowSize: number, sampleFreq: number, lowFreq: number, highFreq: number): MelFilter[] {
+  const key = `${numBins}:${paddedWindowSize}:${sampleFreq}:${lowFreq}:${highFreq}`;
+  let bank = melCache.get(key);
+  if (bank) return bank;
+  if (numBins <= 3) throw new Error(`fbank: must have at least 3 mel bins, got ${numBins}`);
+  const numFftBins = paddedWindowSize / 2;
+  const nyquist = 0.5 * sampleFreq;
+  const high = highFreq <= 0 ? highFreq + nyquist : highFreq;
+  if (!(lowFreq >= 0 && lowFreq < nyquist && high > 0 && high <= nyquist && lowFreq < high)) {
+    throw new Error(`fbank: bad values in options: low-freq ${lowFreq} and high-freq ${highFreq} vs. nyquist ${nyquist}`);
+  }
+  const fftBinWidth = sampleFreq / paddedWindowSize;
+  const melLow = melScale(lowFreq);
+  const melHigh = melScale(high);
+  // numBins + 1 intervals: the outer bins spread out to the sides.
+  const melDelta = (melHigh - melLow) / (numBins + 1);
+  const mels = new Float64Array(numFftBins);
+  for (let k = 0; k < numFftBins; k++) mels[k] = melScale(fftBinWidth * k);
+  bank = [];
+  for (let b = 0; b < numBins; b++) {
+    const left = melLow + b * melDelta;
+    const center = melLow + (b + 1) * melDelta;
+    const right = melLow + (b + 2) * melDelta;
+    let start = -1;
+    let end = -1;
+    const full = new Float64Array(numFftBins);
+    for (let k = 0; k < numFftBins; k++) {
+      const up = (mels[k]! - left) / (center - left);
+      const down = (right - mels[k]!) / (right - center);
+      const w = Math.max(0, Math.min(up, down));
+      full[k] = w;
+      if (w > 0) {
+        if (start < 0) start = k;
+        end = k + 1;
+      }
+    }
+    bank.push(start < 0 ? { start: 0, weights: new Float64Array(0) } : { start, weights: full.slice(start, end) });
+  }
+  melCache.set(key, bank);
+  return bank;
+}
+
+function resolveOptions(options: Partial<FbankOptions> | undefined, source: string): FbankOptions {
+  const o: FbankOptions = { ...FBANK_DEFAULTS, ...options };
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined) (o as unknown as Record<string, unknown>)[k] = (FBANK_DEFAULTS as unknown as Record<string, unknown>)[k];
+  }
+  if (!(o.sampleFrequency > 0)) throw new Error(`${source}: fbank sampleFrequency must be positive, got ${o.sampleFrequency}`);
+  if (!(o.frameShift > 0)) throw new Error(`${source}: fbank frameShift must be positive, got ${o.frameShift}`);
+  if (o.dither !== 0) throw new Error(`${source}: fbank dither ${o.dither} is not supported (AST uses dither 0; dithering is random)`);
+  if (!(o.preemphasisCoefficient >= 0 && o.preemphasisCoefficient <= 1)) {
+    throw new Error(`${source}: preemphasisCoefficient must be between [0,1], got ${o.preemphasisCoefficient}`);
+  }
+  if (!Number.isInteger(o.numMelBins)) throw new Error(`${source}: numMelBins must be an integer, got ${o.numMelBins}`);
+  return o;
+}
+
+/** Throws naming the first non-finite sample: NaN/Inf would silently poison every frame. */
+export function assertFinite(x: Float32Array, source: string): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v - v !== 0) throw new Error(`${source}: sample ${i} is ${v} (audio must be finite; NaN/Inf samples are rejected)`);
+  }
+}
+
+/**
+ * Log-mel filter bank of a mono waveform, as torchaudio.compliance.kaldi.fbank.
+ * @param source names the audio in errors.
+ */
+export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, source = 'waveform'): FbankResult {
+  const o = resolveOptions(options, source);
+  const windowShift = Math.trunc(o.sampleFrequency * o.frameShift * MILLISECONDS_TO_SECONDS);
+  const windowSize = Math.trunc(o.sampleFrequency * o.frameLength * MILLISECONDS_TO_SECONDS);
+  const paddedWindowSize = o.roundToPowerOfTwo ? nextPowerOfTwo(windowSize) : windowSize;
+  const numSamples = waveform.length;
+  if (!(windowSize >= 2 && windowSize <= numSamples)) {
+    // torchaudio's own wording, so both libraries' errors read alike.
+    throw new Error(
+      `${source}: audio too short: ${numSamples} samples at ${o.sampleFrequency} Hz, one ${o.frameLength} ms frame needs ${windowSize} ` +
+        `(choose a window size ${windowSize} that is [2, ${numSamples}])`,
+    );
+  }
+  if (paddedWindowSize % 2 !== 0) {
+    throw new Error(`${source}: the padded window size ${paddedWindowSize} must be divisible by two; use roundToPowerOfTwo or change frameLength`);
+  }
+  assertFinite(waveform, source);
+
+  // Frame start offsets into a (possibly reflected) signal.
+  let signal: Float32Array = waveform;
+  let frames: number;
+  if (o.snipEdges) {
+    frames = 1 + Math.floor((numSamples - windowSize) / windowShift);
+  } else {
+    // Reflect at the ends as [2, 1, 0, | 0, 1, 2 ... n-1 | n-1, n-2 ...], as torchaudio does.
+    frames = Math.floor((numSamples + Math.floor(windowShift / 2)) / windowShift);
+    const pad = Math.floor(windowSize / 2) - Math.floor(windowShift / 2);
+    const padded: number[] = [];
+    if (pad > 0) {
+      for (let i = pad - 1; i >= 0; i--) padded.push(waveform[i]!);
+      for (let i = 0; i < numSamples; i++) padded.push(waveform[i]!);
+    } else {
+      for (let i = -pad; i < numSamples; i++) padded.push(waveform[i]!);
+    }
+    for (let i = numSamples - 1; i >= 0; i--) padded.push(waveform[i]!);
+    signal = Float32Array.from(padded);
+  }
+
+  const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
+  const bank = melBanks(o.numMelBins, paddedWindowSize, o.sampleFrequency, o.lowFreq, o.highFreq);
+  const energyBins = o.useEnergy ? 1 : 0;
+  const bins = o.numMelBins + energyBins;
+  const melOffset = o.useEnergy && !o.htkCompat ? 1 : 0;
+  const out = new Float32Array(frames * bins); // [frames, bins]
+  const frame = new Float64Array(paddedWindowSize); // tail stays zero: the power-of-two padding
+  const power = new Float64Array(paddedWindowSize / 2 + 1);
+  const logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
+  const coef = o.preemphasisCoefficient;
+
+  for (let f = 0; f < frames; f++) {
+    const off = f * windowShift;
+    let mean = 0;
+    for (let j = 0; j < windowSize; j++) {
+      const v = signal[off + j]!;
+      frame[j] = v;
+      mean += v;
+    }
+    if (o.removeDcOffset) {
+      mean /= windowSize;
+      for (let j = 0; j < windowSize; j++) frame[j]! -= mean;
+    }
+    let logEnergy = 0;
+    if (o.useEnergy && o.rawEnergy) logEnergy = frameLogEnergy(frame, windowSize, logEnergyFloor);
+    if (coef !== 0) {
+      // x[j] -= c * x[j-1], and x[0] -= c * x[0] (Kaldi replicates the first sample)
+      for (let j = windowSize - 1; j > 0; j--) frame[j]! -= coef * frame[j - 1]!;
+      frame[0]! -= coef * frame[0]!;
+    }
+    for (let j = 0; j < windowSize; j++) frame[j]! *= window[j]!;
+    if (o.useEnergy && !o.rawEnergy) logEnergy = frameLogEnergy(frame, paddedWindowSize, logEnergyFloor);
+
+    if ((paddedWindowSize & (paddedWindowSize - 1)) === 0) powerSpectrum(frame, paddedWindowSize, power);
+    else powerSpectrumDft(frame, paddedWindowSize, power); // roundToPowerOfTwo: false with an odd size
+    if (!o.usePower) for (let k = 0; k < power.length; k++) power[k] = Math.sqrt(power[k]!);
+
+    const row = f * bins + melOffset;
+    for (let b = 0; b < bank.length; b++) {
+      const { start, weights } = bank[b]!;
+      let e = 0;
+      for (let k = 0; k < weights.length; k++) e += weights[k]! * power[start + k]!;
+      out[row + b] = o.useLogFbank ? Math.log(Math.max(e, EPSILON)) : e;
+    }
+    if (o.useEnergy) out[f * bins + (o.htkCompat ? o.numMelBins : 0)] = logEnergy;
+  }
+  if (o.subtractMean) subtractColumnMean(out, frames, bins);
+  return { data: out, frames, bins };
+}
+
+function frameLogEnergy(frame: Float64Array, n: number, logFloor: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) s += frame[j]! * frame[j]!;
+  return Math.max(Math.log(Math.max(s, EPSILON)), logFloor);
+}
+
+function subtractColumnMean(x: Float32Array, rows: number, cols: number): void {
+  for (let c = 0; c < cols; c++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += x[r * cols + c]!;
+    const m = s / rows;
+    for (let r = 0; r < rows; r++) x[r * cols + c] = x[r * cols + c]! - m;
+  }
+}
