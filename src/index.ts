@@ -21,3 +21,15 @@ export type { ASTOutput, LoadOptions, ForwardInput, AttentionImpl, ASTGraphOptio
 export { GraphBuilder, Value } from './graph/builder.js';
 export { OrtSession } from './runtime/session.js';
 export type { SessionOptions, GraphOptimizationLevel } from './runtime/session.js';
+export { parseTorchCheckpoint } from './io/torch-pickle.js';
+export { readCheckpoint, CHECKPOINT_FILES } from './io/checkpoint.js';
+export type { CheckpointFormat } from './io/checkpoint.js';
+export { decodeAudio, downmix } from './audio/decode.js';
+export type { DecodedAudio, DecodeOptions } from './audio/decode.js';
+export { parseWav, isWav } from './audio/wav.js';
+export type { WavData } from './audio/wav.js';
+export { resample } from './audio/resample.js';
+export { fbank, FBANK_DEFAULTS, astFbankOptions } from './audio/fbank.js';
+export type { FbankOptions, FbankResult, WindowType } from './audio/fbank.js';
+export { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS } from './audio/feature-extractor.js';
+export type { ASTFeatureExtractorConfig, ExtractOptions } from './audio/feature-extractor.js';
