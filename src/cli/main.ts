@@ -2,6 +2,8 @@
 /** The `ast-audio` command: one file per sub-command, registered here. */
 import { Command } from 'commander';
 import '../node/index.js';
+import { register as registerTrain } from './train.js';
+import { register as registerEval } from './eval.js';
 
 const program = new Command();
 program
@@ -10,6 +12,8 @@ program
   .showHelpAfterError();
 
 // Sub-commands register themselves here, one line each.
+registerTrain(program);
+registerEval(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ast-audio: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,30 @@
+/** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
+import { Command, InvalidArgumentError } from 'commander';
+import { runEval } from '../train/train-node.js';
+import { formatEval } from '../train/trainer.js';
+
+export function register(program: Command): void {
+  program
+    .command('eval')
+    .description('Score a checkpoint on a labelled set: loss and accuracy, or mAP / AUC / d′ for multi-label')
+    .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
+    .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
+    .option('--batch-size <n>', 'clips per forward', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--batch-size must be a positive integer, got "${v}"`);
+      return n;
+    }, 8)
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', (v: string) => Number(v))
+    .option('--json', 'print the result as JSON', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  ast-audio eval data/test --model runs/cmd
+  ast-audio eval test.csv --model runs/ml --json`,
+    )
+    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; json: boolean }) => {
+      const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads });
+      process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${r.clips} clips: ${formatEval(r)}\n`);
+    });
+}
