@@ -176,6 +176,8 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   } else if (cmd.config) {
     const { feature_extractor: feOverride, ...fileJson } = readJson(cmd.config);
     const json = {
+      architectures: ['ASTForAudioClassification'],
+      torch_dtype: 'float32',
       ...fileJson,
       ...labelsJson(labels),
       problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
