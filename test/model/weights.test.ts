@@ -34,6 +34,9 @@ function bf16Bits(b: number): number {
   dv.setUint32(0, b << 16);
   return dv.getFloat32(0);
 }
+/** float32 bit patterns of all 65536 half / bf16 values, from the decoders above. */
+const HALF_TABLE = new Uint32Array(Float32Array.from({ length: 65536 }, (_, h) => halfBits(h)).buffer);
+const BF16_TABLE = new Uint32Array(Float32Array.from({ length: 65536 }, (_, b) => bf16Bits(b)).buffer);
 
 test('parameter table: HF state_dict order and shapes (one layer, as transformers registers the modules)', () => {
   const c = ASTConfig.fromJSON({ hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_length: 32, num_mel_bins: 16, num_labels: 3 });
@@ -83,11 +86,19 @@ for (const m of models) {
       const src = tensors.get(name)!;
       assert.equal(w.dtype, 'float32');
       assert.deepEqual(w.dims, src.dims);
-      const expected =
-        src.dtype === 'float32' ? (src.data as Float32Array)
-        : src.dtype === 'float16' ? Float32Array.from(src.data as Uint16Array, halfBits)
-        : Float32Array.from(src.data as Uint16Array, bf16Bits);
-      assert.deepEqual(w.data, expected, name); // exact: every half/bf16 is a float32
+      // Exact: every half/bf16 value is a float32; compared bit for bit.
+      const table = src.dtype === 'float16' ? HALF_TABLE : BF16_TABLE;
+      const got = new Uint32Array(w.data.buffer, w.data.byteOffset, w.data.length);
+      let mismatches = 0;
+      if (src.dtype === 'float32') {
+        const s32 = src.data as Float32Array;
+        const want = new Uint32Array(s32.buffer, s32.byteOffset, s32.length);
+        for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) mismatches++;
+      } else {
+        const s16 = src.data as Uint16Array;
+        for (let i = 0; i < s16.length; i++) if (got[i] !== table[s16[i]!]) mismatches++;
+      }
+      assert.equal(mismatches, 0, name);
     }
   });
 }
