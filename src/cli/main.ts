@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import '../node/index.js';
 import { register as registerTrain } from './train.js';
 import { register as registerEval } from './eval.js';
+import { register as registerClassify } from './classify.js';
 
 const program = new Command();
 program
@@ -14,6 +15,7 @@ program
 // Sub-commands register themselves here, one line each.
 registerTrain(program);
 registerEval(program);
+registerClassify(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ast-audio: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,0 +1,323 @@
+/**
+ * `pipeline('audio-classification')`: feature extractor + ASTForAudioClassification + post-processing
+ * (activation, top-k, long-audio windows), as in transformers and transformers.js.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from 'ast-audio';
+ *
+ * const classify = await pipeline('audio-classification');            // the embedded speech-commands model
+ * await classify('yes.wav');
+ * // [ { label: 'yes', score: 0.97 }, { label: 'left', score: 0.01 }, … ]  (top 5)
+ *
+ * const tagger = await pipeline('audio-classification', 'MIT/ast-finetuned-audioset-10-10-0.4593');
+ * await tagger(['a.wav', 'b.flac'], { topK: 3 });                     // one list per input
+ * await tagger.timeline('concert.mp3', { hop: 5 });                   // top labels per 10.24 s window
+ * ```
+ *
+ * Scores: softmax over the labels, except sigmoid for multi-label checkpoints (problem_type
+ * `multi_label_classification`, or 527 AudioSet labels) and none for a regression head. Audio longer
+ * than the model's window is cut into windows whose scores are averaged (see windows.ts); a clip that
+ * fits one window is processed exactly as Hugging Face does (one padded window).
+ */
+import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import { resolveSource, type FileSource } from '../io/files.js';
+import type { ASTConfig } from '../model/config.js';
+import { ASTForAudioClassification } from '../model/ast.js';
+import { describeInput, loadInput, type AudioInput } from './inputs.js';
+import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
+
+export type { AudioInput, RawAudio } from './inputs.js';
+export type { Aggregation, WindowOptions } from './windows.js';
+
+/** Where the embedded default model lives, relative to this module (src/ or dist/ alike). */
+export const DEFAULT_MODEL_DIR = 'models/speech-commands';
+export const DEFAULT_MODEL_URL = new URL(`../../${DEFAULT_MODEL_DIR}/`, import.meta.url).href;
+
+export type ActivationFunction = 'softmax' | 'sigmoid' | 'none';
+
+export interface AudioClassificationResult {
+  label: string;
+  score: number;
+}
+
+export interface TimelineEntry {
+  /** Seconds from the start of the input. */
+  start: number;
+  end: number;
+  labels: AudioClassificationResult[];
+}
+
+export interface ClassifyOptions extends WindowOptions {
+  /** How many labels to return, best first; default 5; null (or more than the model has) = all. */
+  topK?: number | null;
+  /** Default: by checkpoint (see {@link defaultFunctionToApply}). */
+  functionToApply?: ActivationFunction;
+  /** How window scores become clip scores for long audio; default 'mean'. */
+  aggregate?: Aggregation;
+  /** Windows per forward pass; default 1. */
+  batchSize?: number;
+}
+
+export interface PipelineOptions extends ClassifyOptions {
+  /** Hub branch, tag or commit when `model` is a Hub id. */
+  revision?: string;
+  /** ONNX Runtime intra-op threads. */
+  threads?: number;
+  executionProviders?: string[];
+}
+
+/** One input's outcome from {@link AudioClassificationPipeline.run}. */
+export interface ClassifiedAudio {
+  index: number;
+  /** The path or URL, or the input's position for bytes and samples. */
+  source: string;
+  /** Seconds of audio at the model's rate; NaN when it could not be read. */
+  duration: number;
+  labels?: AudioClassificationResult[];
+  /** Per-window top labels (one entry for a short clip). */
+  windows?: TimelineEntry[];
+  error?: Error;
+}
+
+export interface AudioClassificationPipeline {
+  (input: AudioInput, options?: ClassifyOptions): Promise<AudioClassificationResult[]>;
+  (input: readonly AudioInput[], options?: ClassifyOptions): Promise<AudioClassificationResult[][]>;
+  readonly task: 'audio-classification';
+  readonly model: ASTForAudioClassification;
+  readonly featureExtractor: ASTFeatureExtractor;
+  /** The activation used when a call names none, and why. */
+  readonly functionToApply: ActivationFunction;
+  readonly functionReason: string;
+  /** Top labels for each window of one input, with start and end in seconds. */
+  timeline(input: AudioInput, options?: ClassifyOptions): Promise<TimelineEntry[]>;
+  /** Many inputs, batched across inputs; a bad input yields its error and the rest go on. In input order. */
+  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions): AsyncGenerator<ClassifiedAudio>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Loads a checkpoint (folder, Hub id, URL or FileSource; default: the embedded model) and returns a
+ * callable classifier.
+ */
+export async function pipeline(
+  task: 'audio-classification',
+  model?: string | FileSource,
+  options: PipelineOptions = {},
+): Promise<AudioClassificationPipeline> {
+  if (task !== 'audio-classification') throw new Error(`unsupported task "${String(task)}": this package provides "audio-classification"`);
+  const source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision: options.revision }).catch((err: unknown) => {
+    if (model !== undefined) throw err;
+    throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
+  });
+  const [featureExtractor, classifier] = await Promise.all([
+    ASTFeatureExtractor.fromPretrained(source),
+    ASTForAudioClassification.fromPretrained(source, { threads: options.threads, executionProviders: options.executionProviders }),
+  ]);
+  const { revision: _r, threads: _t, executionProviders: _e, ...defaults } = options;
+  return createAudioClassificationPipeline(featureExtractor, classifier, defaults);
+}
+
+/** The default activation for a checkpoint, with the reason (the CLI prints it). */
+export function defaultFunctionToApply(config: ASTConfig): { functionToApply: ActivationFunction; reason: string } {
+  if (config.problem_type === 'multi_label_classification') {
+    return { functionToApply: 'sigmoid', reason: 'problem_type is multi_label_classification' };
+  }
+  if (config.num_labels === AUDIOSET_LABELS) {
+    return { functionToApply: 'sigmoid', reason: `${AUDIOSET_LABELS} labels: an AudioSet-style multi-label tagger` };
+  }
+  if (config.problem_type === 'regression' || (config.problem_type === null && config.num_labels === 1)) {
+    return { functionToApply: 'none', reason: 'a regression head (one output)' };
+  }
+  return { functionToApply: 'softmax', reason: 'a single-label classifier' };
+}
+
+/** AudioSet's ontology has 527 classes; checkpoints with that many labels tag, they do not choose one. */
+const AUDIOSET_LABELS = 527;
+
+/** A pipeline over an extractor and a model already in memory (e.g. one just fine-tuned). */
+export function createAudioClassificationPipeline(
+  featureExtractor: ASTFeatureExtractor,
+  model: ASTForAudioClassification,
+  defaults: ClassifyOptions = {},
+): AudioClassificationPipeline {
+  const config = model.config;
+  const fe = featureExtractor.config;
+  if (fe.max_length !== config.max_length || fe.num_mel_bins !== config.num_mel_bins) {
+    throw new Error(
+      `preprocessor_config.json (max_length ${fe.max_length}, num_mel_bins ${fe.num_mel_bins}) does not match ` +
+        `config.json (max_length ${config.max_length}, num_mel_bins ${config.num_mel_bins})`,
+    );
+  }
+  const labels = Array.from({ length: config.num_labels }, (_, i) => config.id2label[String(i)] ?? `LABEL_${i}`);
+  const byCheckpoint = defaultFunctionToApply(config);
+
+  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
+    const o = resolveOptions({ ...defaults, ...callOptions }, byCheckpoint.functionToApply, labels.length);
+    const samplingRate = fe.sampling_rate;
+    interface Pending {
+      item: ClassifiedAudio;
+      waveform: Float32Array;
+      windows: AudioWindow[];
+      scores: (Float32Array | undefined)[];
+      left: number;
+    }
+    const order: Pending[] = [];
+    let queue: { p: Pending; w: AudioWindow }[] = [];
+
+    const finish = (p: Pending) => {
+      const scores = p.scores as Float32Array[];
+      p.item.labels = topK(aggregateScores(scores, o.aggregate), labels, o.topK);
+      p.item.windows = p.windows.map((w, k) => ({ start: w.start, end: w.end, labels: topK(scores[k]!, labels, o.topK) }));
+      p.waveform = new Float32Array(0); // release the samples as soon as the item is done
+    };
+
+    const forwardQueue = async (batch: { p: Pending; w: AudioWindow }[]) => {
+      const live = batch.filter((b) => !b.p.item.error);
+      if (live.length === 0) return;
+      try {
+        const segments = live.map(({ p, w }) => p.waveform.subarray(w.startSample, w.endSample));
+        const { inputValues } = featureExtractor.extract(segments, { samplingRate, source: live.map(({ p }) => p.item.source) }); // [B, max_length, mel]
+        const { logits } = await model.forward({ inputValues });
+        if (!logits) throw new Error('the model returned no logits');
+        const n = labels.length;
+        live.forEach(({ p, w }, b) => {
+          p.scores[w.index] = activate(logits.data.subarray(b * n, (b + 1) * n), o.functionToApply);
+          if (--p.left === 0) finish(p);
+        });
+      } catch (err) {
+        for (const { p } of live) p.item.error ??= asError(err);
+      }
+    };
+
+    // Yield finished items in input order; items behind an unfinished one wait.
+    function* ready(): Generator<ClassifiedAudio> {
+      while (order.length > 0 && (order[0]!.item.error || order[0]!.left === 0)) {
+        const p = order.shift()!;
+        if (p.item.error) {
+          delete p.item.labels;
+          delete p.item.windows;
+        }
+        yield p.item;
+      }
+    }
+
+    let index = 0;
+    for (const input of inputs) {
+      const source = describeInput(input, index);
+      const item: ClassifiedAudio = { index, source, duration: NaN };
+      index++;
+      const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0 };
+      order.push(pending);
+      try {
+        pending.waveform = await loadInput(input, samplingRate, source);
+        item.duration = pending.waveform.length / samplingRate;
+        if (!(pending.waveform.length >= minSamples(samplingRate))) {
+          throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
+        }
+        const plan = planWindows(pending.waveform.length, samplingRate, fe.max_length, o);
+        pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
+        pending.left = pending.windows.length;
+        pending.scores = new Array(pending.left);
+        for (const w of pending.windows) queue.push({ p: pending, w });
+      } catch (err) {
+        item.error = prefixError(source, err);
+      }
+      while (queue.length >= o.batchSize) {
+        const batch = queue.slice(0, o.batchSize);
+        queue = queue.slice(o.batchSize);
+        await forwardQueue(batch);
+      }
+      yield* ready();
+    }
+    while (queue.length > 0) {
+      const batch = queue.slice(0, o.batchSize);
+      queue = queue.slice(o.batchSize);
+      await forwardQueue(batch);
+    }
+    yield* ready();
+  }
+
+  async function collect(inputs: readonly AudioInput[], options?: ClassifyOptions): Promise<ClassifiedAudio[]> {
+    const out: ClassifiedAudio[] = [];
+    for await (const item of run(inputs, options)) {
+      if (item.error) throw item.error;
+      out.push(item);
+    }
+    return out;
+  }
+
+  async function call(input: AudioInput | readonly AudioInput[], options?: ClassifyOptions) {
+    if (Array.isArray(input)) return (await collect(input, options)).map((r) => r.labels!);
+    return (await collect([input as AudioInput], options))[0]!.labels!;
+  }
+
+  return Object.assign(call as AudioClassificationPipeline, {
+    task: 'audio-classification' as const,
+    model,
+    featureExtractor,
+    functionToApply: byCheckpoint.functionToApply,
+    functionReason: byCheckpoint.reason,
+    timeline: async (input: AudioInput, options?: ClassifyOptions) => (await collect([input], options))[0]!.windows!,
+    run,
+    dispose: () => model.dispose(),
+  });
+}
+
+interface ResolvedOptions extends WindowOptions {
+  topK: number;
+  functionToApply: ActivationFunction;
+  aggregate: Aggregation;
+  batchSize: number;
+}
+
+function resolveOptions(o: ClassifyOptions, defaultFunction: ActivationFunction, numLabels: number): ResolvedOptions {
+  const k = o.topK === undefined ? 5 : o.topK;
+  if (k !== null && !(Number.isInteger(k) && k > 0) && k !== Infinity) throw new Error(`topK must be a positive integer or null (all labels), got ${k}`);
+  const functionToApply = o.functionToApply ?? defaultFunction;
+  if (!['softmax', 'sigmoid', 'none'].includes(functionToApply)) {
+    throw new Error(`functionToApply must be 'softmax', 'sigmoid' or 'none', got ${JSON.stringify(functionToApply)}`);
+  }
+  const aggregate = o.aggregate ?? 'mean';
+  if (!['mean', 'max', 'first'].includes(aggregate)) throw new Error(`aggregate must be 'mean', 'max' or 'first', got ${JSON.stringify(aggregate)}`);
+  const batchSize = o.batchSize ?? 1;
+  if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  return { window: o.window, hop: o.hop, topK: k === null ? numLabels : Math.min(k, numLabels), functionToApply, aggregate, batchSize };
+}
+
+/** Scores from one row of logits; softmax in float64 after subtracting the max, so large logits cannot overflow. */
+export function activate(logits: Float32Array, how: ActivationFunction): Float32Array {
+  const out = new Float32Array(logits.length);
+  if (how === 'none') {
+    out.set(logits);
+  } else if (how === 'sigmoid') {
+    for (let i = 0; i < logits.length; i++) out[i] = 1 / (1 + Math.exp(-logits[i]!));
+  } else {
+    let max = -Infinity;
+    for (const x of logits) max = Math.max(max, x);
+    let sum = 0;
+    for (const x of logits) sum += Math.exp(x - max);
+    for (let i = 0; i < logits.length; i++) out[i] = Math.exp(logits[i]! - max) / sum;
+  }
+  return out;
+}
+
+/** The k best labels, highest score first; equal scores keep label order. */
+function topK(scores: Float32Array, labels: readonly string[], k: number): AudioClassificationResult[] {
+  const idx = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  return idx.slice(0, k).map((i) => ({ label: labels[i]!, score: scores[i]! }));
+}
+
+/** Kaldi's fbank needs one whole frame; shorter input is an error in Hugging Face too. */
+function minSamples(samplingRate: number): number {
+  return Math.trunc((samplingRate * FRAME_LENGTH_MS) / 1000);
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function prefixError(source: string, err: unknown): Error {
+  const e = asError(err);
+  return e.message.includes(source) ? e : new Error(`${source}: ${e.message}`, { cause: e });
+}
