@@ -14,7 +14,7 @@ export { ASTConfig, AST_DEFAULTS, HIDDEN_ACTS, PROBLEM_TYPES } from './model/con
 export type { ASTConfigJSON, HiddenAct, ProblemType } from './model/config.js';
 export { parseSafetensors, formatSafetensors, readSafetensorsHeader, readCheckpointTensors } from './io/safetensors.js';
 export type { SafetensorsFile } from './io/safetensors.js';
-export { astParameterSpecs, loadWeights, adaptPositionEmbeddings } from './model/weights.js';
+export { astParameterSpecs, loadWeights, loadPretrainedWeights, adaptPositionEmbeddings } from './model/weights.js';
 export type { HeadKind, ParamSpec, PatchGrid, LoadWeightsOptions } from './model/weights.js';
 export { ASTModel, ASTForAudioClassification, buildAST, buildInferenceGraph } from './model/ast.js';
 export type { ASTOutput, LoadOptions, ForwardInput, AttentionImpl, ASTGraphOptions, ASTGraphValues, ParamLookup } from './model/ast.js';

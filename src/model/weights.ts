@@ -5,6 +5,8 @@
  * "encoder.blocks.%d.attn.query.weight" table in one header.
  */
 import { numel, toFloat32, type Float32Tensor, type Tensor } from '../tensor.js';
+import type { FileSource } from '../io/files.js';
+import { readCheckpoint } from '../io/checkpoint.js';
 import type { ASTConfig } from './config.js';
 
 export type HeadKind = 'classification' | 'base';
@@ -221,6 +223,20 @@ export function loadWeights(
     throw new Error(`${source}: loaded ${weights.size} tensors but the model has ${specs.length} parameters`);
   }
   return { weights, notices };
+}
+
+/**
+ * Reads the checkpoint in `source` (model.safetensors, its sharded index, or pytorch_model.bin)
+ * and maps it onto `config` with loadWeights.
+ */
+export async function loadPretrainedWeights(
+  source: FileSource,
+  config: ASTConfig,
+  head: HeadKind,
+  options?: LoadWeightsOptions,
+): Promise<{ weights: Map<string, Float32Tensor>; notices: string[] }> {
+  const { tensors, files } = await readCheckpoint(source);
+  return loadWeights(config, tensors, head, source.describe(files[0]!), options);
 }
 
 function gridOf(g: PatchGrid | Pick<ASTConfig, 'frequencyOutDim' | 'timeOutDim'>): PatchGrid {

@@ -4,7 +4,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ASTConfig } from '../../src/model/config.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
-import { astParameterSpecs, loadWeights, adaptPositionEmbeddings, BASE_PREFIX } from '../../src/model/weights.js';
+import { astParameterSpecs, loadWeights, loadPretrainedWeights, adaptPositionEmbeddings, BASE_PREFIX } from '../../src/model/weights.js';
+import { memorySource } from '../../src/io/files.js';
 import type { Float32Tensor, Tensor } from '../../src/tensor.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 
@@ -267,5 +268,23 @@ test('loadWeights adapts position embeddings to a shorter max_length when given 
   assert.throws(
     () => loadWeights(shorter, tensors, 'classification', file, { checkpointGrid: { frequency: 3, time: 12 } }),
     /position_embeddings: checkpoint \[1, 26, 64\] does not fit the checkpoint grid 3x12 \(\[1, 38, 64\]\)/,
+  );
+});
+
+test('loadPretrainedWeights: from a folder of files, and a truncated model.safetensors names the file', async () => {
+  const dir = join(modelsDir, 'strided');
+  const config = ASTConfig.fromJSON(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')));
+  const bytes = new Uint8Array(readFileSync(join(dir, 'model.safetensors')));
+  const { weights } = await loadPretrainedWeights(memorySource({ 'model.safetensors': bytes }, dir), config, 'classification');
+  assert.equal(weights.size, astParameterSpecs(config, 'classification').length);
+  await assert.rejects(
+    loadPretrainedWeights(memorySource({ 'model.safetensors': bytes.subarray(0, bytes.length - 100) }, dir), config, 'classification'),
+    new RegExp(`${dir}/model.safetensors: truncated safetensors file: tensors need \\d+ bytes of data but the file has \\d+`),
+  );
+  // Weights of another model under the same names: the config/weights mismatch is reported per tensor.
+  const tiny = new Uint8Array(readFileSync(join(modelsDir, 'tiny', 'model.safetensors')));
+  await assert.rejects(
+    loadPretrainedWeights(memorySource({ 'model.safetensors': tiny }, '/wrong'), config, 'classification'),
+    /\/wrong\/model.safetensors: checkpoint does not match the config \(3 layers, hidden 96, 3 labels, qkv_bias false\):\n  audio_spectrogram_transformer.embeddings.cls_token: checkpoint \[1, 1, 64\] vs config \[1, 1, 96\]/,
   );
 });
