@@ -244,59 +244,96 @@ export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, s
   }
 
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
-  const bank = melBanks(o.numMelBins, paddedWindowSize, o.sampleFrequency, o.lowFreq, o.highFreq);
-  const energyBins = o.useEnergy ? 1 : 0;
-  const bins = o.numMelBins + energyBins;
+  const bank = flatMelBank(melBanks(o.numMelBins, paddedWindowSize, o.sampleFrequency, o.lowFreq, o.highFreq));
+  const bins = o.numMelBins + (o.useEnergy ? 1 : 0);
   const melOffset = o.useEnergy && !o.htkCompat ? 1 : 0;
+  const energyColumn = o.htkCompat ? o.numMelBins : 0;
   const out = new Float32Array(frames * bins); // [frames, bins]
   const frame = new Float64Array(paddedWindowSize); // tail stays zero: the power-of-two padding
   const power = new Float64Array(paddedWindowSize / 2 + 1);
   const logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   const coef = o.preemphasisCoefficient;
+  const powerOfTwo = (paddedWindowSize & (paddedWindowSize - 1)) === 0;
 
   for (let f = 0; f < frames; f++) {
     const off = f * windowShift;
     let mean = 0;
-    for (let j = 0; j < windowSize; j++) {
-      const v = signal[off + j]!;
-      frame[j] = v;
-      mean += v;
-    }
     if (o.removeDcOffset) {
+      for (let j = 0; j < windowSize; j++) mean += signal[off + j]!;
       mean /= windowSize;
-      for (let j = 0; j < windowSize; j++) frame[j]! -= mean;
     }
     let logEnergy = 0;
-    if (o.useEnergy && o.rawEnergy) logEnergy = frameLogEnergy(frame, windowSize, logEnergyFloor);
-    if (coef !== 0) {
-      // x[j] -= c * x[j-1], and x[0] -= c * x[0] (Kaldi replicates the first sample)
-      for (let j = windowSize - 1; j > 0; j--) frame[j]! -= coef * frame[j - 1]!;
-      frame[0]! -= coef * frame[0]!;
-    }
-    for (let j = 0; j < windowSize; j++) frame[j]! *= window[j]!;
-    if (o.useEnergy && !o.rawEnergy) logEnergy = frameLogEnergy(frame, paddedWindowSize, logEnergyFloor);
+    if (o.useEnergy && o.rawEnergy) logEnergy = rawLogEnergy(signal, off, windowSize, mean, logEnergyFloor);
+    // One pass: DC removal, pre-emphasis (x[j] - c x[j-1], first sample replicated), window.
+    // (x[j] - m) - c (x[j-1] - m) = x[j] - c x[j-1] - m (1 - c)
+    const dc = mean * (1 - coef);
+    frame[0] = (signal[off]! - mean) * (1 - coef) * window[0]!;
+    for (let j = 1; j < windowSize; j++) frame[j] = (signal[off + j]! - coef * signal[off + j - 1]! - dc) * window[j]!;
+    if (o.useEnergy && !o.rawEnergy) logEnergy = windowedLogEnergy(frame, paddedWindowSize, logEnergyFloor);
 
-    if ((paddedWindowSize & (paddedWindowSize - 1)) === 0) powerSpectrum(frame, paddedWindowSize, power);
-    else powerSpectrumDft(frame, paddedWindowSize, power); // roundToPowerOfTwo: false with an odd size
+    if (powerOfTwo) powerSpectrum(frame, paddedWindowSize, power);
+    else powerSpectrumDft(frame, paddedWindowSize, power); // roundToPowerOfTwo: false, not a power of two
     if (!o.usePower) for (let k = 0; k < power.length; k++) power[k] = Math.sqrt(power[k]!);
 
-    const row = f * bins + melOffset;
-    for (let b = 0; b < bank.length; b++) {
-      const { start, weights } = bank[b]!;
-      let e = 0;
-      for (let k = 0; k < weights.length; k++) e += weights[k]! * power[start + k]!;
-      out[row + b] = o.useLogFbank ? Math.log(Math.max(e, EPSILON)) : e;
-    }
-    if (o.useEnergy) out[f * bins + (o.htkCompat ? o.numMelBins : 0)] = logEnergy;
+    melRow(bank, power, out, f * bins + melOffset, o.useLogFbank);
+    if (o.useEnergy) out[f * bins + energyColumn] = logEnergy;
   }
   if (o.subtractMean) subtractColumnMean(out, frames, bins);
   return { data: out, frames, bins };
 }
 
-function frameLogEnergy(frame: Float64Array, n: number, logFloor: number): number {
+/** Log-energy of the frame after DC removal, before pre-emphasis and window (`--raw-energy`). */
+function rawLogEnergy(signal: Float32Array, off: number, n: number, mean: number, logFloor: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) {
+    const v = signal[off + j]! - mean;
+    s += v * v;
+  }
+  return Math.max(Math.log(Math.max(s, EPSILON)), logFloor);
+}
+
+function windowedLogEnergy(frame: Float64Array, n: number, logFloor: number): number {
   let s = 0;
   for (let j = 0; j < n; j++) s += frame[j]! * frame[j]!;
   return Math.max(Math.log(Math.max(s, EPSILON)), logFloor);
+}
+
+/** The sparse mel bank as flat arrays: filter b covers FFT bins [start[b], start[b] + length[b]). */
+interface FlatMelBank {
+  start: Int32Array;
+  length: Int32Array;
+  offset: Int32Array; // into weights
+  weights: Float64Array;
+}
+
+const flatCache = new WeakMap<MelFilter[], FlatMelBank>();
+
+function flatMelBank(bank: MelFilter[]): FlatMelBank {
+  let flat = flatCache.get(bank);
+  if (flat) return flat;
+  const total = bank.reduce((n, f) => n + f.weights.length, 0);
+  flat = { start: new Int32Array(bank.length), length: new Int32Array(bank.length), offset: new Int32Array(bank.length), weights: new Float64Array(total) };
+  let at = 0;
+  bank.forEach((f, b) => {
+    flat!.start[b] = f.start;
+    flat!.length[b] = f.weights.length;
+    flat!.offset[b] = at;
+    flat!.weights.set(f.weights, at);
+    at += f.weights.length;
+  });
+  flatCache.set(bank, flat);
+  return flat;
+}
+
+/** out[at + b] = log(max(sum_k w[b,k] P[k], EPSILON)) over one frame's power spectrum. */
+function melRow(bank: FlatMelBank, power: Float64Array, out: Float32Array, at: number, useLog: boolean): void {
+  const { start, length, offset, weights } = bank;
+  for (let b = 0; b < start.length; b++) {
+    const s = start[b]!, w0 = offset[b]!, n = length[b]!;
+    let e = 0;
+    for (let k = 0; k < n; k++) e += weights[w0 + k]! * power[s + k]!;
+    out[at + b] = useLog ? Math.log(e > EPSILON ? e : EPSILON) : e;
+  }
 }
 
 function subtractColumnMean(x: Float32Array, rows: number, cols: number): void {

@@ -68,7 +68,7 @@ function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: 
     im[i + 1] = ai - bi;
   }
   // Second stage (size 4): twiddles 1 and -i.
-  for (let i = 0; i < m; i += 4) {
+  for (let i = 0; i + 3 < m; i += 4) {
     const ar = re[i]!, ai = im[i]!, br = re[i + 2]!, bi = im[i + 2]!;
     re[i] = ar + br;
     im[i] = ai + bi;
@@ -80,22 +80,41 @@ function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: 
     re[i + 3] = cr - dr;
     im[i + 3] = ci - di;
   }
-  for (let size = 8; size <= m; size <<= 1) {
-    const half = size >> 1;
-    const step = m / size;
-    for (let start = 0; start < m; start += size) {
-      for (let k = 0, t = 0; k < half; k++, t += step) {
-        const wr = cosT[t]!, wi = sinT[t]!;
-        const p = start + k, q = p + half;
-        const qr = re[q]!, qi = im[q]!;
-        const xr = qr * wr - qi * wi;
-        const xi = qr * wi + qi * wr;
-        const pr = re[p]!, pi = im[p]!;
-        re[p] = pr + xr;
-        im[p] = pi + xi;
-        re[q] = pr - xr;
-        im[q] = pi - xi;
+  // Remaining stages two at a time (radix-2^2): half the passes over memory of plain radix-2.
+  let half = 4;
+  for (; half * 4 <= m; half *= 4) {
+    const s2 = m / (2 * half); // twiddle stride of the first stage of the pair (size 2*half)
+    const s4 = s2 >> 1; // and of the second (size 4*half)
+    for (let start = 0; start < m; start += 4 * half) {
+      for (let k = 0; k < half; k++) {
+        const w2r = cosT[k * s2]!, w2i = sinT[k * s2]!;
+        const w4r = cosT[k * s4]!, w4i = sinT[k * s4]!;
+        const p0 = start + k, p1 = p0 + half, p2 = p1 + half, p3 = p2 + half;
+        // first stage: (p0, p1) and (p2, p3) with W_{2h}^k
+        let xr = re[p1]! * w2r - im[p1]! * w2i, xi = re[p1]! * w2i + im[p1]! * w2r;
+        const a0r = re[p0]! + xr, a0i = im[p0]! + xi, a1r = re[p0]! - xr, a1i = im[p0]! - xi;
+        xr = re[p3]! * w2r - im[p3]! * w2i;
+        xi = re[p3]! * w2i + im[p3]! * w2r;
+        const a2r = re[p2]! + xr, a2i = im[p2]! + xi, a3r = re[p2]! - xr, a3i = im[p2]! - xi;
+        // second stage: (p0, p2) with W_{4h}^k, (p1, p3) with W_{4h}^(k+h) = -i W_{4h}^k
+        const br = a2r * w4r - a2i * w4i, bi = a2r * w4i + a2i * w4r;
+        const cr = a3r * w4i + a3i * w4r, ci = -(a3r * w4r - a3i * w4i); // -i * (W a3)
+        re[p0] = a0r + br; im[p0] = a0i + bi;
+        re[p2] = a0r - br; im[p2] = a0i - bi;
+        re[p1] = a1r + cr; im[p1] = a1i + ci;
+        re[p3] = a1r - cr; im[p3] = a1i - ci;
       }
+    }
+  }
+  if (half < m) {
+    // one radix-2 stage left (m = 2 * 4^j)
+    for (let k = 0; k < half; k++) {
+      const wr = cosT[k]!, wi = sinT[k]!;
+      const q = k + half;
+      const xr = re[q]! * wr - im[q]! * wi, xi = re[q]! * wi + im[q]! * wr;
+      const pr = re[k]!, pi = im[k]!;
+      re[k] = pr + xr; im[k] = pi + xi;
+      re[q] = pr - xr; im[q] = pi - xi;
     }
   }
 }
