@@ -7,6 +7,7 @@ import '../../src/node/index.js';
 import { runTraining, runEval } from '../../src/train/train-node.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { makeToneDataset, TINY_CONFIG } from './helpers.js';
+import { fixturesDir } from '../helpers/fixtures.js';
 
 function withTemp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'ast-train-'));
@@ -54,4 +55,27 @@ test('a killed and resumed run ends with the same weights as an uninterrupted on
     const first = parseSafetensors(readFileSync(join(dir, 'killed', 'checkpoint-epoch-1', 'model.safetensors')), 'e1').tensors;
     const w = 'classifier.dense.weight';
     assert.notDeepEqual(first.get(w)!.data, a.get(w)!.data);
+  }));
+
+test('fine-tuning a pretrained checkpoint on a new label set and max_length replaces the head and adapts positions', () =>
+  withTemp(async (dir) => {
+    makeToneDataset(join(dir, 'data'), 4);
+    const logs: string[] = [];
+    const progress = { start() {}, update() {}, stop() {}, log: (m: string) => logs.push(m) };
+    await runTraining({
+      data: join(dir, 'data'), model: join(fixturesDir, 'models', 'tiny'), out: join(dir, 'ft'),
+      epochs: 1, batchSize: 4, lr: 1e-4, maxLength: 64, progress, normStats: 'checkpoint',
+    });
+    assert.ok(logs.some((l) => /notice: classifier\.dense\.weight: checkpoint \[5, 64\] vs config \[3, 64\]/.test(l)), logs.join('\n'));
+    assert.ok(logs.some((l) => /notice: .*position_embeddings: patch grid 2x12 -> 2x5/.test(l)), logs.join('\n'));
+    const cfg = JSON.parse(readFileSync(join(dir, 'ft', 'config.json'), 'utf8'));
+    assert.equal(cfg.max_length, 64);
+    assert.equal(cfg.num_labels ?? Object.keys(cfg.id2label).length, 3);
+    const pre = JSON.parse(readFileSync(join(dir, 'ft', 'preprocessor_config.json'), 'utf8'));
+    const orig = JSON.parse(readFileSync(join(fixturesDir, 'models', 'tiny', 'preprocessor_config.json'), 'utf8'));
+    assert.equal(pre.mean, orig.mean); // --norm-stats checkpoint keeps the pretrained statistics
+    assert.equal(pre.max_length, 64);
+    const w = parseSafetensors(readFileSync(join(dir, 'ft', 'model.safetensors')), 'ft').tensors;
+    assert.deepEqual(w.get('audio_spectrogram_transformer.embeddings.position_embeddings')!.dims, [1, 2 * 5 + 2, 64]);
+    assert.deepEqual(w.get('classifier.dense.weight')!.dims, [3, 64]);
   }));
