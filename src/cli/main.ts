@@ -2,6 +2,8 @@
 /** The `ast-audio` command: one file per sub-command, registered here. */
 import { Command } from 'commander';
 import '../node/index.js';
+import { register as registerFeatures } from './features.js';
+import { register as registerNormStats } from './norm-stats.js';
 import { register as registerTrain } from './train.js';
 import { register as registerEval } from './eval.js';
 import { register as registerClassify } from './classify.js';
@@ -13,6 +15,8 @@ program
   .showHelpAfterError();
 
 // Sub-commands register themselves here, one line each.
+registerFeatures(program);
+registerNormStats(program);
 registerTrain(program);
 registerEval(program);
 registerClassify(program);

@@ -1,0 +1,80 @@
+/** `ast-audio features AUDIO --out F.npy`: the model's input features of one file, as float32 .npy. */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import { readAudioFile } from '../node/audio.js';
+import { formatNpy } from '../io/npy.js';
+
+const EXAMPLES = `
+Examples:
+  $ ast-audio features clip.wav --out clip.npy                       # Hugging Face defaults: [1024, 128], normalised
+  $ ast-audio features clip.flac --preprocessor model/preprocessor_config.json --out clip.npy
+  $ ast-audio features clip.mp3 --preprocessor MIT/ast-finetuned-audioset-10-10-0.4593 --out clip.npy
+  $ ast-audio features clip.wav --no-pad --out clip.npy              # [frames, 128]: no padding or truncation
+
+Audio at another rate than the preprocessor's sampling_rate is resampled (torchaudio's sinc
+interpolation) and a note says so on stderr. Multi-channel audio is averaged to mono.`;
+
+/** Writes next to the target under a temporary name, then renames: no half-written files. */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new Error(`${path}: cannot write (${(err as Error).message})`);
+  }
+}
+
+/** A preprocessor_config.json path, a folder that holds one, or a Hub id; defaults when omitted. */
+export async function loadExtractor(preprocessor: string | undefined): Promise<ASTFeatureExtractor> {
+  if (!preprocessor) return ASTFeatureExtractor.fromConfig({}, 'Hugging Face defaults');
+  if (preprocessor.endsWith('.json')) {
+    let text: string;
+    try {
+      text = await readFile(preprocessor, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`${preprocessor}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`${preprocessor}: not valid JSON (${(e as Error).message})`);
+    }
+    return ASTFeatureExtractor.fromConfig(json as Record<string, unknown>, preprocessor);
+  }
+  return ASTFeatureExtractor.fromPretrained(preprocessor);
+}
+
+export async function runFeatures(audio: string, options: { preprocessor?: string; out: string; pad: boolean }, stderr: NodeJS.WritableStream = process.stderr): Promise<{ shape: number[] }> {
+  const extractor = await loadExtractor(options.preprocessor);
+  const rate = extractor.config.sampling_rate;
+  const decoded = await readAudioFile(audio, { samplingRate: rate });
+  if (decoded.originalSamplingRate !== rate) {
+    stderr.write(`${audio}: resampled ${decoded.originalSamplingRate} Hz -> ${rate} Hz (torchaudio sinc interpolation)\n`);
+  }
+  const { inputValues } = extractor.extract(decoded.waveform, { samplingRate: rate, pad: options.pad, source: audio });
+  const shape = inputValues.dims.slice(1); // [frames, num_mel_bins]
+  await writeFileAtomic(options.out, formatNpy(shape, inputValues.data));
+  return { shape };
+}
+
+export function register(program: Command): void {
+  program
+    .command('features')
+    .description('write the log-mel input features of one audio file (WAV, FLAC, MP3, OGG) as float32 .npy')
+    .argument('<audio>', 'audio file')
+    .requiredOption('-o, --out <file.npy>', 'output .npy file (float32 [max_length, num_mel_bins])')
+    .option('-p, --preprocessor <config>', 'preprocessor_config.json, a checkpoint folder, or a Hub id (default: Hugging Face defaults)')
+    .option('--no-pad', 'keep the clip\'s own frame count instead of padding/truncating to max_length')
+    .addHelpText('after', EXAMPLES)
+    .action(async (audio: string, opts: { out: string; preprocessor?: string; pad: boolean }) => {
+      const { shape } = await runFeatures(audio, opts);
+      process.stdout.write(`${opts.out}: float32 [${shape.join(', ')}]\n`);
+    });
+}
