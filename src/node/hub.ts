@@ -357,7 +357,13 @@ function hubError(where: string, err: unknown, endpoint: string, token: string |
     const hint = token ? 'check the repo id and that HF_TOKEN can read it' : 'check the repo id; for a private or gated repo set HF_TOKEN';
     return new Error(`${where}: HTTP ${status} from ${endpoint}: repository or revision not found or not accessible (${hint})`, { cause: err });
   }
-  return new Error(`${where}: cannot reach ${endpoint} (${message}); set HF_HUB_OFFLINE=1 to use only the cache`, { cause: err });
+  if (err instanceof TypeError && /access token/.test(message)) {
+    return new Error(`${where}: HF_TOKEN is not a Hugging Face access token (${message})`, { cause: err });
+  }
+  return new Error(
+    `${where}: cannot get it from ${endpoint} (${message}); check the network or HF_ENDPOINT (with HF_HUB_OFFLINE=1 only cached files are used)`,
+    { cause: err },
+  );
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -95,6 +95,11 @@ describe('Hub download into the Hugging Face cache (loopback server)', { timeout
       /hub:test-org\/tiny-ast@v9\/config\.json: HTTP 404/,
     );
     await assert.rejects(hubSource(hub.repoId, env(cache)).read('missing.json'), /missing\.json: no such file in the repository/);
+    await assert.rejects(hubSource(hub.repoId, env(cache, { HF_TOKEN: 'not-a-token' })).read('config.json'), /HF_TOKEN is not a Hugging Face access token/);
+    await assert.rejects(
+      hubSource(hub.repoId, env(cache, { HF_ENDPOINT: 'http://127.0.0.1:9' })).read('config.json'),
+      /config\.json: cannot get it from http:\/\/127\.0\.0\.1:9 .*check the network or HF_ENDPOINT/,
+    );
     assert.deepEqual(listTree(join(cache, 'models--test-org--tiny-ast/blobs')), []);
   });
 
