@@ -74,13 +74,13 @@ function parseHeader(
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+    throw new Error(`${source}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; corrupt, or not a safetensors file`);
+  }
   if (headerLen > BigInt(bytes.length - 8)) {
     throw new Error(
       `${source}: header length ${headerLen} is larger than the file (${bytes.length} bytes); truncated, or not a safetensors file`,
     );
-  }
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-    throw new Error(`${source}: header of ${headerLen} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
   const n = Number(headerLen);
   const dataStart = 8 + n;
