@@ -22,18 +22,34 @@ function positiveInt(v: string): number {
   return n;
 }
 
-export async function runNormStats(input: string, options: { preprocessor?: string; batchSize?: number }, onFile?: (path: string, i: number, n: number) => void): Promise<NormStats & { files: number }> {
+export async function runNormStats(
+  input: string,
+  options: { preprocessor?: string; batchSize?: number; skipBad?: boolean },
+  onFile?: (path: string, i: number, n: number) => void,
+  onSkip?: (message: string) => void,
+): Promise<NormStats & { files: number; skipped: number }> {
   const extractor = await loadExtractor(options.preprocessor);
   const rate = extractor.config.sampling_rate;
   const files = await listAudioInput(input);
   const acc = new NormStatsAccumulator(options.batchSize ?? 1000);
+  let skipped = 0;
   for (let i = 0; i < files.length; i++) {
     const path = files[i]!;
     onFile?.(path, i, files.length);
-    const { waveform } = await readAudioFile(path, { samplingRate: rate });
-    acc.add(extractor.fbank(waveform, rate, { source: path }).data, path);
+    let features: Float32Array;
+    try {
+      const { waveform } = await readAudioFile(path, { samplingRate: rate });
+      features = extractor.fbank(waveform, rate, { source: path }).data;
+    } catch (err) {
+      if (!options.skipBad) throw err;
+      skipped++;
+      onSkip?.((err as Error).message);
+      continue;
+    }
+    acc.add(features, path);
   }
-  return { ...acc.result(), files: files.length };
+  if (skipped === files.length) throw new Error(`${input}: none of the ${files.length} files could be read`);
+  return { ...acc.result(), files: files.length, skipped };
 }
 
 export function register(program: Command): void {
@@ -43,13 +59,19 @@ export function register(program: Command): void {
     .argument('<dir-or-manifest>', 'folder of audio files, or a manifest listing them')
     .option('-p, --preprocessor <config>', 'preprocessor_config.json, a checkpoint folder, or a Hub id (sampling_rate, num_mel_bins, max_length)')
     .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInt, 1000)
+    .option('--skip-bad', 'skip files that cannot be decoded or are shorter than one frame (each reported on stderr) instead of stopping')
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, opts: { preprocessor?: string; batchSize: number; json?: boolean }) => {
+    .action(async (input: string, opts: { preprocessor?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
       const tty = process.stderr.isTTY;
-      const stats = await runNormStats(input, opts, tty ? (p, i, n) => process.stderr.write(`\r${i + 1}/${n} ${p.slice(-60).padEnd(60)}`) : undefined);
+      const stats = await runNormStats(
+        input,
+        opts,
+        tty ? (p, i, n) => process.stderr.write(`\r${i + 1}/${n} ${p.slice(-60).padEnd(60)}`) : undefined,
+        (msg) => process.stderr.write(`${tty ? '\n' : ''}skipped: ${msg}\n`),
+      );
       if (tty) process.stderr.write('\n');
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
-      else process.stdout.write(`mean ${stats.mean.toPrecision(8)}\nstd ${stats.std.toPrecision(8)}\n(${stats.clips} clips, ${stats.batches} batch(es) of up to ${stats.batchSize})\n`);
+      else process.stdout.write(`mean ${stats.mean.toPrecision(8)}\nstd ${stats.std.toPrecision(8)}\n(${stats.clips} clips${stats.skipped ? `, ${stats.skipped} skipped` : ''}, ${stats.batches} batch(es) of up to ${stats.batchSize})\n`);
     });
 }
