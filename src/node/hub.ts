@@ -326,6 +326,8 @@ function hubFetch(base: typeof fetch, endpoint: string, record: HubHeaders, sign
   return async (input, init) => {
     let url = new URL(input instanceof Request ? input.url : String(input));
     const headers = new Headers(init?.headers);
+    // A download URL on a CDN (signed, no token needed) never gets the token either.
+    if (url.origin !== hubOrigin) headers.delete('authorization');
     for (let hop = 0; ; hop++) {
       const res = await base(url, { ...init, headers, redirect: 'manual', signal });
       if (url.origin === hubOrigin) {

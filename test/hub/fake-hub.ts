@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 export interface FakeHubRequest {
+  /** 'hub' or 'cdn' (the second origin, when the hub redirects across origins). */
+  origin: 'hub' | 'cdn';
   method: string;
   url: string;
   range?: string;
@@ -24,6 +26,8 @@ export interface FakeHubRequest {
 
 export interface FakeHub {
   endpoint: string;
+  /** Where LFS downloads are redirected: the hub itself, or a second server (another origin). */
+  cdnEndpoint: string;
   repoId: string;
   commit: string;
   files: Map<string, Uint8Array>;
@@ -36,7 +40,11 @@ export interface FakeHub {
 
 const LFS = /\.(safetensors|bin)$/;
 
-export async function startFakeHub(folder: string, repoId = 'test-org/tiny-ast'): Promise<FakeHub> {
+export async function startFakeHub(
+  folder: string,
+  repoId = 'test-org/tiny-ast',
+  options: { crossOriginCdn?: boolean } = {},
+): Promise<FakeHub> {
   const files = new Map<string, Uint8Array>();
   for (const name of readdirSync(folder, { withFileTypes: true })) {
     if (name.isFile()) files.set(name.name, new Uint8Array(readFileSync(join(folder, name.name))));
@@ -51,8 +59,9 @@ export async function startFakeHub(folder: string, repoId = 'test-org/tiny-ast')
   const requests: FakeHubRequest[] = [];
   const faults = new Map<string, 'truncate' | 'evil-etag' | 'corrupt'>();
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    requests.push({ method: req.method ?? '', url: req.url ?? '', range: req.headers.range, authorization: req.headers.authorization });
+  let cdnBase = '';
+  const handler = (origin: 'hub' | 'cdn') => (req: IncomingMessage, res: ServerResponse) => {
+    requests.push({ origin, method: req.method ?? '', url: req.url ?? '', range: req.headers.range, authorization: req.headers.authorization });
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
     if (cdn) {
@@ -73,7 +82,7 @@ export async function startFakeHub(folder: string, repoId = 'test-org/tiny-ast')
     if (LFS.test(name)) {
       const etag = faults.get(name) === 'evil-etag' ? '"../../../evil"' : `"${sha256(name)}"`;
       res.writeHead(302, {
-        Location: `/cdn/${sha256(name)}`,
+        Location: `${cdnBase}/cdn/${sha256(name)}`,
         'X-Repo-Commit': commit,
         'X-Linked-Etag': etag,
         'X-Linked-Size': String(bytes.byteLength),
@@ -83,22 +92,33 @@ export async function startFakeHub(folder: string, repoId = 'test-org/tiny-ast')
       return res.end();
     }
     return sendBytes(req, res, bytes, { ETag: `"${gitOid(name)}"`, 'X-Repo-Commit': commit }, faults.get(name));
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
+  };
+  const listen = async (server: Server) => {
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  };
+  const server: Server = createServer(handler('hub'));
+  const endpoint = await listen(server);
+  const cdnServer = options.crossOriginCdn ? createServer(handler('cdn')) : undefined;
+  if (cdnServer) cdnBase = await listen(cdnServer);
+  const stop = (s: Server) =>
+    new Promise<void>((ok) => {
+      s.closeAllConnections();
+      s.close(() => ok());
+    });
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint,
+    cdnEndpoint: cdnBase || endpoint,
     repoId,
     commit,
     files,
     requests,
     faults,
     sha256,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.closeAllConnections();
-        server.close(() => ok());
-      }),
+    close: async () => {
+      await stop(server);
+      if (cdnServer) await stop(cdnServer);
+    },
   };
 }
 

@@ -141,6 +141,24 @@ describe('Hub download into the Hugging Face cache (loopback server)', { timeout
   });
 });
 
+describe('the token stays with the Hub', { timeout: 30_000 }, () => {
+  it('HF_TOKEN goes to the Hub origin but not to a CDN on another origin', async () => {
+    const hub = await startFakeHub(TINY, 'test-org/tiny-ast', { crossOriginCdn: true });
+    const cache = mkdtempSync(join(tmpdir(), 'ast-hub-cdn-'));
+    try {
+      const src = hubSource(hub.repoId, { env: { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.endpoint, HF_TOKEN: TOKEN } });
+      assert.deepEqual(await src.read('model.safetensors'), hub.files.get('model.safetensors'));
+      const cdn = hub.requests.filter((r) => r.origin === 'cdn');
+      assert.ok(cdn.length > 0, 'the download went through the other origin');
+      assert.ok(cdn.every((r) => r.authorization === undefined), 'no token sent to the CDN');
+      assert.ok(hub.requests.filter((r) => r.origin === 'hub').every((r) => r.authorization === `Bearer ${TOKEN}`));
+    } finally {
+      await hub.close();
+      rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('Hub names and cache location', () => {
   it('validates repo ids like huggingface_hub', () => {
     for (const ok of ['MIT/ast-finetuned-audioset-10-10-0.4593', 'gpt2', 'a_b/c.d-e']) assert.ok(isValidRepoId(ok), ok);
