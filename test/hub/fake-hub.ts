@@ -67,7 +67,8 @@ export async function startFakeHub(
     if (cdn) {
       const file = byDigest.get(cdn[1]!);
       if (!file) return json(res, 404, { error: 'not found' });
-      return sendBytes(req, res, files.get(file)!, { ETag: `"cdn-${cdn[1]!.slice(0, 8)}"` }, faults.get(file));
+      // huggingface.co's CDN is CloudFront; @huggingface/hub then downloads from the CDN URL directly.
+      return sendBytes(req, res, files.get(file)!, { ETag: `"cdn-${cdn[1]!.slice(0, 8)}"`, 'X-Cache': 'Hit from cloudfront' }, faults.get(file));
     }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) return json(res, 404, { error: 'no such route' });
