@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import '../../src/node/index.js';
+import { DEFAULT_MODEL_DIR, pipeline } from '../../src/pipeline/audio-classification.js';
+import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
+
+const DEFAULT = join(REPO_ROOT, DEFAULT_MODEL_DIR);
+const present = existsSync(join(DEFAULT, 'config.json'));
+const WAV = join(fixturesDir, 'audio/speech_16k.wav');
+
+describe('the embedded default model', { timeout: 120_000 }, () => {
+  it('pipeline() with no model loads models/speech-commands from the package', { skip: !present && `${DEFAULT_MODEL_DIR} is not built in this checkout` }, async () => {
+    const byDefault = await pipeline('audio-classification');
+    const explicit = await pipeline('audio-classification', DEFAULT);
+    try {
+      assert.deepEqual(byDefault.model.config.labels, explicit.model.config.labels);
+      const out = await byDefault(WAV, { topK: 3 });
+      assert.deepEqual(out, await explicit(WAV, { topK: 3 }));
+      assert.ok(out.every((r) => explicit.model.config.labels.includes(r.label)));
+    } finally {
+      await byDefault.dispose();
+      await explicit.dispose();
+    }
+  });
+
+  it('without it, the error says the embedded model is missing', { skip: present && 'the embedded model is present' }, async () => {
+    await assert.rejects(pipeline('audio-classification'), /the embedded default model is missing .*speech-commands/);
+  });
+});
