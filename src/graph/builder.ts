@@ -175,9 +175,33 @@ export class GraphBuilder implements GradGraph<Value> {
     };
   }
 
-  /** The ONNX bytes for InferenceSession.create. */
+  /** The ONNX bytes for InferenceSession.create, weights included (self-contained). */
   encode(): Uint8Array {
     return encodeModel(this.toModel());
+  }
+
+  /**
+   * The ONNX bytes with every initializer of at least `minBytes` left where it already is in memory:
+   * each distinct ArrayBuffer holding weights becomes one external-data "file" (`weights_<k>.bin`, the
+   * whole buffer) and the tensor points at its byte offset. Pass `externalData` to the session
+   * (SessionOptions.externalData); nothing is copied into the model. For a safetensors checkpoint that
+   * is the file's own buffer, so ORT reads the weights straight from the bytes that were read from disk.
+   */
+  encodeWithExternalData(minBytes = 1024): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+    const model = this.toModel();
+    const files = new Map<ArrayBufferLike, string>();
+    const externalData: { path: string; data: Uint8Array }[] = [];
+    const initializers = model.graph.initializers.map((t) => {
+      if (t.data.byteLength < minBytes || t.data.byteOffset % 4 !== 0) return t;
+      let path = files.get(t.data.buffer);
+      if (!path) {
+        path = `weights_${files.size}.bin`;
+        files.set(t.data.buffer, path);
+        externalData.push({ path, data: new Uint8Array(t.data.buffer) });
+      }
+      return { ...t, external: { location: path, offset: t.data.byteOffset } };
+    });
+    return { model: encodeModel({ ...model, graph: { ...model.graph, initializers } }), externalData };
   }
 }
 
@@ -281,15 +305,9 @@ function inferShapes(
         const src = shapeSource(g, inputs[1]!);
         return [src ? [...src] : undefined];
       }
-      const known = target.map((d, i) => (d === 0 ? x![i]! : d));
+      const known: Dim[] = target.map((d, i) => (d === 0 ? x![i]! : d));
       const neg = known.indexOf(-1);
-      if (neg >= 0) {
-        const total = x!.every((d) => typeof d === 'number') ? (x as number[]).reduce((a, b) => a * b, 1) : undefined;
-        const rest = known.filter((_, i) => i !== neg);
-        if (total !== undefined && rest.every((d) => typeof d === 'number')) {
-          known[neg] = total / (rest as number[]).reduce((a, b) => a * b, 1);
-        } else known[neg] = `${inputs[0]!.name}_reshaped`;
-      }
+      if (neg >= 0) known[neg] = divideDims(x!, known.filter((_, i) => i !== neg));
       return [known];
     }
     case 'Flatten': {
@@ -416,6 +434,41 @@ function shapeSource(g: GraphBuilder, v: Value): readonly Dim[] | undefined {
     return src.slice(clamp(starts[0]!), clamp(ends[0]!));
   }
   return undefined;
+}
+
+/** A dim as coefficient x symbols ('batch*1214' -> 1214, ['batch']). */
+function factor(d: Dim): { coef: number; syms: string[] } {
+  if (typeof d === 'number') return { coef: d, syms: [] };
+  let coef = 1;
+  const syms: string[] = [];
+  for (const part of d.split('*')) {
+    if (/^\d+$/.test(part)) coef *= Number(part);
+    else syms.push(part);
+  }
+  return { coef, syms };
+}
+
+/** prod(all) / prod(rest), symbolically: what a -1 in Reshape stands for. */
+function divideDims(all: readonly Dim[], rest: readonly Dim[]): Dim {
+  let coef = 1;
+  const syms: string[] = [];
+  for (const d of all) {
+    const f = factor(d);
+    coef *= f.coef;
+    syms.push(...f.syms);
+  }
+  for (const d of rest) {
+    const f = factor(d);
+    coef /= f.coef;
+    for (const s of f.syms) {
+      const k = syms.indexOf(s);
+      if (k < 0) return 'unknown';
+      syms.splice(k, 1);
+    }
+  }
+  if (syms.length === 0) return coef;
+  syms.sort();
+  return coef === 1 ? syms.join('*') : `${syms.join('*')}*${coef}`;
 }
 
 function matmulShape(a: readonly Dim[], b: readonly Dim[], tA: boolean, tB: boolean): Dim[] {

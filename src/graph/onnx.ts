@@ -26,6 +26,11 @@ export interface OnnxTensor {
   dims: readonly number[];
   /** Little-endian element bytes (raw_data), e.g. a Uint8Array view over a Float32Array. */
   data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+  /**
+   * Store the bytes outside the model (TensorProto data_location EXTERNAL): the runtime reads them from
+   * the "file" `location` at `offset`, which the caller supplies in memory (SessionOptions.externalData).
+   */
+  external?: { location: string; offset: number };
 }
 
 export type OnnxAttrValue =
@@ -193,7 +198,20 @@ function encodeTensor(t: OnnxTensor): Writer {
   for (const d of t.dims) w.int(1, d); // dims (unpacked is valid for repeated int64)
   w.int(2, ONNX_DTYPE[t.dtype]);
   w.string(8, t.name);
-  w.lenBytes(9, tensorBytes(t)); // raw_data
+  if (t.external) {
+    const entry = (key: string, value: string) => {
+      const e = new Writer();
+      e.string(1, key);
+      e.string(2, value);
+      w.message(13, e); // external_data
+    };
+    entry('location', t.external.location);
+    entry('offset', String(t.external.offset));
+    entry('length', String(t.data.byteLength));
+    w.int(14, 1); // data_location = EXTERNAL
+  } else {
+    w.lenBytes(9, tensorBytes(t)); // raw_data
+  }
   return w;
 }
 

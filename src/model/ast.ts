@@ -7,7 +7,7 @@
  * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
-import { GraphBuilder, MS_DOMAIN, type Value } from '../graph/builder.js';
+import { GraphBuilder, MS_DOMAIN, type Attrs, type Value } from '../graph/builder.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
 import { readCheckpointTensors } from '../io/safetensors.js';
@@ -20,6 +20,11 @@ export type AttentionImpl = 'plain' | 'fused';
 
 export interface ASTGraphOptions {
   head: HeadKind;
+  /**
+   * Weights as graph inputs fed at every run (zero-copy views of the checkpoint; nothing for ORT to copy or
+   * prepack at load) instead of initializers (ORT copies and prepacks them at session creation).
+   */
+  weightsAsInputs?: boolean;
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
   /** Default 'plain'; attention probabilities (outputAttentions) always use plain ops. */
@@ -30,7 +35,7 @@ export interface ASTGraphValues {
   logits?: Value; // [B, num_labels]
   poolerOutput: Value; // [B, H]
   lastHiddenState: Value; // [B, T, H]
-  hiddenStates: Value[]; // L+1 of [B, T, H]: embeddings, then each layer's output
+  hiddenStates: Value[]; // L+1 of [B, T, H]: embeddings, then each layer's output (only with outputHiddenStates)
   attentions: Value[]; // L of [B, heads, T, T]
 }
 
@@ -39,11 +44,13 @@ export type ParamLookup = (name: string) => Value;
 
 // ------------------------------------------------------------------ the model, op by op
 
-/** y = x W^T + b, W in HF's [out, in] layout. */
-function linear(g: GraphBuilder, x: Value, w: Value, b: Value | null): Value {
-  const wT = g.op1('Transpose', [w], { perm: [1, 0] }); // [in, out], folded by ORT at load
-  const y = g.op1('MatMul', [x, wT]);
-  return b ? g.op1('Add', [y, b]) : y;
+/**
+ * y = alpha (x W^T + b) for x [rows, in] and W in HF's [out, in] layout: one Gemm with transB, which
+ * ORT prepacks from that layout directly (a Transpose of the weight would be folded at load, slowly).
+ */
+function linear(g: GraphBuilder, x: Value, w: Value, b: Value | null, alpha = 1): Value {
+  const attrs: Attrs = alpha === 1 ? { transB: 1 } : { transB: 1, alpha, beta: alpha };
+  return g.op1('Gemm', b ? [x, w, b] : [x, w], attrs); // [rows, out]
 }
 
 function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): Value {
@@ -113,25 +120,25 @@ function selfAttention(
   const wq = p(`${a}query.weight`);
   const wk = p(`${a}key.weight`);
   const wv = p(`${a}value.weight`);
-  if (impl === 'fused' && !wantProbs) {
-    // com.microsoft.Attention: packed QKV weights [H, 3H] and bias [3H]; scale 1/sqrt(headDim) inside the kernel
-    const w = g.op1('Transpose', [g.op1('Concat', [wq, wk, wv], { axis: 0 })], { perm: [1, 0] }); // [H, 3H]
-    const b = config.qkv_bias
-      ? g.op1('Concat', [bias('query')!, bias('key')!, bias('value')!], { axis: 0 })
-      : g.constF32(new Array<number>(3 * H).fill(0), [3 * H]);
-    const out = g.op1('Attention', [x, w, b], { num_heads: nh }, MS_DOMAIN); // [B, T, H]
-    return { out };
-  }
   // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
-  // (and exact when headDim is a power of 4, as in every AST: 64 -> 1/8)
-  const scale = g.constF32([hd ** -0.5], []);
-  const heads = (v: Value, perm: number[]) => g.op1('Transpose', [g.op1('Reshape', [v, g.constI64([0, T, nh, hd])])], { perm });
-  const q = heads(g.op1('Mul', [linear(g, x, wq, bias('query')), scale]), [0, 2, 1, 3]); // [B, nh, T, hd]
+  // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
+  const scale = hd ** -0.5;
+  const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B, T, H]
+  if (impl === 'fused' && !wantProbs) {
+    // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]; it applies the scale itself
+    const q = seq(linear(g, x, wq, bias('query')));
+    const k = seq(linear(g, x, wk, bias('key')));
+    const v = seq(linear(g, x, wv, bias('value')));
+    const ctx = g.op1('MultiHeadAttention', [q, k, v], { num_heads: nh, scale }, MS_DOMAIN); // [B, T, H]
+    return { out: g.op1('Reshape', [ctx, g.constI64([-1, H])]) };
+  }
+  const heads = (v: Value, perm: number[]) => g.op1('Transpose', [g.op1('Reshape', [v, g.constI64([-1, T, nh, hd])])], { perm });
+  const q = heads(linear(g, x, wq, bias('query'), scale), [0, 2, 1, 3]); // [B, nh, T, hd]
   const kT = heads(linear(g, x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
   const v = heads(linear(g, x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
   const probs = g.op1('Softmax', [g.op1('MatMul', [q, kT])], { axis: -1 }); // [B, nh, T, T]
   const ctx = g.op1('MatMul', [probs, v]); // [B, nh, T, hd]
-  const out = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([0, T, H])]); // [B, T, H]
+  const out = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([-1, H])]); // [B*T, H]
   return { out, probs: wantProbs ? probs : undefined };
 }
 
@@ -161,17 +168,22 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
   const p: ParamLookup = (name) => param(base + name);
   const impl = options.attention ?? 'plain';
   const wantProbs = options.outputAttentions ?? false;
-  let h = embeddings(g, config, inputValues, p); // [B, T, H]
-  const hiddenStates = [h];
+  const H = config.hidden_size;
+  const T = config.sequenceLength;
+  const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B*T, H] -> [B, T, H]
+  const emb = embeddings(g, config, inputValues, p); // [B, T, H]
+  // the encoder works on tokens as rows, [B*T, H]: every Linear is then one 2-D Gemm
+  let h = g.op1('Reshape', [emb, g.constI64([-1, H])]); // [B*T, H]
+  const hiddenStates = [emb];
   const attentions: Value[] = [];
   for (let i = 0; i < config.num_hidden_layers; i++) {
     const r = layer(g, config, h, i, p, impl, wantProbs);
     h = r.out;
-    hiddenStates.push(h);
+    if (options.outputHiddenStates) hiddenStates.push(seq(h));
     if (r.probs) attentions.push(r.probs);
   }
   const eps = config.layer_norm_eps;
-  const lastHiddenState = layerNorm(g, h, p('layernorm.weight'), p('layernorm.bias'), eps); // [B, T, H]
+  const lastHiddenState = seq(layerNorm(g, h, p('layernorm.weight'), p('layernorm.bias'), eps)); // [B, T, H]
   const first2 = g.op1('Slice', [lastHiddenState, g.constI64([0]), g.constI64([2]), g.constI64([1])]); // [B, 2, H]
   const poolerOutput = g.op1('ReduceMean', [first2, g.constI64([1])], { keepdims: 0 }); // [B, H]
   let logits: Value | undefined;
@@ -202,7 +214,7 @@ export function buildInferenceGraph(
     if (!v) {
       const w = weights.get(name);
       if (!w) throw new Error(`weights: no tensor named ${name}`);
-      v = g.initializer(name, w.dims, w.data);
+      v = options.weightsAsInputs ? g.input(name, 'float32', w.dims) : g.initializer(name, w.dims, w.data);
       params.set(name, v);
     }
     return v;
@@ -236,6 +248,13 @@ export interface LoadOptions {
   /** Default 'plain' (measured faster on CPU, see docs/readme/engine.md). */
   attention?: AttentionImpl;
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /**
+   * 'inputs' (default): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
+   * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
+   * 'initializers': weights become session initializers that ORT copies and prepacks once at load (slower load,
+   * ~3x the file size in RAM while loading).
+   */
+  weights?: 'inputs' | 'initializers';
 }
 
 export interface ForwardInput {
@@ -268,16 +287,29 @@ abstract class ASTRunner {
     const key = `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      const bytes = this.toOnnx({ outputHiddenStates: hidden, outputAttentions: attentions });
-      s = OrtSession.create(bytes, {
+      // weights stay where they are (the checkpoint's own buffer): the model refers to them as external data
+      const graph = buildInferenceGraph(this.config, this.weights, {
+        head: this.head,
+        attention: this.options.attention,
+        outputHiddenStates: hidden,
+        outputAttentions: attentions,
+        weightsAsInputs: this.weightsAsInputs,
+      });
+      const { model, externalData } = graph.encodeWithExternalData();
+      s = OrtSession.create(model, {
         threads: this.options.threads,
         executionProviders: this.options.executionProviders,
         graphOptimizationLevel: this.options.graphOptimizationLevel,
+        externalData,
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
     }
     return s;
+  }
+
+  private get weightsAsInputs(): boolean {
+    return (this.options.weights ?? 'inputs') === 'inputs';
   }
 
   /** Builds the default session now (fromPretrained does this so load errors surface at load). */
@@ -304,7 +336,9 @@ abstract class ASTRunner {
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
     const session = await this.session(hidden, attn);
-    const r = await session.run({ input_values: x });
+    const feeds: Record<string, Float32Tensor> = { input_values: x };
+    if (this.weightsAsInputs) for (const [k, w] of this.weights) feeds[k] = w;
+    const r = await session.run(feeds);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
     const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
     if (f('logits')) out.logits = f('logits');

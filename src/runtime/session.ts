@@ -16,6 +16,10 @@ export interface SessionOptions {
   executionProviders?: readonly string[];
   /** Default 'all': the optimiser's fusions (LayerNorm, GELU, attention, MatMul+Add) are what make ORT fast. */
   graphOptimizationLevel?: GraphOptimizationLevel;
+  /** In-memory files that the model's external-data initializers point into (see GraphBuilder.encodeWithExternalData). */
+  externalData?: readonly { path: string; data: Uint8Array }[];
+  /** ORT session config entries (SessionOptions.extra), e.g. { session: { disable_prepacking: '1' } }. */
+  extra?: Record<string, unknown>;
 }
 
 /** An ORT session over ONNX bytes, fed and read with our Tensor type. */
@@ -32,6 +36,8 @@ export class OrtSession {
       executionProviders: [...eps],
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     };
+    if (options.externalData?.length) opts.externalData = [...options.externalData];
+    if (options.extra) opts.extra = options.extra;
     if (options.threads !== undefined) {
       if (!Number.isInteger(options.threads) || options.threads < 0) {
         throw new Error(`threads must be a non-negative integer (0 = ORT's default), got ${options.threads}`);
