@@ -23,6 +23,7 @@
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import type { ASTConfig } from '../model/config.js';
+import { float32Tensor } from '../tensor.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
@@ -173,20 +174,30 @@ export function createAudioClassificationPipeline(
     };
 
     const forwardQueue = async (batch: { p: Pending; w: AudioWindow }[]) => {
-      const live = batch.filter((b) => !b.p.item.error);
-      if (live.length === 0) return;
+      // Features one window at a time, so a window that fails (say, NaN samples) fails only its input.
+      const ready: { p: Pending; w: AudioWindow; features: Float32Array }[] = [];
+      for (const { p, w } of batch) {
+        if (p.item.error) continue;
+        try {
+          const segment = p.waveform.subarray(w.startSample, w.endSample);
+          ready.push({ p, w, features: featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data });
+        } catch (err) {
+          p.item.error = prefixError(p.item.source, err);
+        }
+      }
+      if (ready.length === 0) return;
+      const per = fe.max_length * fe.num_mel_bins;
+      const batchValues = new Float32Array(ready.length * per); // [B, max_length, mel]
+      ready.forEach((r, b) => batchValues.set(r.features, b * per));
       try {
-        const segments = live.map(({ p, w }) => p.waveform.subarray(w.startSample, w.endSample));
-        const { inputValues } = featureExtractor.extract(segments, { samplingRate, source: live.map(({ p }) => p.item.source) }); // [B, max_length, mel]
-        const { logits } = await model.forward({ inputValues });
-        if (!logits) throw new Error('the model returned no logits');
+        const { logits } = await model.forward({ inputValues: float32Tensor([ready.length, fe.max_length, fe.num_mel_bins], batchValues) });
         const n = labels.length;
-        live.forEach(({ p, w }, b) => {
+        ready.forEach(({ p, w }, b) => {
           p.scores[w.index] = activate(logits.data.subarray(b * n, (b + 1) * n), o.functionToApply);
           if (--p.left === 0) finish(p);
         });
       } catch (err) {
-        for (const { p } of live) p.item.error ??= asError(err);
+        for (const { p } of ready) p.item.error ??= asError(err);
       }
     };
 

@@ -177,6 +177,14 @@ describe('pipeline("audio-classification") on the fixture checkpoints', { timeou
     assert.deepEqual(items.map((i) => i.index), [0, 1, 2]);
     assert.ok(items[0]!.labels && items[2]!.labels && !items[1]!.labels);
     assert.match(items[1]!.error!.message, /no such file/);
+    // A bad waveform batched with good ones fails alone.
+    const samples = await decodeFixture(good);
+    const withNaN = samples.slice();
+    withNaN[100] = Number.NaN;
+    const batch = [];
+    for await (const item of tiny.run([samples, withNaN, samples], { batchSize: 3 })) batch.push(item);
+    assert.ok(batch[0]!.labels && batch[2]!.labels);
+    assert.match(batch[1]!.error!.message, /waveform #1.*NaN|NaN.*waveform #1/);
   });
 });
 
