@@ -154,7 +154,7 @@ export function createAudioClassificationPipeline(
   const byCheckpoint = defaultFunctionToApply(config);
 
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
-    const o = resolveOptions({ ...defaults, ...callOptions }, byCheckpoint.functionToApply, labels.length);
+    const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
     const samplingRate = fe.sampling_rate;
     interface Pending {
       item: ClassifiedAudio;
@@ -273,6 +273,13 @@ export function createAudioClassificationPipeline(
     run,
     dispose: () => model.dispose(),
   });
+}
+
+/** Call options over pipeline defaults; an option given as undefined keeps the default. */
+function withDefaults(call: ClassifyOptions, defaults: ClassifyOptions): ClassifyOptions {
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(call)) if (v !== undefined) out[k] = v;
+  return out as ClassifyOptions;
 }
 
 interface ResolvedOptions extends WindowOptions {

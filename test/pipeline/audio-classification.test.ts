@@ -163,6 +163,16 @@ describe('pipeline("audio-classification") on the fixture checkpoints', { timeou
     const all = await tiny(wav, { topK: null });
     assert.ok(all.every((r, i) => i === 0 || all[i - 1]!.score >= r.score), 'sorted best first');
     await assert.rejects(tiny(wav, { topK: 0 }), /topK must be a positive integer/);
+    // Options given to pipeline() are defaults for every call; undefined in a call keeps them.
+    const two = await pipeline('audio-classification', join(MODELS, 'tiny'), { topK: 2, functionToApply: 'none' });
+    try {
+      const r = await two(wav, { topK: undefined });
+      assert.equal(r.length, 2);
+      assertTopK(r, (await tiny(wav, { functionToApply: 'none', topK: 2 })), 0, 'pipeline defaults');
+      assert.equal((await two(wav, { topK: 4 })).length, 4);
+    } finally {
+      await two.dispose();
+    }
     await assert.rejects(tiny(wav, { functionToApply: 'relu' as never }), /functionToApply must be/);
     await assert.rejects(tiny(wav, { window: 5 }), /longer than the model's 128 frames/);
   });
