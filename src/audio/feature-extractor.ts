@@ -156,8 +156,9 @@ export class ASTFeatureExtractor {
       throw new Error(`${names[bad]}: ${rows[bad]!.frames} frames but ${names[0]} has ${frames}; with pad: false every clip in a batch must have the same length`);
     }
     const per = frames * c.num_mel_bins;
-    const out = new Float32Array(list.length * per); // [batch, frames, bins]
-    rows.forEach((r, i) => out.set(r.data, i * per));
+    // [batch, frames, bins]; one clip's rows are already a fresh array of exactly that size
+    const out = rows.length === 1 ? rows[0]!.data : new Float32Array(list.length * per);
+    if (rows.length > 1) rows.forEach((r, i) => out.set(r.data, i * per));
     if (c.do_normalize) {
       const mean = c.mean;
       const scale = c.std * 2;
