@@ -104,6 +104,20 @@ describe('ast-audio classify', { timeout: 120_000 }, () => {
     assert.deepEqual(lines, expected.map((w) => `${file},${w.start.toFixed(3)},${w.end.toFixed(3)},1,${w.labels[0]!.label},${w.labels[0]!.score}`));
   });
 
+  it('a progress bar on a terminal stderr from 8 files on, none otherwise', async () => {
+    const many = mkdtempSync(join(dir, 'many-'));
+    for (let i = 0; i < 8; i++) copyFileSync(join(AUDIO, 'chirp_16k.wav'), join(many, `clip${i}.wav`));
+    const out = capture();
+    const err = capture();
+    Object.assign(err.stream, { isTTY: true, columns: 80 });
+    const code = await classifyCommand([many], { ...DEFAULTS, model: TINY, csv: true }, { stdout: out.stream, stderr: err.stream });
+    assert.equal(code, 0);
+    assert.match(err.text(), /classify \[.*\] 8\/8 files/);
+    assert.equal(out.text().trim().split('\n').length, 1 + 8 * 5);
+    const quiet = await run([many], { csv: true });
+    assert.doesNotMatch(quiet.stderr, /classify \[/);
+  });
+
   it('fatal problems exit 1: nothing to classify, a missing model, bad window options', async () => {
     assert.equal((await run([join(dir, '*.ogg')], {})).code, 1);
     const noModel = await run([join(dir, 'a_chirp.wav')], { model: join(dir, 'no-model') });
