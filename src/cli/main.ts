@@ -7,6 +7,7 @@ import { register as registerNormStats } from './norm-stats.js';
 import { register as registerTrain } from './train.js';
 import { register as registerEval } from './eval.js';
 import { register as registerClassify } from './classify.js';
+import { register as registerEmbed } from './embed.js';
 
 const program = new Command();
 program
@@ -20,6 +21,7 @@ registerNormStats(program);
 registerTrain(program);
 registerEval(program);
 registerClassify(program);
+registerEmbed(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ast-audio: ${err instanceof Error ? err.message : String(err)}\n`);
