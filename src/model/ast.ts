@@ -58,7 +58,7 @@ function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): 
 }
 
 /** HF's ACT2FN, from primitives (ORT's optimiser fuses the GELU patterns into its Gelu/FastGelu kernels). */
-function activation(g: GraphBuilder, x: Value, act: HiddenAct): Value {
+export function activation(g: GraphBuilder, x: Value, act: HiddenAct): Value {
   const c = (v: number) => g.constF32([v], []);
   switch (act) {
     case 'gelu': {
