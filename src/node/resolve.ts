@@ -24,14 +24,22 @@ export async function resolveNodeSource(pathOrId: string, options: { revision?: 
   throw new Error(`${pathOrId}: no such folder, and not a Hugging Face repo id of the form "owner/name"`);
 }
 
+/** Larger files are refused before reading: past what one decode can hold in memory. */
+const MAX_AUDIO_FILE_BYTES = 2 ** 31 - 1;
+
 /** The pipeline's reader for local audio files: a path or a `file:` URL; errors name the file. */
 export async function readLocalFile(pathOrUrl: string): Promise<Uint8Array> {
   const path = pathOrUrl.startsWith('file:') ? fileURLToPath(pathOrUrl) : pathOrUrl;
   try {
+    const s = await stat(path);
+    if (s.isDirectory()) throw new Error(`${path}: is a folder, not an audio file`);
+    if (s.size === 0) throw new Error(`${path}: empty file`);
+    if (s.size > MAX_AUDIO_FILE_BYTES) throw new Error(`${path}: ${s.size} bytes is too large to decode in one piece`);
     return new Uint8Array(await readFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not an audio file' : code === 'EACCES' ? 'permission denied' : String(err);
+    if (code === undefined) throw err;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
     throw new Error(`${path}: ${why}`);
   }
 }
