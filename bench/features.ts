@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/features.ts [--repeats N]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -56,15 +56,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function timeIt(fn: () => void, repeats: number): number {
-  for (let i = 0; i < 3; i++) fn(); // warm up the JIT
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
+function timeOnce(fn: () => void): number {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
 }
 
 function findOracle(): string | null {
@@ -74,40 +69,63 @@ function findOracle(): string | null {
   return null;
 }
 
-const PY_SNIPPET = `
-import sys, time, json, importlib.util
+// A persistent torchaudio worker: each stdin line runs oracle.fbank_features once on the clip and
+// answers its time in ms, so our runs and torchaudio's can alternate (fair under a changing load).
+const PY_WORKER = `
+import sys, time, importlib.util
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("oracle", sys.argv[1]); oracle = importlib.util.module_from_spec(spec); spec.loader.exec_module(oracle)
-x = np.load(sys.argv[2]); repeats = int(sys.argv[3])
+x = np.load(sys.argv[2]); threads = int(sys.argv[3]); torch.set_num_threads(threads)
 fe = dict(oracle.FE_DEFAULT)
-out = {}
-for threads in (1, torch.get_num_threads()):
-    torch.set_num_threads(threads)
-    for _ in range(3): oracle.fbank_features(x, fe)
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter(); oracle.fbank_features(x, fe); ts.append((time.perf_counter() - t) * 1000)
-    out[str(threads)] = sorted(ts)[len(ts) // 2]
-print(json.dumps(out))
+print("ready", torch.get_num_threads(), flush=True)
+for line in sys.stdin:
+    t = time.perf_counter(); oracle.fbank_features(x, fe); print((time.perf_counter() - t) * 1000, flush=True)
 `;
 
-function torchaudioTime(clip: Float32Array, repeats: number): { ms: number; threads: number } | { note: string } {
+interface TorchWorker {
+  run(): Promise<number>;
+  close(): void;
+}
+
+async function startTorchWorker(clipNpy: string, threads: number): Promise<TorchWorker | { note: string }> {
   const oracle = findOracle();
   if (!oracle) return { note: 'oracle.py not found (../shared/reference); torchaudio not timed' };
   if (!existsSync(PYTHON)) return { note: `${PYTHON} not found; torchaudio not timed` };
-  const dir = mkdtempSync(join(tmpdir(), 'ast-bench-'));
-  try {
-    const npy = join(dir, 'clip.npy');
-    writeFileSync(npy, formatNpy([clip.length], clip));
-    const r = spawnSync(PYTHON, ['-c', PY_SNIPPET, oracle, npy, String(repeats)], { encoding: 'utf8', timeout: 300_000 });
-    if (r.status !== 0) return { note: `torchaudio not timed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}` };
-    const byThreads = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
-    // Compare with torchaudio's best thread count (ours is single-threaded).
-    const [threads, ms] = Object.entries(byThreads).sort((a, b) => a[1] - b[1])[0]!;
-    return { ms, threads: Number(threads) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const child = spawn(PYTHON, ['-c', PY_WORKER, oracle, clipNpy, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: ((line: string | null) => void)[] = [];
+  let buffered = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let i;
+    while ((i = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      const w = waiters.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  child.on('close', () => waiters.splice(0).forEach((w) => w(null)));
+  const next = (): Promise<string | null> => (lines.length ? Promise.resolve(lines.shift()!) : new Promise((r) => waiters.push(r)));
+  const ready = await next();
+  if (!ready?.startsWith('ready')) {
+    child.kill();
+    return { note: `torchaudio not timed: ${stderr.trim().split('\n').pop() ?? 'python exited'}` };
   }
+  return {
+    run: async () => {
+      child.stdin.write('run\n');
+      const line = await next();
+      if (line === null) throw new Error(`torchaudio worker exited: ${stderr.trim().split('\n').pop()}`);
+      return Number(line);
+    },
+    close: () => {
+      child.stdin.end();
+    },
+  };
 }
 
 export async function benchFeatures(options: { repeats?: number; log?: (line: string) => void } = {}): Promise<FeaturesBenchResult> {
@@ -116,25 +134,49 @@ export async function benchFeatures(options: { repeats?: number; log?: (line: st
   const clip = benchClip();
   const fbankOptions = astFbankOptions(SAMPLE_RATE, 128);
   const extractor = ASTFeatureExtractor.fromConfig({}); // Hugging Face defaults: 128 bins, 1024 frames
-  const oursFbankMs = timeIt(() => fbank(clip, fbankOptions), repeats);
-  const oursExtractMs = timeIt(() => extractor.extract(clip, { samplingRate: SAMPLE_RATE }), repeats);
-  const ta = torchaudioTime(clip, repeats);
+  const runFbank = (): void => void fbank(clip, fbankOptions);
+  const runExtract = (): void => void extractor.extract(clip, { samplingRate: SAMPLE_RATE });
+  const dir = mkdtempSync(join(tmpdir(), 'ast-bench-'));
+  const npy = join(dir, 'clip.npy');
+  writeFileSync(npy, formatNpy([clip.length], clip));
+  // torchaudio with 1 thread: ours is single-threaded, and the box is shared.
+  const worker = await startTorchWorker(npy, 1);
+  const ours: { fbank: number[]; extract: number[] } = { fbank: [], extract: [] };
+  const theirs: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      runFbank();
+      runExtract();
+      if ('run' in worker) await worker.run();
+    }
+    // Alternate ours and torchaudio's, run by run, so both see the same machine load.
+    for (let i = 0; i < repeats; i++) {
+      ours.fbank.push(timeOnce(runFbank));
+      ours.extract.push(timeOnce(runExtract));
+      if ('run' in worker) theirs.push(await worker.run());
+    }
+  } finally {
+    if ('close' in worker) worker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const torchaudioMs = theirs.length ? median(theirs) : null;
+  const oursExtractMs = median(ours.extract);
   const result: FeaturesBenchResult = {
     clipSeconds: CLIP_SECONDS,
     repeats,
-    oursFbankMs,
+    oursFbankMs: median(ours.fbank),
     oursExtractMs,
-    torchaudioMs: 'ms' in ta ? ta.ms : null,
-    torchaudioThreads: 'ms' in ta ? ta.threads : null,
-    ratio: 'ms' in ta ? oursExtractMs / ta.ms : null,
-    ...('note' in ta ? { note: ta.note } : {}),
+    torchaudioMs,
+    torchaudioThreads: torchaudioMs === null ? null : 1,
+    ratio: torchaudioMs === null ? null : oursExtractMs / torchaudioMs,
+    ...('note' in worker ? { note: worker.note } : {}),
   };
-  log(`features, one ${CLIP_SECONDS} s 16 kHz clip, median of ${repeats}:`);
-  log(`  ours fbank               ${oursFbankMs.toFixed(2)} ms`);
-  log(`  ours ASTFeatureExtractor ${oursExtractMs.toFixed(2)} ms (fbank + pad to 1024 + normalise)`);
-  if (result.torchaudioMs !== null) {
-    log(`  torchaudio (oracle.py fbank_features, ${result.torchaudioThreads} thread(s)) ${result.torchaudioMs.toFixed(2)} ms`);
-    log(`  ratio ours / torchaudio  ${result.ratio!.toFixed(2)}x`);
+  log(`features, one ${CLIP_SECONDS} s 16 kHz clip, median of ${repeats} alternating runs:`);
+  log(`  ours fbank                ${result.oursFbankMs.toFixed(2)} ms`);
+  log(`  ours ASTFeatureExtractor  ${oursExtractMs.toFixed(2)} ms (fbank + pad to 1024 + normalise)`);
+  if (torchaudioMs !== null) {
+    log(`  torchaudio (oracle.py fbank_features: kaldi.fbank + pad + normalise, 1 thread) ${torchaudioMs.toFixed(2)} ms`);
+    log(`  ratio ours / torchaudio   ${result.ratio!.toFixed(2)}x`);
   } else {
     log(`  ${result.note}`);
   }
