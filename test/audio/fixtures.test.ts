@@ -1,8 +1,10 @@
 /**
  * Parity with torchaudio over every fixture in ../shared/fixtures/{resample,features}.
- * The references are torchaudio's float32 arithmetic; we compute in float64, so the gap is
- * float32 rounding in torchaudio, largest where float32 FFT leakage dominates quiet bins
- * (chirp, tone). Tolerances are those of issue 3; measured maxima (this machine) in comments.
+ * The references are torchaudio's float32 arithmetic. Our fbank runs in float64 and our resampling
+ * kernel is built in float32 as torchaudio's is (convolution in float64), so the gap is float32
+ * rounding in torchaudio, largest where float32 FFT leakage dominates quiet bins (chirp, tone).
+ * Tolerances are those of issue 3; measured maxima (this machine) in comments; run with
+ * AST_REPORT=1 to print every file's.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
