@@ -50,6 +50,19 @@ function describeUnknown(bytes: Uint8Array): string {
   return `unrecognised format (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`;
 }
 
+/** The codec of an Ogg stream, from its first packet; only Vorbis and Opus are decoded. */
+function oggCodec(bytes: Uint8Array): string {
+  if (bytes.length < 28) return 'truncated';
+  const packet = 27 + bytes[26]!;
+  const id = ascii(bytes, packet, 8);
+  if (id.slice(1, 7) === 'vorbis') return 'vorbis';
+  if (id === 'OpusHead') return 'opus';
+  if (id.slice(1, 5) === 'FLAC') return 'FLAC';
+  if (id.startsWith('Speex')) return 'Speex';
+  if (id.slice(1, 7) === 'theora') return 'Theora (video)';
+  return 'unknown';
+}
+
 /**
  * FLAC's bits per sample, from STREAMINFO (always the first metadata block): audio-decode scales
  * FLAC integers by 2^(bits-1) - 1, torchaudio by 2^(bits-1), so we undo the former.
@@ -114,6 +127,12 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   } else {
     const codec = sniffCodec(bytes);
     if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3 and OGG (Vorbis, Opus) are read`);
+    if (codec === 'ogg') {
+      const inner = oggCodec(bytes);
+      if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'truncated') {
+        throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis or Opus`);
+      }
+    }
     ({ channelData, sampleRate } = await decodeWithLibrary(bytes, codec, source));
   }
   const channels = channelData.length;

@@ -117,6 +117,8 @@ test('unsupported codecs, unknown bytes and truncated compressed files give clea
   await assert.rejects(decodeAudio(aiff, { source: 'a.aiff' }), /^Error: a\.aiff: unsupported codec: AIFF/);
   await assert.rejects(decodeAudio(new Uint8Array(100).fill(7), { source: 'x.bin' }), /^Error: x\.bin: unsupported codec: unrecognised format \(first bytes 07 07 07 07\)/);
   await assert.rejects(decodeAudio(new Uint8Array(0), { source: 'e.wav' }), /e\.wav: empty file/);
+  const speex = oggPage(new TextEncoder().encode('Speex   1.2rc1\0\0\0\0\0\0\0\0\0\0'), 0, 0, 2);
+  await assert.rejects(decodeAudio(speex, { source: 's.spx' }), /^Error: s\.spx: unsupported codec: Ogg Speex/);
   const flac = read('tone_stereo_16k.flac');
   await assert.rejects(decodeAudio(flac.subarray(0, 30), { source: 'cut.flac' }), (e: Error) => e.message.startsWith('cut.flac:'));
 });
