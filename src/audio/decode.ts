@@ -121,6 +121,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   }
   let channelData: Float32Array[];
   let sampleRate: number;
+  let kind = 'WAV';
   const head = ascii(bytes, 0, 4);
   if (isWav(bytes) || head === 'RIFF' || head === 'RF64' || head === 'BW64') {
     ({ channelData, sampleRate } = parseWav(bytes, source));
@@ -133,10 +134,13 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
         throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis or Opus`);
       }
     }
+    kind = codec.toUpperCase();
     ({ channelData, sampleRate } = await decodeWithLibrary(bytes, codec, source));
   }
   const channels = channelData.length;
-  if (channels === 0 || channelData[0]!.length === 0) throw new Error(`${source}: contains no audio samples`);
+  if (channels === 0 || channelData[0]!.length === 0) {
+    throw new Error(`${source}: no audio samples decoded from this ${kind} file (empty, truncated or corrupt)`);
+  }
   if (!(sampleRate > 0)) throw new Error(`${source}: decoder reported a sampling rate of ${sampleRate}`);
   const mono = downmix(channelData);
   assertFinite(mono, source);
