@@ -211,8 +211,11 @@ export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, s
   const windowSize = Math.trunc(o.sampleFrequency * o.frameLength * MILLISECONDS_TO_SECONDS);
   const paddedWindowSize = o.roundToPowerOfTwo ? nextPowerOfTwo(windowSize) : windowSize;
   const numSamples = waveform.length;
-  if (!(windowSize >= 2 && windowSize <= numSamples)) {
-    // torchaudio's own wording, so both libraries' errors read alike.
+  if (windowSize < 2) {
+    throw new Error(`${source}: frameLength ${o.frameLength} ms at ${o.sampleFrequency} Hz is ${windowSize} samples; a frame needs at least 2`);
+  }
+  if (windowSize > numSamples) {
+    // torchaudio's own wording in parentheses, so both libraries' errors read alike.
     throw new Error(
       `${source}: audio too short: ${numSamples} samples at ${o.sampleFrequency} Hz, one ${o.frameLength} ms frame needs ${windowSize} ` +
         `(choose a window size ${windowSize} that is [2, ${numSamples}])`,
@@ -232,15 +235,12 @@ export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, s
     // Reflect at the ends as [2, 1, 0, | 0, 1, 2 ... n-1 | n-1, n-2 ...], as torchaudio does.
     frames = Math.floor((numSamples + Math.floor(windowShift / 2)) / windowShift);
     const pad = Math.floor(windowSize / 2) - Math.floor(windowShift / 2);
-    const padded: number[] = [];
-    if (pad > 0) {
-      for (let i = pad - 1; i >= 0; i--) padded.push(waveform[i]!);
-      for (let i = 0; i < numSamples; i++) padded.push(waveform[i]!);
-    } else {
-      for (let i = -pad; i < numSamples; i++) padded.push(waveform[i]!);
-    }
-    for (let i = numSamples - 1; i >= 0; i--) padded.push(waveform[i]!);
-    signal = Float32Array.from(padded);
+    const head = pad > 0 ? pad : 0; // reflected samples before the signal
+    const skip = pad > 0 ? 0 : -pad; // or samples cut from its start
+    signal = new Float32Array(head + numSamples - skip + numSamples);
+    for (let i = 0; i < head; i++) signal[i] = waveform[head - 1 - i]!;
+    signal.set(waveform.subarray(skip), head);
+    for (let i = 0; i < numSamples; i++) signal[head + numSamples - skip + i] = waveform[numSamples - 1 - i]!;
   }
 
   const window = featureWindow(o.windowType, windowSize, o.blackmanCoeff);
