@@ -206,6 +206,21 @@ export function assertFinite(x: Float32Array, source: string): void {
  * @param source names the audio in errors.
  */
 export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, source = 'waveform'): FbankResult {
+  return fbankInto(waveform, options, source);
+}
+
+/**
+ * fbank that stops after `maxFrames` frames and writes into `dest` (zeroed, [maxFrames, bins]) when
+ * given: the feature extractor's truncate-and-pad without computing frames it would drop.
+ * `frames` in the result is the count computed (<= maxFrames).
+ */
+export function fbankInto(
+  waveform: Float32Array,
+  options: Partial<FbankOptions> | undefined,
+  source: string,
+  maxFrames = Infinity,
+  dest?: Float32Array,
+): FbankResult {
   const o = resolveOptions(options, source);
   const windowShift = Math.trunc(o.sampleFrequency * o.frameShift * MILLISECONDS_TO_SECONDS);
   const windowSize = Math.trunc(o.sampleFrequency * o.frameLength * MILLISECONDS_TO_SECONDS);
@@ -248,7 +263,17 @@ export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, s
   const bins = o.numMelBins + (o.useEnergy ? 1 : 0);
   const melOffset = o.useEnergy && !o.htkCompat ? 1 : 0;
   const energyColumn = o.htkCompat ? o.numMelBins : 0;
-  const out = new Float32Array(frames * bins); // [frames, bins]
+  if (o.subtractMean && (dest || maxFrames < frames)) {
+    // The column mean needs every frame: compute them all, then keep the first maxFrames.
+    const full = fbankInto(waveform, options, source);
+    const n = Math.min(full.frames, maxFrames);
+    const kept = dest ?? new Float32Array(n * bins);
+    kept.set(full.data.subarray(0, n * bins));
+    return { data: kept, frames: n, bins };
+  }
+  frames = Math.min(frames, maxFrames); // frames past maxFrames would be dropped: never computed
+  const out = dest ?? new Float32Array(frames * bins); // [frames, bins]
+  if (out.length < frames * bins) throw new Error(`${source}: fbank output buffer holds ${out.length} values, needs ${frames * bins}`);
   const frame = new Float64Array(paddedWindowSize); // tail stays zero: the power-of-two padding
   const power = new Float64Array(paddedWindowSize / 2 + 1);
   const logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;

@@ -4,7 +4,7 @@
  */
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
 import { resolveSource, type FileSource } from '../io/files.js';
-import { fbank, astFbankOptions } from './fbank.js';
+import { fbank, fbankInto, astFbankOptions } from './fbank.js';
 import { resample } from './resample.js';
 
 export interface ASTFeatureExtractorConfig {
@@ -131,10 +131,15 @@ export class ASTFeatureExtractor {
       }
       wave = resample(waveform, samplingRate, c.sampling_rate);
     }
-    const fb = fbank(wave, astFbankOptions(c.sampling_rate, c.num_mel_bins), source); // [n, bins]
-    if (options.pad === false) return { data: fb.data, frames: fb.frames };
-    const out = new Float32Array(c.max_length * c.num_mel_bins); // [max_length, bins], zeros = log-domain padding
-    out.set(fb.frames > c.max_length ? fb.data.subarray(0, c.max_length * c.num_mel_bins) : fb.data);
+    const opts = astFbankOptions(c.sampling_rate, c.num_mel_bins);
+    if (options.pad === false) {
+      const fb = fbank(wave, opts, source); // [n, bins]
+      return { data: fb.data, frames: fb.frames };
+    }
+    // [max_length, bins]: frames past max_length are never computed (truncation); the rest stays
+    // zero, which is Hugging Face's padding in the log-mel domain.
+    const out = new Float32Array(c.max_length * c.num_mel_bins);
+    fbankInto(wave, opts, source, c.max_length, out);
     return { data: out, frames: c.max_length };
   }
 

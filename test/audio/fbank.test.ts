@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseNpy } from '../../src/io/npy.js';
-import { fbank, type FbankOptions, type WindowType } from '../../src/audio/fbank.js';
+import { fbank, fbankInto, type FbankOptions, type WindowType } from '../../src/audio/fbank.js';
 import { powerSpectrum } from '../../src/audio/fft.js';
 
 const DIR = join(dirname(fileURLToPath(import.meta.url)), '../data/audio/fbank-options');
@@ -77,4 +77,16 @@ test('fbank rejects audio shorter than one frame with torchaudio\'s wording, and
   const x = new Float32Array(1000).fill(0.1);
   x[500] = NaN;
   assert.throws(() => fbank(x, {}, 'nan.wav'), /nan\.wav: sample 500 is NaN/);
+});
+
+test('fbankInto stops after maxFrames and writes into the given buffer (also with subtractMean)', () => {
+  for (const subtractMean of [false, true]) {
+    const full = fbank(wave, { subtractMean, numMelBins: 23 });
+    const dest = new Float32Array(20 * 23).fill(0);
+    const r = fbankInto(wave, { subtractMean, numMelBins: 23 }, 'w', 5, dest);
+    assert.equal(r.frames, 5);
+    assert.equal(r.data, dest);
+    assert.deepEqual(dest.subarray(0, 5 * 23), full.data.subarray(0, 5 * 23));
+    assert.ok(dest.subarray(5 * 23).every((v) => v === 0));
+  }
 });
