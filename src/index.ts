@@ -33,6 +33,8 @@ export { fbank, FBANK_DEFAULTS, astFbankOptions } from './audio/fbank.js';
 export type { FbankOptions, FbankResult, WindowType } from './audio/fbank.js';
 export { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS } from './audio/feature-extractor.js';
 export type { ASTFeatureExtractorConfig, ExtractOptions } from './audio/feature-extractor.js';
+export { NormStatsAccumulator } from './audio/norm-stats.js';
+export type { NormStats } from './audio/norm-stats.js';
 export { pipeline, createAudioClassificationPipeline, defaultFunctionToApply, activate, DEFAULT_MODEL_DIR } from './pipeline/audio-classification.js';
 export type { AudioClassificationPipeline, AudioClassificationResult, ClassifyOptions, PipelineOptions, TimelineEntry, ClassifiedAudio, ActivationFunction, AudioInput, RawAudio } from './pipeline/audio-classification.js';
 export { planWindows, aggregateScores, FRAME_SHIFT_MS, FRAME_LENGTH_MS } from './pipeline/windows.js';
