@@ -36,8 +36,11 @@ export interface GradGraph<V> {
   constI64(values: readonly number[], dims?: readonly number[]): V;
 }
 
-/** A rule: cotangent of each output (undefined = zero) -> cotangent of each input (undefined = none). */
-export type Vjp = <V>(g: GradGraph<V>, node: NodeRecord<V>, dOut: readonly (V | undefined)[], x: Ops<V>) => (V | undefined)[];
+/**
+ * A rule: cotangent of each output (undefined = zero) -> cotangent of each input (undefined = none).
+ * `wants[i]` says whether input i needs one; rules skip the work for the others (the graph keeps no dead nodes).
+ */
+export type Vjp = <V>(g: GradGraph<V>, node: NodeRecord<V>, dOut: readonly (V | undefined)[], x: Ops<V>, wants: readonly boolean[]) => (V | undefined)[];
 
 /** Element-wise ops whose inputs broadcast (numpy rules): the walk sums their cotangents back to shape. */
 const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Max', 'Min', 'Expand']);
@@ -109,12 +112,13 @@ export const VJP: Record<string, Vjp> = {
   Cast: (_g, _n, [dy]) => [dy],
   Add: (_g, _n, [dy]) => [dy, dy],
   Sub: (_g, _n, [dy], x) => [dy, dy && x.neg(dy)],
-  Mul: (_g, n, [dy], x) => [dy && x.mul(dy, n.inputs[1]!), dy && x.mul(dy, n.inputs[0]!)],
-  Div: (_g, n, [dy], x) => {
+  Mul: (_g, n, [dy], x, w) => [dy && w[0] ? x.mul(dy, n.inputs[1]!) : undefined, dy && w[1] ? x.mul(dy, n.inputs[0]!) : undefined],
+  Div: (_g, n, [dy], x, w) => {
     if (!dy) return [];
     const b = n.inputs[1]!;
+    if (!w[1]) return [x.div(dy, b)];
     const da = x.div(dy, b);
-    return [da, x.neg(x.mul(da, n.outputs[0]!))]; // d(a/b)/db = -(a/b)/b
+    return [da, x.neg(x.div(x.mul(dy, n.outputs[0]!), b))]; // d(a/b)/db = -(a/b)/b
   },
   Neg: (_g, _n, [dy], x) => [dy && x.neg(dy)],
   Exp: (_g, n, [dy], x) => [dy && x.mul(dy, n.outputs[0]!)],
@@ -159,19 +163,20 @@ export const VJP: Record<string, Vjp> = {
     const pdf = x.scale(x.exp(x.scale(x.mul(a, a), -0.5)), 1 / Math.sqrt(2 * Math.PI));
     return [x.mul(dy, x.add(cdf, x.mul(a, pdf)))];
   },
-  Where: (_g, n, [dy], x) => {
+  Where: (_g, n, [dy], x, w) => {
     if (!dy) return [];
     const zero = x.scalar(0);
-    return [undefined, x.where(n.inputs[0]!, dy, zero), x.where(n.inputs[0]!, zero, dy)];
+    return [undefined, w[1] ? x.where(n.inputs[0]!, dy, zero) : undefined, w[2] ? x.where(n.inputs[0]!, zero, dy) : undefined];
   },
-  MatMul: (g, n, [dy], x) => {
+  MatMul: (g, n, [dy], x, w) => {
     if (!dy) return [];
     const [a, b] = [n.inputs[0]!, n.inputs[1]!];
     const ra = g.shape(a).length;
     const rb = g.shape(b).length;
-    const da = x.matmul(dy, x.mT(b));
-    let db: typeof da;
-    if (rb === 2 && ra > 2) {
+    const da = w[0] ? x.matmul(dy, x.mT(b)) : undefined;
+    let db: ReturnType<typeof x.add> | undefined;
+    if (!w[1]) db = undefined;
+    else if (rb === 2 && ra > 2) {
       // a Linear layer: fold the batch axes into one GEMM, dW = a^T dy  // [K, N]
       const k = g.shape(a)[ra - 1] as number;
       const nOut = g.shape(b)[1] as number;
@@ -291,7 +296,7 @@ export const VJP: Record<string, Vjp> = {
     return [x.sub(dy, x.mul(x.exp(y), x.sum(dy, [axis], true)))];
   },
   /** LayerNormalization over the last axes from `axis`: the usual three-term rule, statistics recomputed. */
-  LayerNormalization: (g, n, [dy], x) => {
+  LayerNormalization: (g, n, [dy], x, w) => {
     if (!dy) return [];
     const [a, gamma, beta] = [n.inputs[0]!, n.inputs[1]!, n.inputs[2] ?? null];
     const rank = g.shape(a).length;
@@ -305,9 +310,9 @@ export const VJP: Record<string, Vjp> = {
     const xhat = x.mul(xc, rstd);
     const dxhat = x.mul(dy, gamma);
     // dx = rstd ⊙ (dxhat − mean(dxhat) − xhat ⊙ mean(dxhat ⊙ xhat))
-    const dx = x.mul(rstd, x.sub(x.sub(dxhat, x.mean(dxhat, normAxes, true)), x.mul(xhat, x.mean(x.mul(dxhat, xhat), normAxes, true))));
-    const dGamma = x.reshapeLike(x.sum(x.mul(dy, xhat), outerAxes, false), gamma);
-    const dBeta = beta ? x.reshapeLike(x.sum(dy, outerAxes, false), beta) : undefined;
+    const dx = !w[0] ? undefined : x.mul(rstd, x.sub(x.sub(dxhat, x.mean(dxhat, normAxes, true)), x.mul(xhat, x.mean(x.mul(dxhat, xhat), normAxes, true))));
+    const dGamma = w[1] ? x.reshapeLike(x.sum(x.mul(dy, xhat), outerAxes, false), gamma) : undefined;
+    const dBeta = beta && w[2] ? x.reshapeLike(x.sum(dy, outerAxes, false), beta) : undefined;
     return [dx, dGamma, dBeta];
   },
   /**
@@ -390,7 +395,8 @@ export function gradients<V>(g: GradGraph<V>, nodes: readonly NodeRecord<V>[], l
     if (!rule || (n.domain && n.domain !== '' && n.domain !== 'ai.onnx')) {
       throw new Error(`autodiff: no derivative rule for ${n.domain ? n.domain + '.' : ''}${n.op}`);
     }
-    const dIn = rule(g, n, dOut, x);
+    const wants = n.inputs.map((v) => v !== null && needs.has(v));
+    const dIn = rule(g, n, dOut, x, wants);
     n.inputs.forEach((v, i) => {
       const d = dIn[i];
       if (v === null || d === undefined || !needs.has(v)) return;
