@@ -6,12 +6,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-
-/** Extensions audio-decode reads; a folder contributes only these. */
-export const AUDIO_EXTENSIONS = new Set([
-  '.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.mp4', '.aac', '.webm',
-  '.aif', '.aiff', '.aifc', '.caf', '.qoa', '.amr', '.wma', '.wv', '.tta', '.mpc', '.ac3',
-]);
+import { AUDIO_EXTENSIONS } from '../node/audio.js';
 
 const MAGIC = /[*?[{]/;
 
@@ -49,8 +44,9 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
   return { files, problems };
 }
 
+/** A folder contributes the files decodeAudio reads (WAV, FLAC, MP3, Ogg Vorbis/Opus), by extension. */
 export function isAudioFile(path: string): boolean {
-  return AUDIO_EXTENSIONS.has(extname(path).toLowerCase());
+  return (AUDIO_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 }
 
 async function kindOf(path: string): Promise<'file' | 'dir' | 'missing'> {
