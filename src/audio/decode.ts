@@ -1,6 +1,7 @@
 /**
  * Bytes -> mono float32 waveform. WAV is parsed here (wav.ts); FLAC, MP3 and OGG (Vorbis, Opus)
- * go through the `audio-decode` package (WASM decoders that run in Node and in browsers).
+ * go through the `audio-decode` package (WASM decoders that run in Node and in browsers), and so
+ * do M4A/MP4 (AAC), ADTS AAC and WebM, which our tests do not cover (no encoder to make them).
  * Channels are averaged like `waveform.mean(0)`; resampling, when asked for, is torchaudio's sinc.
  */
 import { isWav, parseWav } from './wav.js';
@@ -24,7 +25,7 @@ export interface DecodeOptions {
   source?: string;
 }
 
-type Codec = 'flac' | 'mp3' | 'ogg';
+type Codec = 'flac' | 'mp3' | 'ogg' | 'm4a' | 'aac' | 'webm';
 
 function ascii(bytes: Uint8Array, at: number, n: number): string {
   let s = '';
@@ -37,6 +38,10 @@ function sniffCodec(bytes: Uint8Array): Codec | undefined {
   if (ascii(bytes, 0, 4) === 'fLaC') return 'flac';
   if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
   if (ascii(bytes, 0, 3) === 'ID3') return 'mp3';
+  if (ascii(bytes, 4, 4) === 'ftyp') return 'm4a';
+  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'webm';
+  // ADTS AAC: 12 sync bits, layer 00.
+  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xf6) === 0xf0) return 'aac';
   // MPEG audio frame sync: 11 set bits, layer bits not 00.
   if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0 && (bytes[1]! & 0x06) !== 0) return 'mp3';
   return undefined;
@@ -45,8 +50,6 @@ function sniffCodec(bytes: Uint8Array): Codec | undefined {
 function describeUnknown(bytes: Uint8Array): string {
   const head = ascii(bytes, 0, 4);
   if (head === 'FORM') return 'AIFF';
-  if (ascii(bytes, 4, 4) === 'ftyp') return 'MP4/M4A (AAC)';
-  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'WebM/Matroska';
   return `unrecognised format (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`;
 }
 
@@ -127,7 +130,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
     ({ channelData, sampleRate } = parseWav(bytes, source));
   } else {
     const codec = sniffCodec(bytes);
-    if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3 and OGG (Vorbis, Opus) are read`);
+    if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3, OGG (Vorbis, Opus), M4A/AAC and WebM are read`);
     if (codec === 'ogg') {
       const inner = oggCodec(bytes);
       if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'truncated') {

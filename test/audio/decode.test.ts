@@ -119,6 +119,9 @@ test('unsupported codecs, unknown bytes and truncated compressed files give clea
   await assert.rejects(decodeAudio(new Uint8Array(0), { source: 'e.wav' }), /e\.wav: empty file/);
   const speex = oggPage(new TextEncoder().encode('Speex   1.2rc1\0\0\0\0\0\0\0\0\0\0'), 0, 0, 2);
   await assert.rejects(decodeAudio(speex, { source: 's.spx' }), /^Error: s\.spx: unsupported codec: Ogg Speex/);
+  const m4a = new Uint8Array(64);
+  m4a.set([0, 0, 0, 0x20, ...[...'ftypM4A '].map((c) => c.charCodeAt(0))]); // an MP4 box header, no audio track
+  await assert.rejects(decodeAudio(m4a, { source: 'v.m4a' }), /^Error: v\.m4a: cannot decode M4A: No audio track found in MP4/);
   const flac = read('tone_stereo_16k.flac');
   await assert.rejects(decodeAudio(flac.subarray(0, 2000), { source: 'cut.flac' }), /^Error: cut\.flac: no audio samples decoded from this FLAC file \(empty, truncated or corrupt\)/);
 });
