@@ -6,7 +6,7 @@ import { decodeAudio, type DecodedAudio } from '../audio/decode.js';
 /** Larger files are refused before reading: 2 GiB is past what one decode can hold in memory. */
 const MAX_AUDIO_FILE_BYTES = 2 ** 31 - 1;
 
-export const AUDIO_EXTENSIONS = ['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus'] as const;
+export const AUDIO_EXTENSIONS = ['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.webm'] as const;
 
 async function readBytes(path: string): Promise<Uint8Array> {
   let size: number;
