@@ -292,8 +292,13 @@ export function fbankInto(
     // One pass: DC removal, pre-emphasis (x[j] - c x[j-1], first sample replicated), window.
     // (x[j] - m) - c (x[j-1] - m) = x[j] - c x[j-1] - m (1 - c)
     const dc = mean * (1 - coef);
-    frame[0] = (signal[off]! - mean) * (1 - coef) * window[0]!;
-    for (let j = 1; j < windowSize; j++) frame[j] = (signal[off + j]! - coef * signal[off + j - 1]! - dc) * window[j]!;
+    let prev = signal[off]!;
+    frame[0] = (prev - mean) * (1 - coef) * window[0]!;
+    for (let j = 1; j < windowSize; j++) {
+      const cur = signal[off + j]!;
+      frame[j] = (cur - coef * prev - dc) * window[j]!;
+      prev = cur;
+    }
     if (o.useEnergy && !o.rawEnergy) logEnergy = windowedLogEnergy(frame, paddedWindowSize, logEnergyFloor);
 
     if (powerOfTwo) powerSpectrum(frame, paddedWindowSize, power);

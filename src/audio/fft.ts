@@ -58,7 +58,12 @@ function realFftPlan(n: number): RealFftPlan {
 }
 
 /** In-place radix-2 decimation-in-time butterflies over bit-reversed input. */
-function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: Float64Array, sinT: Float64Array): void {
+function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: Float64Array, sinT: Float64Array, firstStagesDone = false): void {
+  if (!firstStagesDone) firstTwoStages(re, im, m);
+  laterStages(re, im, m, cosT, sinT);
+}
+
+function firstTwoStages(re: Float64Array, im: Float64Array, m: number): void {
   // First stage (size 2) has the trivial twiddle 1.
   for (let i = 0; i < m; i += 2) {
     const ar = re[i]!, ai = im[i]!, br = re[i + 1]!, bi = im[i + 1]!;
@@ -80,6 +85,9 @@ function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: 
     re[i + 3] = cr - dr;
     im[i + 3] = ci - di;
   }
+}
+
+function laterStages(re: Float64Array, im: Float64Array, m: number, cosT: Float64Array, sinT: Float64Array): void {
   // Remaining stages two at a time (radix-2^2): half the passes over memory of plain radix-2.
   let half = 4;
   for (; half * 4 <= m; half *= 4) {
@@ -126,13 +134,34 @@ function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: 
 export function powerSpectrum(frame: Float64Array, n: number, power: Float64Array): void {
   const p = realFftPlan(n);
   const { m, re, im, bitReverse, cosN, sinN } = p;
-  // z[j] = x[2j] + i x[2j+1], written straight into bit-reversed order. [M]
-  for (let j = 0; j < m; j++) {
-    const r = bitReverse[j]!;
-    re[r] = frame[2 * j]!;
-    im[r] = frame[2 * j + 1]!;
+  if (m >= 4) {
+    // One pass: z[j] = x[2j] + i x[2j+1] gathered in bit-reversed order, and the first two
+    // butterfly stages (twiddles 1 and -i), four outputs at a time. [M]
+    for (let g = 0; g < m; g += 4) {
+      const j0 = 2 * bitReverse[g]!, j1 = 2 * bitReverse[g + 1]!, j2 = 2 * bitReverse[g + 2]!, j3 = 2 * bitReverse[g + 3]!;
+      const x0r = frame[j0]!, x0i = frame[j0 + 1]!, x1r = frame[j1]!, x1i = frame[j1 + 1]!;
+      const x2r = frame[j2]!, x2i = frame[j2 + 1]!, x3r = frame[j3]!, x3i = frame[j3 + 1]!;
+      const a0r = x0r + x1r, a0i = x0i + x1i, a1r = x0r - x1r, a1i = x0i - x1i;
+      const a2r = x2r + x3r, a2i = x2i + x3i, a3r = x2r - x3r, a3i = x2i - x3i;
+      re[g] = a0r + a2r;
+      im[g] = a0i + a2i;
+      re[g + 2] = a0r - a2r;
+      im[g + 2] = a0i - a2i;
+      // a3 * (-i) = a3i - i a3r
+      re[g + 1] = a1r + a3i;
+      im[g + 1] = a1i - a3r;
+      re[g + 3] = a1r - a3i;
+      im[g + 3] = a1i + a3r;
+    }
+    laterStages(re, im, m, p.cosM, p.sinM);
+  } else {
+    for (let j = 0; j < m; j++) {
+      const r = bitReverse[j]!;
+      re[r] = frame[2 * j]!;
+      im[r] = frame[2 * j + 1]!;
+    }
+    complexFftInPlace(re, im, m, p.cosM, p.sinM);
   }
-  complexFftInPlace(re, im, m, p.cosM, p.sinM);
   // Split: X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[M-k]) / 2, O = (Z[k] - conj Z[M-k]) / (2i).
   const z0r = re[0]!, z0i = im[0]!;
   power[0] = (z0r + z0i) * (z0r + z0i);
