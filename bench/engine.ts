@@ -75,7 +75,8 @@ export function makeBaseCheckpoint(dir: string, seed = 7): string {
     writeFileSync(join(dir, `${name}.tmp`), bytes);
     renameSync(join(dir, `${name}.tmp`), join(dir, name));
   };
-  write('config.json', JSON.stringify(config.toJSON(), null, 2));
+  // num_labels spelled out too: the reference oracle reads it directly
+  write('config.json', JSON.stringify({ ...config.toJSON(), num_labels: config.num_labels }, null, 2));
   write(
     'preprocessor_config.json',
     JSON.stringify({
