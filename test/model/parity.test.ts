@@ -126,3 +126,19 @@ for (const c of fixtureIndex.models) {
     }
   });
 }
+
+test('weights as prepacked initializers (ONNX external data pointing into the checkpoint buffer) keep parity', async () => {
+  for (const name of ['tiny', 'strided']) {
+    const c = fixtureIndex.models.find((m) => m.model === name)!;
+    const caseDir = `models/${c.model}/${c.case}`;
+    const x = readFixtureNpy(`${caseDir}/input_values.npy`);
+    const model = await ASTForAudioClassification.fromPretrained(join(fixturesDir, 'models', name), { threads: 1, weights: 'initializers' });
+    try {
+      const out = await model.forward({ inputValues: { dtype: 'float32', dims: x.shape, data: x.data as Float32Array } });
+      check(`${name} initializers`, 'logits', out.logits, `${caseDir}/logits.npy`);
+      check(`${name} initializers`, 'last_hidden_state', out.lastHiddenState, `${caseDir}/last_hidden_state.npy`);
+    } finally {
+      await model.dispose();
+    }
+  }
+});
