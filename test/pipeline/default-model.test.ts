@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
 import '../../src/node/index.js';
+import { classifyCommand } from '../../src/cli/classify.js';
 import { DEFAULT_MODEL_DIR, pipeline } from '../../src/pipeline/audio-classification.js';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -23,6 +25,25 @@ describe('the embedded default model', { timeout: 120_000 }, () => {
       await byDefault.dispose();
       await explicit.dispose();
     }
+  });
+
+  it('the CLI uses it when --model is not given', { skip: !present && `${DEFAULT_MODEL_DIR} is not built in this checkout` }, async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stdout = '';
+    let stderr = '';
+    out.on('data', (c: Buffer) => (stdout += c.toString()));
+    err.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await classifyCommand(
+      [WAV],
+      { topK: 1, aggregate: 'mean', timeline: false, json: true, csv: false, batchSize: 1, progress: false },
+      { stdout: out, stderr: err },
+    );
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /# model models\/speech-commands: /);
+    const doc = JSON.parse(stdout) as { model: string; results: { labels: { label: string }[] }[] };
+    assert.equal(doc.model, DEFAULT_MODEL_DIR);
+    assert.equal(doc.results[0]!.labels.length, 1);
   });
 
   it('without it, the error says the embedded model is missing', { skip: present && 'the embedded model is present' }, async () => {
