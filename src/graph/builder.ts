@@ -138,13 +138,9 @@ export class GraphBuilder implements GradGraph<Value> {
 
   /** Marks a value as a graph output named `name` (an Identity when the value is an input, initializer or another output). */
   output(v: Value, name: string): Value {
-    if (v.kind !== 'node' || this.outputs.includes(v) || this.names.has(name)) {
-      if (this.names.has(name) && v.name !== name) throw new Error(`graph: duplicate value name "${name}"`);
-      if (v.kind !== 'node' || this.outputs.includes(v)) {
-        const id = this.op1('Identity', [v]);
-        return this.output(id, name);
-      }
-    }
+    if (this.names.has(name) && v.name !== name) throw new Error(`graph: duplicate value name "${name}"`);
+    // inputs and initializers keep their names; a value already output under another name needs a second one
+    if (v.kind !== 'node' || this.outputs.includes(v)) return this.output(this.op1('Identity', [v]), name);
     this.names.delete(v.name);
     this.names.add(name);
     v.name = name;
