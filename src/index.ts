@@ -39,3 +39,4 @@ export { pipeline, createAudioClassificationPipeline, defaultFunctionToApply, ac
 export type { AudioClassificationPipeline, AudioClassificationResult, ClassifyOptions, PipelineOptions, TimelineEntry, ClassifiedAudio, ActivationFunction, AudioInput, RawAudio } from './pipeline/audio-classification.js';
 export { planWindows, aggregateScores, FRAME_SHIFT_MS, FRAME_LENGTH_MS } from './pipeline/windows.js';
 export type { Aggregation, WindowOptions, AudioWindow, WindowPlan } from './pipeline/windows.js';
+export { hubUrlSource, isValidRepoId, looksLikeRepoId, DEFAULT_HUB_ENDPOINT } from './io/hub-names.js';

@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import type { FileSource } from '../io/files.js';
-import { hubSource, isValidRepoId } from '../node/hub.js';
+import { looksLikeRepoId } from '../io/hub-names.js';
+import { hubSource } from '../node/hub.js';
 import {
   DEFAULT_MODEL_DIR,
   pipeline,
@@ -184,7 +185,7 @@ async function modelSource(opts: ClassifyCliOptions, io: CommandIO): Promise<str
   const m = opts.model;
   if (m === undefined) return undefined;
   const isFolder = await stat(m).then((s) => s.isDirectory(), () => false);
-  if (isFolder || !isValidRepoId(m) || /^[.~/\\]/.test(m)) return m;
+  if (isFolder || !looksLikeRepoId(m)) return m;
   let bar: cliProgress.SingleBar | undefined;
   let current = '';
   return hubSource(m, {

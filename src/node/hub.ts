@@ -23,8 +23,10 @@ import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { downloadFile, fileDownloadInfo, type FileDownloadInfoOutput } from '@huggingface/hub';
 import type { FileSource } from '../io/files.js';
+import { DEFAULT_HUB_ENDPOINT, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
 
-export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+export { DEFAULT_HUB_ENDPOINT, isValidRepoId, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
+
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const MAX_REDIRECTS = 5;
 /** A metadata request (the 1-byte probe) that takes this long has failed. */
@@ -65,45 +67,6 @@ export function isHubOffline(env: NodeJS.ProcessEnv = process.env): boolean {
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
-}
-
-/** huggingface_hub's `validate_repo_id`: `name` or `owner/name`, each part [\w.-]{1,96}, no `--` or `..`. */
-export function isValidRepoId(id: string): boolean {
-  const parts = id.split('/');
-  if (parts.length > 2 || id.includes('--') || id.includes('..') || id.endsWith('.git')) return false;
-  return parts.every((p) => /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?$/.test(p));
-}
-
-export function validateRepoId(id: string): void {
-  if (!isValidRepoId(id)) {
-    throw new Error(
-      `"${id}" is not a valid Hugging Face repo id: expected "name" or "owner/name" made of letters, digits, "_", "-", "." ` +
-        '(at most 96 each, no "--" or "..", not starting or ending with "-" or ".")',
-    );
-  }
-}
-
-/** A repo file name: relative POSIX path that cannot leave the snapshot folder. */
-export function validateRepoFileName(name: string): void {
-  const segments = name.split('/');
-  const bad =
-    name.length === 0 ||
-    name.length > 1024 ||
-    name.includes('\\') ||
-    name.includes('\0') ||
-    /^[A-Za-z]:/.test(name) ||
-    segments.some((s) => s === '' || s === '.' || s === '..');
-  if (bad) {
-    throw new Error(`"${name}" is not a valid repo file name: expected a relative path like "config.json" (no "..", "\\", absolute or empty parts)`);
-  }
-}
-
-/** Branch, tag or commit: used both in URLs (encoded) and as refs/<revision> in the cache. */
-export function validateRevision(revision: string): void {
-  const segments = revision.split('/');
-  if (!/^[A-Za-z0-9_.\-/]{1,255}$/.test(revision) || segments.some((s) => s === '' || s === '.' || s === '..')) {
-    throw new Error(`"${revision}" is not a valid revision: expected a branch, tag or commit hash such as "main" or "refs/pr/1"`);
-  }
 }
 
 /** `models--owner--name`, as huggingface_hub names a model repo's cache folder. */

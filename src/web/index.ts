@@ -2,8 +2,10 @@
 import * as ort from 'onnxruntime-web';
 import { registerRuntime } from '../runtime/backend.js';
 import { registerFileSourceResolver, urlSource } from '../io/files.js';
+import { hubUrlSource, looksLikeRepoId } from '../io/hub-names.js';
 
 registerRuntime({ name: 'web', ort, defaultExecutionProviders: ['wasm'] });
-registerFileSourceResolver(async (url) => urlSource(url));
+// `owner/name` is a Hub repo, read from its resolve URLs (as transformers.js does); anything else is a URL.
+registerFileSourceResolver(async (ref, options) => (looksLikeRepoId(ref) ? hubUrlSource(ref, { revision: options?.revision }) : urlSource(ref)));
 
 export * from '../index.js';
