@@ -80,18 +80,25 @@ interface ProbeResult {
   etag: string;
 }
 
-/** What the resolve endpoint told us before any redirect: the CDN we get sent to does not repeat these headers. */
+/** What the Hub's own responses said (the CDN a download is redirected to does not repeat these headers). */
 interface HubHeaders {
   commit?: string;
   linkedEtag?: string;
   etag?: string;
 }
 
+export interface HubFileSource extends FileSource {
+  readonly repoId: string;
+  readonly revision: string;
+  /** The file's path in the cache (downloaded first when needed), or null when the repo has no such file. */
+  resolvePath(name: string): Promise<string | null>;
+}
+
 /**
  * The checkpoint `repoId` at `revision` as a FileSource backed by the Hugging Face cache.
  * Nothing is requested until a file is asked for.
  */
-export function hubSource(repoId: string, options: HubOptions = {}): FileSource & { readonly repoId: string; readonly revision: string; resolvePath(name: string): Promise<string | null> } {
+export function hubSource(repoId: string, options: HubOptions = {}): HubFileSource {
   validateRepoId(repoId);
   const env = options.env ?? process.env;
   const revision = options.revision ?? 'main';

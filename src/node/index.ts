@@ -13,5 +13,5 @@ registerAudioFileReader(readLocalFile);
 export * from '../index.js';
 export { dirSource } from './files.js';
 export { hubSource, hubCacheDir } from './hub.js';
-export type { HubOptions } from './hub.js';
+export type { HubOptions, HubFileSource } from './hub.js';
 export { loadAudio, readAudioFile, listAudioFiles, listAudioInput, readManifestPaths, AUDIO_EXTENSIONS } from './audio.js';
