@@ -13,6 +13,7 @@ import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
 import { readCheckpointTensors } from '../io/safetensors.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
+import { getRuntime } from '../runtime/backend.js';
 import type { Float32Tensor } from '../tensor.js';
 
 /** How attention is expressed: plain ONNX ops, or ORT's fused com.microsoft Attention kernel. */
@@ -252,9 +253,9 @@ export interface LoadOptions {
   attention?: AttentionImpl;
   graphOptimizationLevel?: GraphOptimizationLevel;
   /**
-   * 'inputs' (default): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
+   * 'inputs' (default with onnxruntime-node): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
    * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
-   * 'initializers': weights become session initializers that ORT copies and prepacks once at load (slower load,
+   * 'initializers' (default with onnxruntime-web, which would copy inputs into its heap at every run): weights become session initializers that ORT copies and prepacks once at load (slower load,
    * ~3x the file size in RAM while loading).
    */
   weights?: 'inputs' | 'initializers';
@@ -316,7 +317,9 @@ abstract class ASTRunner {
   }
 
   private get weightsAsInputs(): boolean {
-    return (this.options.weights ?? 'inputs') === 'inputs';
+    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
+    const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
+    return (this.options.weights ?? dflt) === 'inputs';
   }
 
   /** Builds the default session now (fromPretrained does this so load errors surface at load). */

@@ -55,7 +55,7 @@ test('the web runtime drives ASTForAudioClassification end to end (registered li
     try {
       const out = await model.forward({ inputValues: { dtype: 'float32', dims: x.shape, data: x.data as Float32Array } });
       const diff = maxAbsDiff(out.logits.data, ref.data as Float32Array);
-      console.log(`  web runtime (weights as inputs) logits max|diff| ${diff.toExponential(2)}`);
+      console.log(`  web runtime (weights as external-data initializers) logits max|diff| ${diff.toExponential(2)}`);
       assert.ok(diff / maxAbs(ref.data as Float32Array) <= 1e-4, `logits differ by ${diff}`);
     } finally {
       await model.dispose();
