@@ -373,8 +373,52 @@ function unbroadcast<V>(g: GradGraph<V>, x: Ops<V>, d: V, from: readonly Dim[], 
  * Cotangents of `wrt` for the scalar `loss`, emitted into the same graph. `nodes` are the recorded
  * forward nodes in the order they were built (a topological order).
  */
-export function gradients<V>(g: GradGraph<V>, nodes: readonly NodeRecord<V>[], loss: V, wrt: readonly V[]): Map<V, V> {
+export interface GradientOptions<V> {
+  /**
+   * Forward nodes to recompute in the backward pass instead of keeping their outputs alive from the
+   * forward pass (rematerialisation): attention probabilities [B, heads, T, T] are the largest
+   * activations of a transformer, and recomputing them costs one batched MatMul and a Softmax.
+   */
+  rematerialize?: (node: NodeRecord<V>) => boolean;
+}
+
+export function gradients<V>(
+  g: GradGraph<V>,
+  nodes: readonly NodeRecord<V>[],
+  loss: V,
+  wrt: readonly V[],
+  options: GradientOptions<V> = {},
+): Map<V, V> {
   const x = new Ops(g);
+  // recomputed copies of rematerialised forward values, emitted once, on first use in the backward pass
+  const producer = new Map<V, NodeRecord<V>>();
+  for (const n of nodes) for (const o of n.outputs) producer.set(o, n);
+  const recomputed = new Map<V, V>();
+  // The recomputation must wait for the backward pass: its inputs are tied to a cotangent by adding
+  // 0·(one element of it). Without that tie ONNX Runtime's common-subexpression elimination merges the
+  // copy with the forward node again and the activation stays alive after all.
+  let anchor: V | undefined;
+  const tied = new Map<V, V>();
+  const tie = (v: V): V => {
+    let t = tied.get(v);
+    if (t === undefined) {
+      const one = g.op('Slice', [x.reshape(anchor!, [-1]), g.constI64([0]), g.constI64([1])])[0]!; // [1]
+      t = x.add(v, x.mul(one, x.scalar(0)));
+      tied.set(v, t);
+    }
+    return t;
+  };
+  const fwd = (v: V | null, root = true): V | null => {
+    if (v === null) return null;
+    const p = producer.get(v);
+    if (!p || !options.rematerialize?.(p)) return root ? v : tie(v);
+    const done = recomputed.get(v);
+    if (done !== undefined) return done;
+    if (p.domain) throw new Error(`autodiff: cannot rematerialise ${p.domain}.${p.op}`);
+    const outs = g.op(p.op, p.inputs.map((i) => (i === null || g.constValue(i) ? i : fwd(i, false))), p.attrs, p.outputs.length);
+    p.outputs.forEach((o, i) => recomputed.set(o, outs[i]!));
+    return recomputed.get(v)!;
+  };
   // values that depend on a wrt value: only their producers need a rule
   const needs = new Set<V>(wrt);
   for (const n of nodes) if (n.inputs.some((v) => v !== null && needs.has(v))) for (const o of n.outputs) needs.add(o);
@@ -396,7 +440,9 @@ export function gradients<V>(g: GradGraph<V>, nodes: readonly NodeRecord<V>[], l
       throw new Error(`autodiff: no derivative rule for ${n.domain ? n.domain + '.' : ''}${n.op}`);
     }
     const wants = n.inputs.map((v) => v !== null && needs.has(v));
-    const dIn = rule(g, n, dOut, x, wants);
+    anchor = dOut.find((d) => d !== undefined);
+    const view: NodeRecord<V> = options.rematerialize ? { ...n, inputs: n.inputs.map((v) => fwd(v)), outputs: n.outputs.map((o) => fwd(o)!) } : n;
+    const dIn = rule(g, view, dOut, x, wants);
     n.inputs.forEach((v, i) => {
       const d = dIn[i];
       if (v === null || d === undefined || !needs.has(v)) return;

@@ -20,6 +20,8 @@ export interface SessionOptions {
   externalData?: readonly { path: string; data: Uint8Array }[];
   /** ORT session config entries (SessionOptions.extra), e.g. { session: { disable_prepacking: '1' } }. */
   extra?: Record<string, unknown>;
+  /** ORT's CPU memory arena (default on); training graphs turn it off: it never shrinks and fragments. */
+  enableCpuMemArena?: boolean;
 }
 
 /** An ORT session over ONNX bytes, fed and read with our Tensor type. */
@@ -38,6 +40,7 @@ export class OrtSession {
     };
     if (options.externalData?.length) opts.externalData = [...options.externalData];
     if (options.extra) opts.extra = options.extra;
+    if (options.enableCpuMemArena !== undefined) opts.enableCpuMemArena = options.enableCpuMemArena;
     if (options.threads !== undefined) {
       if (!Number.isInteger(options.threads) || options.threads < 0) {
         throw new Error(`threads must be a non-negative integer (0 = ORT's default), got ${options.threads}`);

@@ -4,7 +4,7 @@
  * ONNX Runtime session returns loss, logits and all gradients. The optimiser updates the weights in
  * TypeScript and feeds them again on the next step; nothing is rebuilt. Browser-safe.
  */
-import { GraphBuilder, type Value } from '../graph/builder.js';
+import { GraphBuilder, type Value, type NodeRecord } from '../graph/builder.js';
 import { gradients } from '../graph/grad.js';
 import { buildAST } from '../model/ast.js';
 import type { ASTConfig } from '../model/config.js';
@@ -46,7 +46,11 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
   const loss = lossGraph(g, problemType, logits!, targets, weights);
   const forwardNodes = [...g.nodes];
   const wrt = [...params.values()];
-  const grads = gradients(g, forwardNodes, loss, wrt);
+  // attention probabilities (and the scores they come from) are recomputed in the backward pass:
+  // they are [B, heads, T, T], about half of what the forward pass would otherwise keep alive
+  const softmaxInputs = new Set(forwardNodes.filter((n) => n.op === 'Softmax').map((n) => n.inputs[0]));
+  const remat = (n: NodeRecord<Value>): boolean => n.op === 'Softmax' || (n.op === 'MatMul' && softmaxInputs.has(n.outputs[0]!));
+  const grads = gradients(g, forwardNodes, loss, wrt, { rematerialize: remat });
   g.output(loss, 'loss');
   g.output(logits!, 'logits');
   for (const [name, v] of params) g.output(grads.get(v)!, GRAD_PREFIX + name);
@@ -92,6 +96,8 @@ export class ASTTrainable implements Trainable {
         threads: this.options.threads,
         executionProviders: this.options.executionProviders,
         graphOptimizationLevel: this.options.graphOptimizationLevel,
+        // measured on AST-Base shapes: peak memory 4.4 -> 2.9 GB (2 layers, batch 4) without the arena
+        enableCpuMemArena: false,
       });
       this.sessions.set(key, s);
       s.catch(() => this.sessions.delete(key));
