@@ -1,0 +1,183 @@
+/**
+ * Training-step benchmark: one step (forward + loss + backward + AdamW) per clip at batch 8, for the
+ * tiny fixture config and an AST-Base-shaped config, ours (training graph on onnxruntime-node) and, when
+ * Debian's python3-torch is present, the PyTorch reference (oracle.py's classes) in the same run.
+ *
+ *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import '../src/node/index.js';
+import { ASTConfig } from '../src/model/config.js';
+import { ASTTrainable } from '../src/train/trainable.js';
+import { AdamW } from '../src/train/adamw.js';
+import { Rng } from '../src/train/rng.js';
+import { astParameterSpecs } from '../src/model/weights.js';
+import type { Float32Tensor } from '../src/tensor.js';
+
+export interface TrainBenchCase {
+  name: string;
+  config: Record<string, unknown>;
+  batch: number;
+}
+
+export interface TrainBenchResult {
+  name: string;
+  batch: number;
+  params: number;
+  oursSecondsPerStep: number;
+  oursMsPerClip: number;
+  torchMsPerClip?: number;
+  /** ours / PyTorch (below 1: we are faster). */
+  ratio?: number;
+  torchNote?: string;
+}
+
+const TINY = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_length: 128, num_mel_bins: 32, num_labels: 5 };
+/**
+ * AST-Base's layer shapes. The clip is 2.56 s (256 frames, 302 tokens) rather than 10 s by default: a
+ * training step on 8 ten-second clips keeps ~20 GB of activations alive in our graph (~10 GB in
+ * PyTorch), more than the 23 GB machine these figures come from can spare; `--max-length 1024` runs it.
+ */
+const BASE = { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_length: 256, num_mel_bins: 128, num_labels: 527 };
+
+export const DEFAULT_CASES: TrainBenchCase[] = [
+  { name: 'tiny (fixture config: 2 layers, hidden 64, 128 frames)', config: TINY, batch: 8 },
+  { name: 'AST-Base shape (12 layers, hidden 768, 527 labels; 256 frames)', config: BASE, batch: 8 },
+];
+
+function randomWeights(config: ASTConfig, rng: Rng): Map<string, Float32Tensor> {
+  const out = new Map<string, Float32Tensor>();
+  for (const s of astParameterSpecs(config, 'classification')) {
+    const n = s.shape.reduce((a, b) => a * b, 1);
+    const isLnWeight = /layernorm/.test(s.name) && s.name.endsWith('weight');
+    const fanIn = s.shape.length > 1 ? n / s.shape[0]! : 1;
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = isLnWeight ? 1 : s.shape.length > 1 ? rng.normal() / Math.sqrt(fanIn) : 0.02 * rng.normal();
+    out.set(s.name, { dtype: 'float32', dims: s.shape, data });
+  }
+  return out;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function oursStep(c: TrainBenchCase, runs: number, threads?: number): Promise<{ seconds: number; params: number }> {
+  const config = ASTConfig.fromJSON({ ...c.config, id2label: Object.fromEntries(Array.from({ length: c.config.num_labels as number }, (_, i) => [String(i), `l${i}`])) }, c.name);
+  const rng = new Rng(7);
+  const weights = randomWeights(config, rng);
+  const params = [...weights.values()].reduce((a, w) => a + w.data.length, 0);
+  const model = new ASTTrainable(config, weights, { threads });
+  const opt = new AdamW({ lr: 1e-5, weightDecay: 0.01 });
+  const x = new Float32Array(c.batch * config.max_length * config.num_mel_bins).map(() => rng.normal() * 0.5);
+  const ids = { dtype: 'int64' as const, dims: [c.batch], data: BigInt64Array.from({ length: c.batch }, (_, i) => BigInt(i % config.num_labels)) };
+  const step = async (): Promise<void> => {
+    const r = await model.computeGradients({ inputValues: { dtype: 'float32', dims: [c.batch, config.max_length, config.num_mel_bins], data: x }, labels: ids });
+    opt.step(model.weights, r.grads);
+  };
+  await step(); // warm-up: builds the session
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await step();
+    times.push((performance.now() - t0) / 1000);
+  }
+  await model.dispose();
+  return { seconds: median(times), params };
+}
+
+function findOracle(): string | undefined {
+  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  for (const d of [process.env.AST_SHARED && join(process.env.AST_SHARED, 'reference'), join(repo, '../shared/reference'), '/work/shared/reference']) {
+    if (d && existsSync(join(d, 'oracle.py'))) return d;
+  }
+  return undefined;
+}
+
+const TORCH_SCRIPT = `
+import json, sys, time, statistics, torch
+sys.path.insert(0, sys.argv[1])
+import oracle
+cfg = json.loads(sys.argv[2]); batch = int(sys.argv[3]); runs = int(sys.argv[4]); threads = int(sys.argv[5])
+torch.set_num_threads(threads)
+torch.manual_seed(7)
+full = oracle.full_config({k: v for k, v in cfg.items() if k != 'num_labels'}, cfg['num_labels'])
+m = oracle.build(full); oracle.randomize(m, 7); m.train()
+x = torch.randn(batch, full['max_length'], full['num_mel_bins']) * 0.5
+y = torch.arange(batch) % full['num_labels']
+opt = torch.optim.AdamW(m.parameters(), lr=1e-5, weight_decay=0.01)
+def step():
+    opt.zero_grad(set_to_none=True)
+    out = m(x, y)
+    out['loss'].backward()
+    opt.step()
+step()
+ts = []
+for _ in range(runs):
+    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
+print(json.dumps({"seconds": statistics.median(ts), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+`;
+
+function torchStep(c: TrainBenchCase, runs: number, threads: number): { seconds?: number; note?: string } {
+  const oracle = findOracle();
+  if (!oracle) return { note: 'oracle.py not found' };
+  if (!existsSync('/usr/bin/python3')) return { note: '/usr/bin/python3 not found' };
+  const r = spawnSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, oracle, JSON.stringify(c.config), String(c.batch), String(runs), String(threads)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  if (r.status !== 0) {
+    const err = (r.stderr || '').trim().split('\n').pop() ?? '';
+    return { note: /No module named 'torch'/.test(err) ? 'python3-torch not installed' : `PyTorch failed: ${err}` };
+  }
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number };
+  return { seconds: j.seconds };
+}
+
+export async function benchTrain(options: { runs?: number; threads?: number; cases?: TrainBenchCase[]; log?: (s: string) => void } = {}): Promise<TrainBenchResult[]> {
+  const runs = options.runs ?? 3;
+  const threads = options.threads ?? 2;
+  const log = options.log ?? ((s: string) => process.stdout.write(s + '\n'));
+  const results: TrainBenchResult[] = [];
+  for (const c of options.cases ?? DEFAULT_CASES) {
+    const ours = await oursStep(c, runs, threads);
+    const torch = torchStep(c, runs, threads);
+    const r: TrainBenchResult = {
+      name: c.name,
+      batch: c.batch,
+      params: ours.params,
+      oursSecondsPerStep: ours.seconds,
+      oursMsPerClip: (1000 * ours.seconds) / c.batch,
+    };
+    if (torch.seconds !== undefined) {
+      r.torchMsPerClip = (1000 * torch.seconds) / c.batch;
+      r.ratio = r.oursMsPerClip / r.torchMsPerClip;
+    } else r.torchNote = torch.note;
+    results.push(r);
+    log(
+      `${c.name}, batch ${c.batch}: ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
+        (r.torchMsPerClip !== undefined ? `, PyTorch ${r.torchMsPerClip.toFixed(1)} ms/clip, ratio ${r.ratio!.toFixed(2)}x` : ` (PyTorch: ${r.torchNote})`),
+    );
+  }
+  return results;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const arg = (name: string): string | undefined => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? process.argv[i + 1] : undefined;
+  };
+  const only = arg('--only');
+  const maxLength = arg('--max-length');
+  const cases = DEFAULT_CASES.filter((c) => !only || c.name.startsWith(only === 'base' ? 'AST-Base' : only)).map((c) =>
+    maxLength && c.name.startsWith('AST-Base')
+      ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
+      : c,
+  );
+  process.stdout.write(`training step (forward + backward + AdamW), ${arg('--threads') ?? 2} threads, median of ${arg('--runs') ?? 3} after 1 warm-up\n`);
+  benchTrain({ runs: Number(arg('--runs') ?? 3), threads: Number(arg('--threads') ?? 2), cases }).catch((e: unknown) => {
+    process.stderr.write(`bench/train: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  });
+}
