@@ -17,6 +17,11 @@ interface RealFftPlan {
   /** cos/sin(-2*pi*k/N), k <= M/2: the split step's twiddles. [M/2 + 1] */
   readonly cosN: Float64Array;
   readonly sinN: Float64Array;
+  /**
+   * The radix-4 stages' twiddles, stage after stage (quarter size h = 4, 16, ... while 4h <= M),
+   * for k < h: w^k, w^2k, w^3k with w = exp(-2 pi i / 4h), as (re, im) pairs. [6 * sum h]
+   */
+  readonly radix4: Float64Array;
   /** Scratch for the complex FFT. [M] */
   readonly re: Float64Array;
   readonly im: Float64Array;
@@ -52,15 +57,21 @@ function realFftPlan(n: number): RealFftPlan {
     cosN[k] = Math.cos((-2 * Math.PI * k) / n);
     sinN[k] = Math.sin((-2 * Math.PI * k) / n);
   }
-  plan = { n, m, bitReverse, cosM, sinM, cosN, sinN, re: new Float64Array(m), im: new Float64Array(m) };
+  const radix4: number[] = [];
+  for (let h = 4; h * 4 <= m; h *= 4) {
+    for (let k = 0; k < h; k++) {
+      for (let q = 1; q <= 3; q++) radix4.push(Math.cos((-2 * Math.PI * q * k) / (4 * h)), Math.sin((-2 * Math.PI * q * k) / (4 * h)));
+    }
+  }
+  plan = { n, m, bitReverse, cosM, sinM, cosN, sinN, radix4: Float64Array.from(radix4), re: new Float64Array(m), im: new Float64Array(m) };
   plans.set(n, plan);
   return plan;
 }
 
 /** In-place radix-2 decimation-in-time butterflies over bit-reversed input. */
-function complexFftInPlace(re: Float64Array, im: Float64Array, m: number, cosT: Float64Array, sinT: Float64Array, firstStagesDone = false): void {
-  if (!firstStagesDone) firstTwoStages(re, im, m);
-  laterStages(re, im, m, cosT, sinT);
+function complexFftInPlace(re: Float64Array, im: Float64Array, p: RealFftPlan): void {
+  firstTwoStages(re, im, p.m);
+  laterStages(re, im, p);
 }
 
 function firstTwoStages(re: Float64Array, im: Float64Array, m: number): void {
@@ -87,37 +98,51 @@ function firstTwoStages(re: Float64Array, im: Float64Array, m: number): void {
   }
 }
 
-function laterStages(re: Float64Array, im: Float64Array, m: number, cosT: Float64Array, sinT: Float64Array): void {
-  // Remaining stages two at a time (radix-2^2): half the passes over memory of plain radix-2.
+function laterStages(re: Float64Array, im: Float64Array, p: RealFftPlan): void {
+  const { m, radix4: tw } = p;
+  // The remaining stages two at a time, as radix-4 butterflies: with w = W_{4h}^k, the size-2h
+  // stage multiplies by w^2 and the size-4h stage by w and w^3 (-i w^3 for the odd half), so
+  // three complex multiplies per four points instead of four. k runs outermost so each
+  // twiddle triple is loaded once per stage; k = 0 needs no multiplies.
   let half = 4;
+  let t = 0; // into tw
   for (; half * 4 <= m; half *= 4) {
-    const s2 = m / (2 * half); // twiddle stride of the first stage of the pair (size 2*half)
-    const s4 = s2 >> 1; // and of the second (size 4*half)
-    for (let start = 0; start < m; start += 4 * half) {
-      for (let k = 0; k < half; k++) {
-        const w2r = cosT[k * s2]!, w2i = sinT[k * s2]!;
-        const w4r = cosT[k * s4]!, w4i = sinT[k * s4]!;
-        const p0 = start + k, p1 = p0 + half, p2 = p1 + half, p3 = p2 + half;
-        // first stage: (p0, p1) and (p2, p3) with W_{2h}^k
-        let xr = re[p1]! * w2r - im[p1]! * w2i, xi = re[p1]! * w2i + im[p1]! * w2r;
-        const a0r = re[p0]! + xr, a0i = im[p0]! + xi, a1r = re[p0]! - xr, a1i = im[p0]! - xi;
-        xr = re[p3]! * w2r - im[p3]! * w2i;
-        xi = re[p3]! * w2i + im[p3]! * w2r;
-        const a2r = re[p2]! + xr, a2i = im[p2]! + xi, a3r = re[p2]! - xr, a3i = im[p2]! - xi;
-        // second stage: (p0, p2) with W_{4h}^k, (p1, p3) with W_{4h}^(k+h) = -i W_{4h}^k
-        const br = a2r * w4r - a2i * w4i, bi = a2r * w4i + a2i * w4r;
-        const cr = a3r * w4i + a3i * w4r, ci = -(a3r * w4r - a3i * w4i); // -i * (W a3)
-        re[p0] = a0r + br; im[p0] = a0i + bi;
-        re[p2] = a0r - br; im[p2] = a0i - bi;
-        re[p1] = a1r + cr; im[p1] = a1i + ci;
-        re[p3] = a1r - cr; im[p3] = a1i - ci;
+    const span = 4 * half;
+    for (let p0 = 0; p0 < m; p0 += span) {
+      const p1 = p0 + half, p2 = p1 + half, p3 = p2 + half;
+      const x0r = re[p0]!, x0i = im[p0]!, x1r = re[p1]!, x1i = im[p1]!;
+      const x2r = re[p2]!, x2i = im[p2]!, x3r = re[p3]!, x3i = im[p3]!;
+      const ar = x0r + x1r, ai = x0i + x1i, br = x0r - x1r, bi = x0i - x1i;
+      const cr = x2r + x3r, ci = x2i + x3i, dr = x2r - x3r, di = x2i - x3i;
+      re[p0] = ar + cr; im[p0] = ai + ci;
+      re[p2] = ar - cr; im[p2] = ai - ci;
+      re[p1] = br + di; im[p1] = bi - dr; // b - i d
+      re[p3] = br - di; im[p3] = bi + dr; // b + i d
+    }
+    t += 6;
+    for (let k = 1; k < half; k++, t += 6) {
+      const w1r = tw[t]!, w1i = tw[t + 1]!, w2r = tw[t + 2]!, w2i = tw[t + 3]!, w3r = tw[t + 4]!, w3i = tw[t + 5]!;
+      for (let p0 = k; p0 < m; p0 += span) {
+        const p1 = p0 + half, p2 = p1 + half, p3 = p2 + half;
+        const x0r = re[p0]!, x0i = im[p0]!;
+        const x1r = re[p1]!, x1i = im[p1]!, x2r = re[p2]!, x2i = im[p2]!, x3r = re[p3]!, x3i = im[p3]!;
+        const y1r = x1r * w2r - x1i * w2i, y1i = x1r * w2i + x1i * w2r; // w^2 x1
+        const y2r = x2r * w1r - x2i * w1i, y2i = x2r * w1i + x2i * w1r; // w x2
+        const y3r = x3r * w3r - x3i * w3i, y3i = x3r * w3i + x3i * w3r; // w^3 x3
+        const ar = x0r + y1r, ai = x0i + y1i, br = x0r - y1r, bi = x0i - y1i;
+        const cr = y2r + y3r, ci = y2i + y3i, dr = y2r - y3r, di = y2i - y3i;
+        re[p0] = ar + cr; im[p0] = ai + ci;
+        re[p2] = ar - cr; im[p2] = ai - ci;
+        re[p1] = br + di; im[p1] = bi - dr; // b - i d
+        re[p3] = br - di; im[p3] = bi + dr; // b + i d
       }
     }
   }
   if (half < m) {
     // one radix-2 stage left (m = 2 * 4^j)
+    const { cosM, sinM } = p;
     for (let k = 0; k < half; k++) {
-      const wr = cosT[k]!, wi = sinT[k]!;
+      const wr = cosM[k]!, wi = sinM[k]!;
       const q = k + half;
       const xr = re[q]! * wr - im[q]! * wi, xi = re[q]! * wi + im[q]! * wr;
       const pr = re[k]!, pi = im[k]!;
@@ -153,14 +178,14 @@ export function powerSpectrum(frame: Float64Array, n: number, power: Float64Arra
       re[g + 3] = a1r - a3i;
       im[g + 3] = a1i + a3r;
     }
-    laterStages(re, im, m, p.cosM, p.sinM);
+    laterStages(re, im, p);
   } else {
     for (let j = 0; j < m; j++) {
       const r = bitReverse[j]!;
       re[r] = frame[2 * j]!;
       im[r] = frame[2 * j + 1]!;
     }
-    complexFftInPlace(re, im, m, p.cosM, p.sinM);
+    complexFftInPlace(re, im, p);
   }
   // Split: X[k] = E[k] + W^k O[k], E = (Z[k] + conj Z[M-k]) / 2, O = (Z[k] - conj Z[M-k]) / (2i).
   const z0r = re[0]!, z0i = im[0]!;
