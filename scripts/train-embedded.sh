@@ -16,20 +16,26 @@ for tool in espeak-ng sox node; do
 done
 
 DATA=.data/speech-commands
+RUN1=.data/runs/speech-commands-1
 RUN=.data/runs/speech-commands
 MODEL=models/speech-commands
 SEED=${SEED:-1}
-EPOCHS=${EPOCHS:-30}
 AST=(node --import tsx src/cli/main.ts)
 
 # 1. data: 12 classes; train 300 clips a class (600 for _unknown_), validation 40, test 80;
 #    test and validation voices are espeak-ng variants never used in training.
 node --import tsx scripts/make-speech-commands.ts --out "$DATA" --seed "$SEED" --train 300 --validation 40 --test 80 --jobs 2
 
-# 2. train a small AST from scratch (hidden 128, 4 layers, 4 heads, 64 mel bins, 1 s = 100 frames)
-rm -rf "$RUN"
-mkdir -p "$RUN"
-cat > "$RUN/../speech-commands-config.json" <<'EOF'
+# 2. train a small AST from scratch with our own trainer, in two stages.
+#    Stage 1: hidden 128, 4 layers, 4 heads, 64 mel bins, 1 s = 100 frames, 16x16 patches at
+#    stride 10 (a 5x9 patch grid), 30 epochs, batch 32, cosine from 1e-3. A transformer from scratch
+#    on 3,900 clips sits on a plateau for ~8 epochs before it learns; it ends at ~78 % held out.
+#    Stage 2: the same weights on a finer patch grid (frequency stride 8, time stride 7: 7x13 patches
+#    that cover all 64 mel bins and 97 of the 98 frames; position embeddings bilinearly interpolated),
+#    30 epochs, batch 16, cosine from 5e-4, lighter SpecAugment; the final model averages the last 5 epochs.
+rm -rf "$RUN1" "$RUN"
+mkdir -p "$RUN1"
+cat > "$RUN1/../speech-commands-config.json" <<'EOF'
 {
   "hidden_size": 128,
   "num_hidden_layers": 4,
@@ -46,9 +52,13 @@ cat > "$RUN/../speech-commands-config.json" <<'EOF'
 }
 EOF
 "${AST[@]}" train "$DATA/train" --validation "$DATA/validation" \
-  --config "$RUN/../speech-commands-config.json" --out "$RUN" \
-  --epochs "$EPOCHS" --batch-size 32 --lr 1e-3 --weight-decay 0.01 --schedule cosine --warmup-ratio 0.05 \
-  --freq-mask 12 --time-mask 20 --balanced --average-last 5 --seed "$SEED" --norm-stats compute
+  --config "$RUN1/../speech-commands-config.json" --out "$RUN1" \
+  --epochs 30 --batch-size 32 --lr 1e-3 --weight-decay 0.01 --schedule cosine --warmup-ratio 0.05 \
+  --freq-mask 12 --time-mask 20 --balanced --average-last 5 --seed 1 --norm-stats compute
+"${AST[@]}" train "$DATA/train" --validation "$DATA/validation" \
+  --model "$RUN1" --out "$RUN" --frequency-stride 8 --time-stride 7 \
+  --epochs 30 --batch-size 16 --lr 5e-4 --weight-decay 0.01 --schedule cosine --warmup-ratio 0.03 \
+  --freq-mask 8 --time-mask 10 --balanced --average-last 5 --seed 2 --norm-stats checkpoint
 
 # 3. held-out voices
 "${AST[@]}" eval "$DATA/test" --model "$RUN" --batch-size 32 --json | tee "$RUN/test-eval.json"
