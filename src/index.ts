@@ -40,3 +40,14 @@ export type { AudioClassificationPipeline, AudioClassificationResult, ClassifyOp
 export { planWindows, aggregateScores, FRAME_SHIFT_MS, FRAME_LENGTH_MS } from './pipeline/windows.js';
 export type { Aggregation, WindowOptions, AudioWindow, WindowPlan } from './pipeline/windows.js';
 export { hubUrlSource, isValidRepoId, looksLikeRepoId, DEFAULT_HUB_ENDPOINT } from './io/hub-names.js';
+export { ASTTrainable, createTrainable, buildTrainingGraph } from './train/trainable.js';
+export type { GradientsOutput, TrainableOptions } from './train/trainable.js';
+export { gradients, VJP } from './graph/grad.js';
+export { inferProblemType, lossTerms, lossGraph, referenceLoss } from './model/loss.js';
+export type { Labels, LossTerms } from './model/loss.js';
+export { AdamW } from './train/adamw.js';
+export { lrMultiplier, warmupStepsFor } from './train/schedule.js';
+export { clipGradNorm } from './train/clip.js';
+export { accuracy, averagePrecision, rocAuc, dPrime, multiLabelMetrics } from './train/metrics.js';
+export { train, evaluate } from './train/trainer.js';
+export type { Trainable, TrainOptions, Example, EvalResult } from './train/trainer.js';

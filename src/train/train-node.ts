@@ -13,6 +13,7 @@ import { parseSafetensors } from '../io/safetensors.js';
 import { resolveSource } from '../io/files.js';
 import { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS, type ASTFeatureExtractorConfig } from '../audio/feature-extractor.js';
 import { loadAudio } from '../node/audio.js';
+import { NormStatsAccumulator } from '../audio/norm-stats.js';
 import { labelSet, splitTrainValidation, type LabelledClip } from './dataset.js';
 import { readLabelledClips } from './dataset-node.js';
 import { Rng } from './rng.js';
@@ -89,21 +90,12 @@ export async function loadExamples(
   return out;
 }
 
-/** AST's get_norm_stats: mean of the clips' fbank means and mean of their standard deviations (over real frames and padding alike, as the recipe). */
+/** The AST repo's get_norm_stats over the training clips' raw padded fbank (AUDIO's accumulator). */
 export function normStats(examples: Example[]): { mean: number; std: number } {
-  let meanSum = 0;
-  let stdSum = 0;
-  for (const e of examples) {
-    const d = e.features;
-    let s = 0;
-    for (let i = 0; i < d.length; i++) s += d[i]!;
-    const m = s / d.length;
-    let v = 0;
-    for (let i = 0; i < d.length; i++) v += (d[i]! - m) * (d[i]! - m);
-    meanSum += m;
-    stdSum += Math.sqrt(v / (d.length - 1)); // torch.std is unbiased
-  }
-  return { mean: meanSum / examples.length, std: stdSum / examples.length };
+  const acc = new NormStatsAccumulator();
+  for (const e of examples) acc.add(e.features);
+  const { mean, std } = acc.result();
+  return { mean, std };
 }
 
 function readJson(path: string): Record<string, unknown> {
