@@ -154,12 +154,13 @@ function layer(
 ): { out: Value; probs?: Value } {
   const pre = `encoder.layer.${i}.`;
   const eps = config.layer_norm_eps;
+  // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
   const h1 = layerNorm(g, x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), eps);
   const att = selfAttention(g, config, h1, pre, p, impl, wantProbs);
   const x1 = g.op1('Add', [linear(g, att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x]);
   const h2 = layerNorm(g, x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), eps);
-  const inter = activation(g, linear(g, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B, T, I]
-  const out = g.op1('Add', [linear(g, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B, T, H]
+  const inter = activation(g, linear(g, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B*T, I]
+  const out = g.op1('Add', [linear(g, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B*T, H]
   return { out, probs: att.probs };
 }
 
