@@ -5,9 +5,10 @@
  */
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
+import { AUDIO_EXTENSIONS } from '../node/audio.js';
 import { parseCsvManifest, parseJsonlManifest, type LabelledClip } from './dataset.js';
 
-export const AUDIO_EXTENSIONS = new Set(['.wav', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.webm']);
+const AUDIO_EXT = new Set<string>(AUDIO_EXTENSIONS);
 
 /** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
 export function readLabelledClips(source: string): LabelledClip[] {
@@ -35,7 +36,7 @@ function scanClassFolders(root: string): LabelledClip[] {
     const files = listAudio(join(root, label));
     for (const f of files) clips.push({ path: f, labels: [label] });
   }
-  if (clips.length === 0) throw new Error(`${root}: the class folders hold no audio files (${[...AUDIO_EXTENSIONS].join(', ')})`);
+  if (clips.length === 0) throw new Error(`${root}: the class folders hold no audio files (${AUDIO_EXTENSIONS.join(', ')})`);
   return clips;
 }
 
@@ -44,7 +45,7 @@ function listAudio(dir: string): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...listAudio(p));
-    else if (AUDIO_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(resolve(p));
+    else if (AUDIO_EXT.has(extname(e.name).toLowerCase())) out.push(resolve(p));
   }
   return out;
 }

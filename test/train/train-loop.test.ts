@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/node/index.js';
@@ -26,6 +26,8 @@ test('training the tiny config from scratch on generated tones makes the loss fa
     // HF layout at the top, one checkpoint per epoch
     for (const f of ['config.json', 'preprocessor_config.json', 'model.safetensors']) assert.ok(existsSync(join(dir, 'run', f)), f);
     assert.ok(existsSync(join(dir, 'run', 'checkpoint-epoch-4', 'trainer_state.json')));
+    // written through temporary names that are renamed into place: none is left behind
+    assert.deepEqual(readdirSync(join(dir, 'run')).filter((n) => n.includes('.tmp')), []);
     const cfg = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8'));
     assert.deepEqual(cfg.id2label, { 0: 'high', 1: 'low', 2: 'mid' });
     const ev = await runEval(join(dir, 'run'), join(dir, 'data'));
