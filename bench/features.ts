@@ -19,17 +19,26 @@ const PYTHON = '/usr/bin/python3';
 const SAMPLE_RATE = 16000;
 const CLIP_SECONDS = 10;
 
+/** Medians over the alternating runs, in milliseconds per clip. */
+export interface Timing {
+  wallMs: number;
+  /** CPU time of the whole process (every thread), process.cpuUsage / time.process_time. */
+  cpuMs: number;
+}
+
 export interface FeaturesBenchResult {
   clipSeconds: number;
   repeats: number;
-  /** Median milliseconds per clip. */
-  oursFbankMs: number;
-  oursExtractMs: number;
-  /** torchaudio's fbank + pad + normalise (oracle.fbank_features), median ms per clip; null when unavailable. */
-  torchaudioMs: number | null;
+  oursFbank: Timing;
+  oursExtract: Timing;
+  /** torchaudio's fbank + pad + normalise (oracle.fbank_features) with torch.set_num_threads(1); null when unavailable. */
+  torchaudio1: Timing | null;
+  /** The same with torch's default thread count (torchaudioThreads), for honesty: it may use every core. */
+  torchaudioDefault: Timing | null;
   torchaudioThreads: number | null;
-  /** ours (extractor) / torchaudio; below 1 means we are faster. */
-  ratio: number | null;
+  /** ours (extractor) / torchaudio on 1 thread, by CPU time and by wall time; below 1 means we are faster. */
+  cpuRatio: number | null;
+  wallRatio: number | null;
   note?: string;
 }
 
@@ -56,10 +65,17 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-function timeOnce(fn: () => void): number {
+function timeOnce(fn: () => void): Timing {
+  const c = process.cpuUsage();
   const t = performance.now();
   fn();
-  return performance.now() - t;
+  const wallMs = performance.now() - t;
+  const d = process.cpuUsage(c);
+  return { wallMs, cpuMs: (d.user + d.system) / 1000 };
+}
+
+function medianTiming(xs: Timing[]): Timing {
+  return { wallMs: median(xs.map((x) => x.wallMs)), cpuMs: median(xs.map((x) => x.cpuMs)) };
 }
 
 function findOracle(): string | null {
@@ -70,20 +86,24 @@ function findOracle(): string | null {
 }
 
 // A persistent torchaudio worker: each stdin line runs oracle.fbank_features once on the clip and
-// answers its time in ms, so our runs and torchaudio's can alternate (fair under a changing load).
+// answers its wall and CPU time (time.process_time: every thread of the process) in ms, so our
+// runs and torchaudio's can alternate (fair under a changing load). threads 0: torch's default.
 const PY_WORKER = `
 import sys, time, importlib.util
 import numpy as np, torch
 spec = importlib.util.spec_from_file_location("oracle", sys.argv[1]); oracle = importlib.util.module_from_spec(spec); spec.loader.exec_module(oracle)
-x = np.load(sys.argv[2]); threads = int(sys.argv[3]); torch.set_num_threads(threads)
+x = np.load(sys.argv[2]); threads = int(sys.argv[3])
+if threads > 0: torch.set_num_threads(threads)
 fe = dict(oracle.FE_DEFAULT)
 print("ready", torch.get_num_threads(), flush=True)
 for line in sys.stdin:
-    t = time.perf_counter(); oracle.fbank_features(x, fe); print((time.perf_counter() - t) * 1000, flush=True)
+    t = time.perf_counter(); c = time.process_time(); oracle.fbank_features(x, fe)
+    print((time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000, flush=True)
 `;
 
 interface TorchWorker {
-  run(): Promise<number>;
+  threads: number;
+  run(): Promise<Timing>;
   close(): void;
 }
 
@@ -116,11 +136,13 @@ async function startTorchWorker(clipNpy: string, threads: number): Promise<Torch
     return { note: `torchaudio not timed: ${stderr.trim().split('\n').pop() ?? 'python exited'}` };
   }
   return {
+    threads: Number(ready.split(' ')[1]),
     run: async () => {
       child.stdin.write('run\n');
       const line = await next();
       if (line === null) throw new Error(`torchaudio worker exited: ${stderr.trim().split('\n').pop()}`);
-      return Number(line);
+      const [wallMs, cpuMs] = line.split(' ').map(Number);
+      return { wallMs: wallMs!, cpuMs: cpuMs! };
     },
     close: () => {
       child.stdin.end();
@@ -139,47 +161,54 @@ export async function benchFeatures(options: { repeats?: number; log?: (line: st
   const dir = mkdtempSync(join(tmpdir(), 'ast-bench-'));
   const npy = join(dir, 'clip.npy');
   writeFileSync(npy, formatNpy([clip.length], clip));
-  // torchaudio with 1 thread: ours is single-threaded, and the box is shared.
-  const worker = await startTorchWorker(npy, 1);
-  const ours: { fbank: number[]; extract: number[] } = { fbank: [], extract: [] };
-  const theirs: number[] = [];
+  // torchaudio on 1 thread is the like-for-like peer (ours is single-threaded); its default
+  // thread count is timed too, in its own worker.
+  const workers = [await startTorchWorker(npy, 1), await startTorchWorker(npy, 0)];
+  const ours: { fbank: Timing[]; extract: Timing[] } = { fbank: [], extract: [] };
+  const theirs: Timing[][] = [[], []];
   try {
     for (let i = 0; i < 3; i++) {
       runFbank();
       runExtract();
-      if ('run' in worker) await worker.run();
+      for (const w of workers) if ('run' in w) await w.run();
     }
-    // Alternate ours and torchaudio's, run by run, so both see the same machine load.
+    // Alternate ours and torchaudio's, run by run, so all see the same machine load.
     for (let i = 0; i < repeats; i++) {
       ours.fbank.push(timeOnce(runFbank));
       ours.extract.push(timeOnce(runExtract));
-      if ('run' in worker) theirs.push(await worker.run());
+      for (const [k, w] of workers.entries()) if ('run' in w) theirs[k]!.push(await w.run());
     }
   } finally {
-    if ('close' in worker) worker.close();
+    for (const w of workers) if ('close' in w) w.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  const torchaudioMs = theirs.length ? median(theirs) : null;
-  const oursExtractMs = median(ours.extract);
+  const torchaudio1 = theirs[0]!.length ? medianTiming(theirs[0]!) : null;
+  const torchaudioDefault = theirs[1]!.length ? medianTiming(theirs[1]!) : null;
+  const oursExtract = medianTiming(ours.extract);
+  const note = workers.map((w) => ('note' in w ? w.note : '')).find((n) => n);
   const result: FeaturesBenchResult = {
     clipSeconds: CLIP_SECONDS,
     repeats,
-    oursFbankMs: median(ours.fbank),
-    oursExtractMs,
-    torchaudioMs,
-    torchaudioThreads: torchaudioMs === null ? null : 1,
-    ratio: torchaudioMs === null ? null : oursExtractMs / torchaudioMs,
-    ...('note' in worker ? { note: worker.note } : {}),
+    oursFbank: medianTiming(ours.fbank),
+    oursExtract,
+    torchaudio1,
+    torchaudioDefault,
+    torchaudioThreads: 'threads' in workers[1]! ? workers[1].threads : null,
+    cpuRatio: torchaudio1 ? oursExtract.cpuMs / torchaudio1.cpuMs : null,
+    wallRatio: torchaudio1 ? oursExtract.wallMs / torchaudio1.wallMs : null,
+    ...(note ? { note } : {}),
   };
-  log(`features, one ${CLIP_SECONDS} s 16 kHz clip, median of ${repeats} alternating runs:`);
-  log(`  ours fbank                ${result.oursFbankMs.toFixed(2)} ms`);
-  log(`  ours ASTFeatureExtractor  ${oursExtractMs.toFixed(2)} ms (fbank + pad to 1024 + normalise)`);
-  if (torchaudioMs !== null) {
-    log(`  torchaudio (oracle.py fbank_features: kaldi.fbank + pad + normalise, 1 thread) ${torchaudioMs.toFixed(2)} ms`);
-    log(`  ratio ours / torchaudio   ${result.ratio!.toFixed(2)}x`);
-  } else {
-    log(`  ${result.note}`);
+  const fmt = (t: Timing): string => `${t.cpuMs.toFixed(2).padStart(7)} ms CPU  ${t.wallMs.toFixed(2).padStart(7)} ms wall`;
+  log(`features, one ${CLIP_SECONDS} s 16 kHz clip, medians of ${repeats} alternating runs (CPU = process CPU time, all threads):`);
+  log(`  ours fbank                                 ${fmt(result.oursFbank)}`);
+  log(`  ours ASTFeatureExtractor (fbank+pad+norm)  ${fmt(oursExtract)}`);
+  if (torchaudio1) log(`  torchaudio fbank_features, 1 thread        ${fmt(torchaudio1)}`);
+  if (torchaudioDefault) log(`  torchaudio fbank_features, ${result.torchaudioThreads} threads       ${fmt(torchaudioDefault)}`);
+  if (torchaudio1 && torchaudioDefault) {
+    log(`  ratio ours / torchaudio (1 thread):  ${result.cpuRatio!.toFixed(2)}x CPU time, ${result.wallRatio!.toFixed(2)}x wall`);
+    log(`  ratio ours / torchaudio (${result.torchaudioThreads} threads): ${(oursExtract.cpuMs / torchaudioDefault.cpuMs).toFixed(2)}x CPU time, ${(oursExtract.wallMs / torchaudioDefault.wallMs).toFixed(2)}x wall`);
   }
+  if (note) log(`  ${note}`);
   return result;
 }
 
