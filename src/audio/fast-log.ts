@@ -33,12 +33,21 @@ const SMALLEST_NORMAL = 2.2250738585072014e-308;
 const LARGEST_FAST = 1e300;
 
 /**
- * out[at + j] = log(max(values[j], floor)) for j < n. `bits` must view the same memory as
+ * out[at + j] = (log(max(values[j], floor)) - shift) * factor for j < n (shift 0, factor 1: the log). `bits` must view the same memory as
  * `values` (`new Uint32Array(values.buffer, values.byteOffset, 2 * values.length)`); the values
  * are read through it after they were written, so no store has to be forwarded. `floor` > 0.
  */
-export function logFloorInto(values: Float64Array, bits: Uint32Array, n: number, floor: number, out: Float32Array | Float64Array, at: number): void {
-  const logFloor = Math.log(floor);
+export function logFloorInto(
+  values: Float64Array,
+  bits: Uint32Array,
+  n: number,
+  floor: number,
+  out: Float32Array | Float64Array,
+  at: number,
+  shift = 0,
+  factor = 1,
+): void {
+  const logFloor = (Math.log(floor) - shift) * factor;
   const lo = floor > SMALLEST_NORMAL ? floor : SMALLEST_NORMAL;
   for (let j = 0; j < n; j++) {
     const x = values[j]!;
@@ -48,9 +57,9 @@ export function logFloorInto(values: Float64Array, bits: Uint32Array, n: number,
       const i = (hi >>> (MANTISSA_HI_BITS - TABLE_BITS)) & (TABLE_SIZE - 1);
       const r = x * SCALE[b]! * INV_C[i]! - 1;
       // log(1 + r) = r - r^2/2 + r^3/3 - r^4/4 + r^5/5
-      out[at + j] = EXP_LOG[b]! + LOG_C[i]! + r * (1 + r * (-0.5 + r * (1 / 3 + r * (-0.25 + r * 0.2))));
+      out[at + j] = (EXP_LOG[b]! - shift + LOG_C[i]! + r * (1 + r * (-0.5 + r * (1 / 3 + r * (-0.25 + r * 0.2))))) * factor;
     } else {
-      out[at + j] = x > floor || x !== x ? Math.log(x) : logFloor; // huge, Inf, NaN; or at/below the floor
+      out[at + j] = x > floor || x !== x ? (Math.log(x) - shift) * factor : logFloor; // huge, Inf, NaN; or at/below the floor
     }
   }
 }

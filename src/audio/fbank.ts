@@ -225,7 +225,8 @@ export function fbank(waveform: Float32Array, options?: Partial<FbankOptions>, s
 /**
  * fbank that stops after `maxFrames` frames and writes into `dest` (zeroed, [maxFrames, bins]) when
  * given: the feature extractor's truncate-and-pad without computing frames it would drop.
- * `frames` in the result is the count computed (<= maxFrames).
+ * `frames` in the result is the count computed (<= maxFrames). With `normalize`, those frames come
+ * out as (x - mean) / scale (rows past them are left as they are).
  */
 export function fbankInto(
   waveform: Float32Array,
@@ -233,6 +234,7 @@ export function fbankInto(
   source: string,
   maxFrames = Infinity,
   dest?: Float32Array,
+  normalize?: Normalization,
 ): FbankResult {
   const o = resolveOptions(options, source);
   const windowShift = Math.trunc(o.sampleFrequency * o.frameShift * MILLISECONDS_TO_SECONDS);
@@ -278,7 +280,7 @@ export function fbankInto(
   const energyColumn = o.htkCompat ? o.numMelBins : 0;
   if (o.subtractMean && (dest || maxFrames < frames)) {
     // The column mean needs every frame: compute them all, then keep the first maxFrames.
-    const full = fbankInto(waveform, options, source);
+    const full = fbankInto(waveform, options, source, Infinity, undefined, normalize);
     const n = Math.min(full.frames, maxFrames);
     const kept = dest ?? new Float32Array(n * bins);
     kept.set(full.data.subarray(0, n * bins));
@@ -296,6 +298,11 @@ export function fbankInto(
   const energyRows = [new Float64Array(stride), new Float64Array(stride)];
   const energyBits = energyRows.map((r) => new Uint32Array(r.buffer));
   let pendingAt = -1; // output offset of the frame whose logs are still to take
+  // The extractor's (x - mean) / scale taken with the logs (in float64, one rounding to float32)
+  // when every output value is a log-mel; otherwise in a pass at the end.
+  const fused = normalize !== undefined && o.useLogFbank && !o.useEnergy && !o.subtractMean;
+  const shift = fused ? normalize.mean : 0;
+  const factor = fused ? 1 / normalize.scale : 1;
   const logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   const coef = o.preemphasisCoefficient;
   const powerOfTwo = (paddedWindowSize & (paddedWindowSize - 1)) === 0;
@@ -329,14 +336,23 @@ export function fbankInto(
     melEnergies(bank, power, energyRows[row]!);
     if (!o.useLogFbank) out.set(energyRows[row]!.subarray(0, o.numMelBins), f * bins + melOffset);
     else {
-      if (pendingAt >= 0) logFloorInto(energyRows[row ^ 1]!, energyBits[row ^ 1]!, o.numMelBins, EPSILON, out, pendingAt);
+      if (pendingAt >= 0) logFloorInto(energyRows[row ^ 1]!, energyBits[row ^ 1]!, o.numMelBins, EPSILON, out, pendingAt, shift, factor);
       pendingAt = f * bins + melOffset;
     }
     if (o.useEnergy) out[f * bins + energyColumn] = logEnergy;
   }
-  if (pendingAt >= 0) logFloorInto(energyRows[(frames - 1) & 1]!, energyBits[(frames - 1) & 1]!, o.numMelBins, EPSILON, out, pendingAt);
+  if (pendingAt >= 0) logFloorInto(energyRows[(frames - 1) & 1]!, energyBits[(frames - 1) & 1]!, o.numMelBins, EPSILON, out, pendingAt, shift, factor);
   if (o.subtractMean) subtractColumnMean(out, frames, bins);
+  if (normalize && !fused) {
+    for (let i = 0; i < frames * bins; i++) out[i] = (out[i]! - normalize.mean) / normalize.scale;
+  }
   return { data: out, frames, bins };
+}
+
+/** Hugging Face's normalisation of the features, (x - mean) / scale (scale = 2 std). */
+export interface Normalization {
+  mean: number;
+  scale: number;
 }
 
 /** Log-energy of the frame after DC removal, before pre-emphasis and window (`--raw-energy`). */

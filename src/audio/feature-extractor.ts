@@ -4,7 +4,7 @@
  */
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
 import { resolveSource, type FileSource } from '../io/files.js';
-import { fbank, fbankInto, astFbankOptions } from './fbank.js';
+import { fbankInto, astFbankOptions, type Normalization } from './fbank.js';
 import { resample } from './resample.js';
 
 export interface ASTFeatureExtractorConfig {
@@ -119,6 +119,16 @@ export class ASTFeatureExtractor {
 
   /** Log-mel frames of one clip, padded/truncated unless `pad` is false: [frames, num_mel_bins], not normalised. */
   fbank(waveform: Float32Array, samplingRate: number, options: { pad?: boolean; source?: string; resample?: boolean } = {}): { data: Float32Array; frames: number } {
+    return this.features(waveform, samplingRate, options, undefined);
+  }
+
+  /** fbank(), normalised on the way out when `normalize` is given (padding rows too). */
+  private features(
+    waveform: Float32Array,
+    samplingRate: number,
+    options: { pad?: boolean; source?: string; resample?: boolean },
+    normalize: Normalization | undefined,
+  ): { data: Float32Array; frames: number } {
     const c = this.config;
     const source = options.source ?? 'waveform';
     let wave = waveform;
@@ -133,13 +143,14 @@ export class ASTFeatureExtractor {
     }
     const opts = astFbankOptions(c.sampling_rate, c.num_mel_bins);
     if (options.pad === false) {
-      const fb = fbank(wave, opts, source); // [n, bins]
+      const fb = fbankInto(wave, opts, source, Infinity, undefined, normalize); // [n, bins]
       return { data: fb.data, frames: fb.frames };
     }
-    // [max_length, bins]: frames past max_length are never computed (truncation); the rest stays
-    // zero, which is Hugging Face's padding in the log-mel domain.
+    // [max_length, bins]: frames past max_length are never computed (truncation); the rest are
+    // zeros, Hugging Face's padding in the log-mel domain (normalised like every other value).
     const out = new Float32Array(c.max_length * c.num_mel_bins);
-    fbankInto(wave, opts, source, c.max_length, out);
+    const { frames } = fbankInto(wave, opts, source, c.max_length, out, normalize);
+    if (normalize) out.fill((0 - normalize.mean) / normalize.scale, frames * c.num_mel_bins);
     return { data: out, frames: c.max_length };
   }
 
@@ -154,7 +165,8 @@ export class ASTFeatureExtractor {
       Array.isArray(options.source) ? (options.source[i] ?? `waveform ${i}`) : (options.source ?? (list.length > 1 ? `waveform ${i}` : 'waveform')),
     );
     const c = this.config;
-    const rows = list.map((w, i) => this.fbank(w, options.samplingRate, { pad: options.pad, source: names[i], resample: options.resample }));
+    const normalize = c.do_normalize ? { mean: c.mean, scale: 2 * c.std } : undefined; // (x - mean) / (2 std), taken with the logs
+    const rows = list.map((w, i) => this.features(w, options.samplingRate, { pad: options.pad, source: names[i], resample: options.resample }, normalize));
     const frames = rows[0]!.frames;
     const bad = rows.findIndex((r) => r.frames !== frames);
     if (bad >= 0) {
@@ -164,11 +176,6 @@ export class ASTFeatureExtractor {
     // [batch, frames, bins]; one clip's rows are already a fresh array of exactly that size
     const out = rows.length === 1 ? rows[0]!.data : new Float32Array(list.length * per);
     if (rows.length > 1) rows.forEach((r, i) => out.set(r.data, i * per));
-    if (c.do_normalize) {
-      const mean = c.mean;
-      const scale = c.std * 2;
-      for (let i = 0; i < out.length; i++) out[i] = (out[i]! - mean) / scale;
-    }
     return { inputValues: float32Tensor([list.length, frames, c.num_mel_bins], out) };
   }
 }
