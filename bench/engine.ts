@@ -232,7 +232,8 @@ function torchPeer(ref: string, dir: string, threads: number, runs: number, warm
   return Object.fromEntries(Object.entries(o).map(([b, ms]) => [Number(b), { msPerClip: ms }]));
 }
 
-function transformersJsPeer(ref: string, dir: string, work: string, runs: number, warmup: number, batches: number[], log: (s: string) => void) {
+/** The torch.onnx export of the checkpoint and a transformers.js install, made once; returns the model folder. */
+function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
   const modelsDir = join(work, 'tjs-models');
   if (!existsSync(join(modelsDir, 'ast-base/onnx/model.onnx'))) {
     log('exporting the checkpoint to ONNX with torch.onnx (for transformers.js) ...');
@@ -251,6 +252,12 @@ function transformersJsPeer(ref: string, dir: string, work: string, runs: number
     });
     if (r.status !== 0) throw new Error(`npm install failed: ${r.stderr.slice(-1000)}`);
   }
+  return modelsDir;
+}
+
+function transformersJsPeer(work: string, runs: number, warmup: number, batches: number[]): Record<number, { msPerClip: number }> {
+  const modelsDir = join(work, 'tjs-models');
+  const jsDir = join(work, 'js');
   const script = join(work, 'tjs-peer.mjs');
   writeFileSync(script, TJS_SCRIPT);
   const r = spawnSync(process.execPath, [script, jsDir, modelsDir, String(runs), String(warmup), batches.join(',')], { encoding: 'utf8' });
@@ -277,20 +284,42 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const load = measureLoad(dir, threads);
   log(`load (fromPretrained -> ready session, fresh process): ${load.ms.toFixed(0)} ms, peak RSS ${load.peakRssMB.toFixed(0)} MB = ${(load.peakRssMB / load.fileMB).toFixed(2)}x the ${load.fileMB.toFixed(0)} MB file`);
 
-  // The roofline and our forward are timed interleaved, run by run, so that drift in the machine's load hits both alike.
+  // Peers' one-off preparation (ONNX export, npm install) before any timing.
+  const ref = options.peers === false ? undefined : findReference();
+  const torchOk = ref !== undefined && hasTorch();
+  let tjsModels: string | undefined;
+  let tjsSkip = options.peers === false ? 'skipped (--no-peers)' : !ref ? 'skipped: oracle.py not found' : !torchOk ? `skipped: ${PY} has no torch` : '';
+  if (!tjsSkip) {
+    try {
+      tjsModels = prepareTransformersJs(ref!, dir, work, log);
+    } catch (e) {
+      tjsSkip = `skipped: ${(e as Error).message}`;
+    }
+  }
+
+  // The roofline, our forward and (when exported) the transformers.js ONNX graph on the same ORT are timed
+  // interleaved, run by run, so that drift in the machine's load hits all of them alike.
   const roofline = await matmulRoofline(threads);
   const model = await ASTForAudioClassification.fromPretrained(dir, { threads });
+  const exported = tjsModels ? await OrtSession.create(readFileSync(join(tjsModels, 'ast-base/onnx/model.onnx')), { threads }) : undefined;
   const ours: EngineBenchResult['ours'] = {};
+  const exportMs: Record<number, number> = {};
   const rnd = lcg(3);
   const roofMs: number[] = [];
+  const inputs = new Map<number, Float32Tensor>();
+  const oursTimes = new Map<number, number[]>();
   for (const b of batches) {
     const x: Float32Tensor = { dtype: 'float32', dims: [b, 1024, 128], data: Float32Array.from({ length: b * 1024 * 128 }, () => rnd() - 0.5) };
+    inputs.set(b, x);
     const forward = () => model.forward({ inputValues: x });
+    const other = exported ? () => exported.run({ input_values: x }, ['logits']) : undefined;
     for (let i = 0; i < warmup; i++) {
       await roofline.run();
       await forward();
+      await other?.();
     }
     const ts: number[] = [];
+    const es: number[] = [];
     for (let i = 0; i < runs; i++) {
       let t0 = performance.now();
       await roofline.run();
@@ -298,48 +327,80 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
       t0 = performance.now();
       await forward();
       ts.push(performance.now() - t0);
+      if (other) {
+        t0 = performance.now();
+        await other();
+        es.push(performance.now() - t0);
+      }
     }
-    const ms = median(ts) / b;
-    ours[b] = { msPerClip: ms, minMsPerClip: Math.min(...ts) / b, gflops: GFLOP_PER_CLIP / (ms / 1e3) };
+    oursTimes.set(b, ts);
+    if (es.length) exportMs[b] = median(es) / b;
   }
   const roof = roofline.gflop / (median(roofMs) / 1e3);
   const roofBest = roofline.gflop / (Math.min(...roofMs) / 1e3);
   await roofline.release();
+  await exported?.release();
+
+  // transformers.js itself (its own onnxruntime-node, default session options) in a child process,
+  // bracketed by a second window of our runs so that both see the same machine.
+  let tjs: Record<number, { msPerClip: number }> | string = tjsSkip;
+  if (!tjsSkip) {
+    try {
+      tjs = transformersJsPeer(work, runs, warmup, batches);
+      for (const b of batches) {
+        const x = inputs.get(b)!;
+        for (let i = 0; i < runs; i++) {
+          const t0 = performance.now();
+          await model.forward({ inputValues: x });
+          oursTimes.get(b)!.push(performance.now() - t0);
+        }
+      }
+    } catch (e) {
+      tjs = `skipped: ${(e as Error).message}`;
+    }
+  }
+  await model.dispose();
+  for (const b of batches) {
+    const ts = oursTimes.get(b)!;
+    const ms = median(ts) / b;
+    ours[b] = { msPerClip: ms, minMsPerClip: Math.min(...ts) / b, gflops: GFLOP_PER_CLIP / (ms / 1e3) };
+  }
+
   log(`ORT fp32 MatMul, MLP GEMMs 1214x768x3072 chained (roofline): ${roof.toFixed(1)} GFLOP/s (best run ${roofBest.toFixed(1)})`);
   for (const b of batches) {
     log(`ours batch ${b}: ${ours[b]!.msPerClip.toFixed(0)} ms/clip (min ${ours[b]!.minMsPerClip.toFixed(0)}), ${ours[b]!.gflops.toFixed(1)} GFLOP/s = ${((100 * ours[b]!.gflops) / roof).toFixed(0)} % of the MatMul roofline`);
   }
-  await model.dispose();
-  const result: EngineBenchResult = { ours, matmulGflops: roof, rooflineFraction: ours[batches[0]!]!.gflops / roof, load };
+  for (const b of Object.keys(exportMs).map(Number)) {
+    log(`transformers.js's ONNX graph (torch.onnx export) on our ORT session, interleaved, batch ${b}: ${exportMs[b]!.toFixed(0)} ms/clip; ours/it = ${(median(oursTimes.get(b)!.slice(0, runs)) / b / exportMs[b]!).toFixed(2)}x`);
+  }
+  const result: EngineBenchResult = { ours, matmulGflops: roof, rooflineFraction: ours[batches[0]!]!.gflops / roof, load, transformersJs: tjs };
+  if (typeof tjs === 'string') log(`transformers.js peer ${tjs}`);
+  else {
+    for (const b of batches) {
+      const t = tjs[b]!.msPerClip;
+      log(`transformers.js ${TJS_VERSION} fp32 (ONNX export) batch ${b}: ${t.toFixed(0)} ms/clip; ours/transformers.js = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
+    }
+  }
 
   if (options.peers !== false) {
-    const ref = findReference();
-    if (!ref || !hasTorch()) {
-      result.torch = result.transformersJs = `skipped: ${ref ? `${PY} has no torch` : 'oracle.py not found'}`;
-      log(`peers ${result.torch}`);
+    if (!torchOk) {
+      result.torch = `skipped: ${ref ? `${PY} has no torch` : 'oracle.py not found'}`;
+      log(`PyTorch peer ${result.torch}`);
     } else {
       try {
-        result.torch = torchPeer(ref, dir, threads, runs, warmup, batches);
+        result.torch = torchPeer(ref!, dir, threads, runs, warmup, batches);
+        const version = (spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout || '').trim();
         for (const b of batches) {
           const t = result.torch[b]!.msPerClip;
-          log(`PyTorch ${(spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout || '').trim()} fp32 eager batch ${b}: ${t.toFixed(0)} ms/clip; ours/PyTorch = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
+          log(`PyTorch ${version} fp32 eager batch ${b}: ${t.toFixed(0)} ms/clip; ours/PyTorch = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
         }
       } catch (e) {
         result.torch = `failed: ${(e as Error).message}`;
         log(`PyTorch peer ${result.torch}`);
       }
-      try {
-        result.transformersJs = transformersJsPeer(ref, dir, work, runs, warmup, batches, log);
-        for (const b of batches) {
-          const t = result.transformersJs[b]!.msPerClip;
-          log(`transformers.js ${TJS_VERSION} fp32 (ONNX export) batch ${b}: ${t.toFixed(0)} ms/clip; ours/transformers.js = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
-        }
-      } catch (e) {
-        result.transformersJs = `skipped: ${(e as Error).message}`;
-        log(`transformers.js peer ${result.transformersJs}`);
-      }
     }
   }
+  log(`machine load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
   return result;
 }
 
