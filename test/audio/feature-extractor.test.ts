@@ -65,6 +65,10 @@ test('padding (zeros in the log domain, then normalised), truncation, pad: false
   const head = padded.data.subarray(0, 18 * 32);
   const expectHead = direct.data.map((v) => (v - cfg.mean) / (2 * cfg.std));
   assert.ok(maxAbsDiff(head, expectHead) <= 1e-6);
+  // pad: false normalises too (taken with the logs inside the fbank, so checked separately)
+  const freeNorm = fe.extract(short, { samplingRate: 16000, pad: false }).inputValues;
+  assert.deepEqual(freeNorm.dims, [1, 18, 32]);
+  assert.ok(maxAbsDiff(freeNorm.data, expectHead) <= 1e-6);
   const padValue = Math.fround((0 - cfg.mean) / (2 * cfg.std)); // 0.75
   assert.ok(padded.data.subarray(18 * 32).every((v) => v === padValue));
 
