@@ -5,7 +5,7 @@
  *
  *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES]
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,12 +63,14 @@ function randomWeights(config: ASTConfig, rng: Rng): Map<string, Float32Tensor> 
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function oursStep(c: TrainBenchCase, runs: number, threads?: number): Promise<{ seconds: number; params: number }> {
+/** Our model with random weights and a batch, ready to time one training step. */
+async function oursRunner(c: TrainBenchCase, threads?: number): Promise<{ step: () => Promise<void>; params: number; dispose: () => Promise<void> }> {
   const config = ASTConfig.fromJSON({ ...c.config, id2label: Object.fromEntries(Array.from({ length: c.config.num_labels as number }, (_, i) => [String(i), `l${i}`])) }, c.name);
   const rng = new Rng(7);
   const weights = randomWeights(config, rng);
   const params = [...weights.values()].reduce((a, w) => a + w.data.length, 0);
-  const model = new ASTTrainable(config, weights, { threads });
+  // no spin-waiting between runs: the PyTorch step that follows must not share its cores with idle spinners
+  const model = new ASTTrainable(config, weights, { threads, sessionConfig: { session: { 'intra_op.allow_spinning': '0' } } });
   const opt = new AdamW({ lr: 1e-5, weightDecay: 0.01 });
   const x = new Float32Array(c.batch * config.max_length * config.num_mel_bins).map(() => rng.normal() * 0.5);
   const ids = { dtype: 'int64' as const, dims: [c.batch], data: BigInt64Array.from({ length: c.batch }, (_, i) => BigInt(i % config.num_labels)) };
@@ -76,15 +78,7 @@ async function oursStep(c: TrainBenchCase, runs: number, threads?: number): Prom
     const r = await model.computeGradients({ inputValues: { dtype: 'float32', dims: [c.batch, config.max_length, config.num_mel_bins], data: x }, labels: ids });
     opt.step(model.weights, r.grads);
   };
-  await step(); // warm-up: builds the session
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await step();
-    times.push((performance.now() - t0) / 1000);
-  }
-  await model.dispose();
-  return { seconds: median(times), params };
+  return { step, params, dispose: () => model.dispose() };
 }
 
 function findOracle(): string | undefined {
@@ -95,11 +89,12 @@ function findOracle(): string | undefined {
   return undefined;
 }
 
-const TORCH_SCRIPT = `
-import json, sys, time, statistics, torch
+/** A PyTorch worker: builds the oracle model, then times one step per "step" line on stdin. */
+const TORCH_WORKER = `
+import json, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 import oracle
-cfg = json.loads(sys.argv[2]); batch = int(sys.argv[3]); runs = int(sys.argv[4]); threads = int(sys.argv[5])
+cfg = json.loads(sys.argv[2]); batch = int(sys.argv[3]); threads = int(sys.argv[4])
 torch.set_num_threads(threads)
 torch.manual_seed(7)
 full = oracle.full_config({k: v for k, v in cfg.items() if k != 'num_labels'}, cfg['num_labels'])
@@ -113,26 +108,59 @@ def step():
     out['loss'].backward()
     opt.step()
 step()
-ts = []
-for _ in range(runs):
-    t0 = time.perf_counter(); step(); ts.append(time.perf_counter() - t0)
-print(json.dumps({"seconds": statistics.median(ts), "torch": torch.__version__, "threads": torch.get_num_threads()}))
+print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
+for line in sys.stdin:
+    t0 = time.perf_counter(); step()
+    print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
 `;
 
-function torchStep(c: TrainBenchCase, runs: number, threads: number): { seconds?: number; note?: string } {
+interface TorchWorker {
+  step(): Promise<number>;
+  close(): void;
+}
+
+async function torchWorker(c: TrainBenchCase, threads: number): Promise<TorchWorker | string> {
   const oracle = findOracle();
-  if (!oracle) return { note: 'oracle.py not found' };
-  if (!existsSync('/usr/bin/python3')) return { note: '/usr/bin/python3 not found' };
-  const r = spawnSync('/usr/bin/python3', ['-c', TORCH_SCRIPT, oracle, JSON.stringify(c.config), String(c.batch), String(runs), String(threads)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
+  if (!oracle) return 'oracle.py not found';
+  if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 not found';
+  const p = spawn('/usr/bin/python3', ['-c', TORCH_WORKER, oracle, JSON.stringify(c.config), String(c.batch), String(threads)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, // likewise: OpenMP threads sleep between steps
   });
-  if (r.status !== 0) {
-    const err = (r.stderr || '').trim().split('\n').pop() ?? '';
-    return { note: /No module named 'torch'/.test(err) ? 'python3-torch not installed' : `PyTorch failed: ${err}` };
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines: string[] = [];
+  const waiters: ((l: string | undefined) => void)[] = [];
+  let buf = '';
+  p.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const w = waiters.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  p.on('close', () => waiters.splice(0).forEach((w) => w(undefined)));
+  const next = (): Promise<string | undefined> => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => waiters.push(r)));
+  const first = await next();
+  if (!first) {
+    const err = stderr.trim().split('\n').pop() ?? '';
+    return /No module named 'torch'/.test(err) ? 'python3-torch not installed' : `PyTorch failed: ${err}`;
   }
-  const j = JSON.parse(r.stdout.trim().split('\n').pop()!) as { seconds: number };
-  return { seconds: j.seconds };
+  return {
+    async step() {
+      p.stdin.write('step\n');
+      const l = await next();
+      if (!l) throw new Error(`PyTorch worker ended: ${stderr.trim().split('\n').pop() ?? ''}`);
+      return (JSON.parse(l) as { seconds: number }).seconds;
+    },
+    close() {
+      p.stdin.end();
+    },
+  };
 }
 
 export async function benchTrain(options: { runs?: number; threads?: number; cases?: TrainBenchCase[]; log?: (s: string) => void } = {}): Promise<TrainBenchResult[]> {
@@ -141,19 +169,35 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
   const log = options.log ?? ((s: string) => process.stdout.write(s + '\n'));
   const results: TrainBenchResult[] = [];
   for (const c of options.cases ?? DEFAULT_CASES) {
-    const ours = await oursStep(c, runs, threads);
-    const torch = torchStep(c, runs, threads);
+    // both sides resident at once and timed in alternation, so a busy moment of the machine hits both
+    const torch = await torchWorker(c, threads);
+    const ours = await oursRunner(c, threads);
+    await ours.step(); // warm-up: builds the session
+    const mine: number[] = [];
+    const theirs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const timeOurs = async (): Promise<void> => {
+        const t0 = performance.now();
+        await ours.step();
+        mine.push((performance.now() - t0) / 1000);
+      };
+      if (typeof torch !== 'string' && i % 2 === 1) theirs.push(await torch.step());
+      await timeOurs();
+      if (typeof torch !== 'string' && i % 2 === 0) theirs.push(await torch.step());
+    }
+    await ours.dispose();
+    if (typeof torch !== 'string') torch.close();
     const r: TrainBenchResult = {
       name: c.name,
       batch: c.batch,
       params: ours.params,
-      oursSecondsPerStep: ours.seconds,
-      oursMsPerClip: (1000 * ours.seconds) / c.batch,
+      oursSecondsPerStep: median(mine),
+      oursMsPerClip: (1000 * median(mine)) / c.batch,
     };
-    if (torch.seconds !== undefined) {
-      r.torchMsPerClip = (1000 * torch.seconds) / c.batch;
+    if (typeof torch !== 'string') {
+      r.torchMsPerClip = (1000 * median(theirs)) / c.batch;
       r.ratio = r.oursMsPerClip / r.torchMsPerClip;
-    } else r.torchNote = torch.note;
+    } else r.torchNote = torch;
     results.push(r);
     log(
       `${c.name}, batch ${c.batch}: ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
@@ -175,7 +219,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
       : c,
   );
-  process.stdout.write(`training step (forward + backward + AdamW), ${arg('--threads') ?? 2} threads, median of ${arg('--runs') ?? 3} after 1 warm-up\n`);
+  process.stdout.write(`training step (forward + backward + AdamW), ${arg('--threads') ?? 2} threads, median of ${arg('--runs') ?? 3} alternating runs after 1 warm-up each\n`);
   benchTrain({ runs: Number(arg('--runs') ?? 3), threads: Number(arg('--threads') ?? 2), cases }).catch((e: unknown) => {
     process.stderr.write(`bench/train: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;

@@ -75,6 +75,7 @@ export function register(program: Command): void {
     .option('--frequency-stride <n>', 'patch stride along frequency', num('--frequency-stride', true))
     .option('--time-stride <n>', 'patch stride along time', num('--time-stride', true))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', num('--threads', true))
+    .option('--low-memory', 'ONNX Runtime without its memory arena: a third less peak memory, about 2x slower', false)
     .addHelpText(
       'after',
       `
@@ -126,6 +127,7 @@ Examples:
         frequencyStride: opts.frequencyStride as number | undefined,
         timeStride: opts.timeStride as number | undefined,
         threads: opts.threads as number | undefined,
+        lowMemory: Boolean(opts.lowMemory),
         progress: barProgress(),
       };
       const r = await runTraining(cmd);

@@ -20,7 +20,7 @@ export interface SessionOptions {
   externalData?: readonly { path: string; data: Uint8Array }[];
   /** ORT session config entries (SessionOptions.extra), e.g. { session: { disable_prepacking: '1' } }. */
   extra?: Record<string, unknown>;
-  /** ORT's CPU memory arena (default on); training graphs turn it off: it never shrinks and fragments. */
+  /** ORT's CPU memory arena (default on). Off: less peak memory, slower (fresh pages on every allocation). */
   enableCpuMemArena?: boolean;
 }
 

@@ -50,6 +50,8 @@ export interface TrainCommand extends Partial<TrainOptions> {
   normStats?: 'compute' | 'checkpoint' | { mean: number; std: number };
   resume?: string | boolean;
   threads?: number;
+  /** Trade speed for memory: ORT without its memory arena (about 2x slower, a third less peak memory). */
+  lowMemory?: boolean;
   warmupRatio?: number;
   progress?: ProgressSink;
   /** Tests: stop after this many epochs (a simulated kill). */
@@ -217,7 +219,7 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   const norm: Normalisation = { mean, std, doNormalize: true, maxLength: config.max_length, numMelBins: config.num_mel_bins };
 
   o.warmupSteps = warmupStepsFor(stepsPerEpoch(trainEx.length, o) * o.epochs, cmd.warmupSteps, cmd.warmupRatio);
-  const model: Trainable = await createTrainable(config, weights, { threads: cmd.threads });
+  const model: Trainable = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
   const store = new FolderCheckpointStore(cmd.out, feJson, { train_options: o });
   const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
   if (resume) log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step})`);
