@@ -12,8 +12,8 @@ const TABLE_SIZE = 1 << TABLE_BITS;
 const MANTISSA_HI_BITS = 20; // mantissa bits in the high 32-bit word of a float64
 
 /** 1/c_i and log(c_i) for c_i = 1 + (i + 0.5) / 128: the centres of the mantissa's 128 slices. */
-const INV_C = new Float64Array(TABLE_SIZE);
-const LOG_C = new Float64Array(TABLE_SIZE);
+export const INV_C = new Float64Array(TABLE_SIZE);
+export const LOG_C = new Float64Array(TABLE_SIZE);
 for (let i = 0; i < TABLE_SIZE; i++) {
   const c = 1 + (i + 0.5) / TABLE_SIZE;
   INV_C[i] = 1 / c;

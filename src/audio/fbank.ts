@@ -3,7 +3,8 @@
  * Kaldi's flags with Kaldi's (torchaudio's) defaults. Computed in float64 from the float32
  * waveform; the result is float32 `[frames, numMelBins]`, row-major.
  */
-import { powerSpectrum, powerSpectrumDft } from './fft.js';
+import { powerSpectrum, powerSpectrumDft, realFftPlan } from './fft.js';
+import { fbankFramesWasm } from './fbank-wasm.js';
 import { logFloorInto } from './fast-log.js';
 
 export type WindowType = 'hanning' | 'hamming' | 'povey' | 'rectangular' | 'blackman';
@@ -303,6 +304,13 @@ export function fbankInto(
   const fused = normalize !== undefined && o.useLogFbank && !o.useEnergy && !o.subtractMean;
   const shift = fused ? normalize.mean : 0;
   const factor = fused ? 1 / normalize.scale : 1;
+  // AST's options (power, log, no energy, power-of-two FFT): the WebAssembly kernel, same arithmetic.
+  if (o.usePower && o.useLogFbank && !o.useEnergy && !o.subtractMean && (paddedWindowSize & (paddedWindowSize - 1)) === 0 && paddedWindowSize >= 8) {
+    const setup = { window, plan: realFftPlan(paddedWindowSize), ...bank };
+    if (fbankFramesWasm(signal, frames, windowShift, windowSize, o.removeDcOffset, o.preemphasisCoefficient, setup, out, EPSILON, shift, factor)) {
+      return { data: out, frames, bins };
+    }
+  }
   const logEnergyFloor = o.energyFloor > 0 ? Math.log(o.energyFloor) : -Infinity;
   const coef = o.preemphasisCoefficient;
   const powerOfTwo = (paddedWindowSize & (paddedWindowSize - 1)) === 0;

@@ -4,7 +4,7 @@
  * bit-reversal table are computed once per size and cached, as whisper.cpp keeps its global cache.
  */
 
-interface RealFftPlan {
+export interface RealFftPlan {
   /** Real transform size N (a power of two, >= 4). */
   readonly n: number;
   /** Half size M = N/2: the complex FFT that does the work. */
@@ -33,7 +33,7 @@ function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 }
 
-function realFftPlan(n: number): RealFftPlan {
+export function realFftPlan(n: number): RealFftPlan {
   let plan = plans.get(n);
   if (plan) return plan;
   if (!isPowerOfTwo(n) || n < 4) throw new Error(`real FFT size must be a power of two >= 4, got ${n}`);
