@@ -1,8 +1,8 @@
 /**
  * The fbank's frame loop in WebAssembly (assembly/fbank.ts, compiled into
  * fbank-wasm.generated.ts): the same float64 arithmetic as the JavaScript loop in fbank.ts, about
- * twice as fast. Browser-safe: the module is compiled synchronously on first use from bytes in
- * the bundle; where that is refused (a browser main thread caps synchronous compiles at 4 KB) or
+ * twice as fast. Browser-safe: the module (under 4 KB, the most a browser main thread may compile
+ * synchronously) is compiled on first use from bytes in the bundle; where that is refused or
  * WebAssembly is missing, `fbankFramesWasm` returns false and the caller runs the JavaScript loop.
  */
 import { FBANK_WASM_BASE64 } from './fbank-wasm.generated.js';
@@ -118,7 +118,7 @@ export function fbankFramesWasm(
       m, at.rev!, at.tw!, at.cosM!, at.sinM!, at.cosN!, at.sinN!,
       s.kStart, s.kEnd, at.low!, at.wLow!, at.wHigh!, numBins,
       at.re!, at.im!, at.power!, at.energies!,
-      at.out!, numBins, 0, logShift, logFactor, floor,
+      at.out!, numBins, 0, logShift, logFactor, floor, (Math.log(floor) - logShift) * logFactor,
       at.invC!, at.logC!,
     );
     out.set(rows.subarray(0, n * numBins), f0 * numBins);
