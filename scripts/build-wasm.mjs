@@ -11,7 +11,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = mkdtempSync(join(tmpdir(), 'ast-wasm-'));
 try {
   const wasm = join(dir, 'fbank.wasm');
-  execFileSync(join(root, 'node_modules/.bin/asc'), ['assembly/fbank.ts', '-O3', '--runtime', 'stub', '--noAssert', '--initialMemory', '1', '-o', wasm], { cwd: root, stdio: 'inherit' });
+  execFileSync(join(root, 'node_modules/.bin/asc'), ['assembly/fbank.ts', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd', '--initialMemory', '1', '-o', wasm], { cwd: root, stdio: 'inherit' });
   const b64 = readFileSync(wasm).toString('base64');
   const lines = b64.match(/.{1,100}/g) ?? [];
   const out = join(root, 'src/audio/fbank-wasm.generated.ts');

@@ -1,7 +1,7 @@
 /**
  * The fbank's frame loop in WebAssembly (assembly/fbank.ts, compiled into
  * fbank-wasm.generated.ts): the same float64 arithmetic as the JavaScript loop in fbank.ts, about
- * twice as fast. Browser-safe: the module (under 4 KB, the most a browser main thread may compile
+ * twice as fast (f64x2 SIMD in the FFT's radix-4 stages). Browser-safe: the module (under 4 KB, the most a browser main thread may compile
  * synchronously) is compiled on first use from bytes in the bundle; where that is refused or
  * WebAssembly is missing, `fbankFramesWasm` returns false and the caller runs the JavaScript loop.
  */
@@ -60,6 +60,25 @@ const CHUNK_FRAMES = 1024;
 
 const align = (x: number): number => (x + 15) & ~15;
 
+const laneTwiddles = new WeakMap<RealFftPlan, Float64Array>();
+
+/**
+ * The plan's radix-4 twiddles (per stage, k-major: w1r w1i w2r w2i w3r w3i for each k) regrouped
+ * component-major per stage (six blocks of `half` values), so the kernel loads two k at once.
+ */
+function twiddlesByComponent(plan: RealFftPlan): Float64Array {
+  let t = laneTwiddles.get(plan);
+  if (t) return t;
+  t = new Float64Array(plan.radix4.length);
+  let base = 0;
+  for (let half = 4; half * 4 <= plan.m; half *= 4) {
+    for (let k = 0; k < half; k++) for (let c = 0; c < 6; c++) t[base + c * half + k] = plan.radix4[base + 6 * k + c]!;
+    base += 6 * half;
+  }
+  laneTwiddles.set(plan, t);
+  return t;
+}
+
 /**
  * Log-mel rows of `frames` frames of `signal` (frame f starts at f * shift) into
  * out[f * numBins + b], as (log(max(E, floor)) - logShift) * logFactor. False when WebAssembly
@@ -85,7 +104,7 @@ export function fbankFramesWasm(
   const m = plan.m;
   const chunk = Math.min(CHUNK_FRAMES, frames);
   const tables: [string, Float64Array | Float32Array | Uint32Array | Int32Array][] = [
-    ['win', s.window], ['rev', plan.bitReverse], ['tw', plan.radix4], ['cosM', plan.cosM], ['sinM', plan.sinM],
+    ['win', s.window], ['rev', plan.bitReverse], ['tw', twiddlesByComponent(plan)], ['cosM', plan.cosM], ['sinM', plan.sinM],
     ['cosN', plan.cosN], ['sinN', plan.sinN], ['low', s.low], ['wLow', s.weightLow], ['wHigh', s.weightHigh],
     ['invC', INV_C], ['logC', LOG_C],
   ];
