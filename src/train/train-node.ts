@@ -146,6 +146,9 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   } else if (cmd.model) {
     const src = await resolveSource(cmd.model);
     const pretrained = await ASTConfig.fromPretrained(src);
+    // the same label set as the checkpoint's: keep its order, so its head stays meaningful and is kept
+    const same = pretrained.labels.length === labels.length && labels.every((l) => pretrained.labels.includes(l));
+    if (same) labels = pretrained.labels;
     if (await src.exists('preprocessor_config.json')) {
       feJson = { ...feJson, ...(JSON.parse(new TextDecoder().decode(await src.read('preprocessor_config.json'))) as Record<string, unknown>) };
     }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/node/index.js';
@@ -80,4 +80,33 @@ test('fine-tuning a pretrained checkpoint on a new label set and max_length repl
     const w = parseSafetensors(readFileSync(join(dir, 'ft', 'model.safetensors')), 'ft').tensors;
     assert.deepEqual(w.get('audio_spectrogram_transformer.embeddings.position_embeddings')!.dims, [1, 2 * 5 + 2, 64]);
     assert.deepEqual(w.get('classifier.dense.weight')!.dims, [3, 64]);
+  }));
+
+test('fine-tuning on the checkpoint\'s own label set keeps its label order and its head', () =>
+  withTemp(async (dir) => {
+    // a copy of the tiny checkpoint whose id2label is not in sorted order
+    const ckpt = join(dir, 'ckpt');
+    mkdirSync(ckpt);
+    for (const f of ['model.safetensors', 'preprocessor_config.json']) copyFileSync(join(fixturesDir, 'models', 'tiny', f), join(ckpt, f));
+    const cfg = JSON.parse(readFileSync(join(fixturesDir, 'models', 'tiny', 'config.json'), 'utf8'));
+    const names = ['e', 'd', 'c', 'b', 'a'];
+    cfg.id2label = Object.fromEntries(names.map((n, i) => [String(i), n]));
+    cfg.label2id = Object.fromEntries(names.map((n, i) => [n, i]));
+    writeFileSync(join(ckpt, 'config.json'), JSON.stringify(cfg));
+    const tones = join(dir, 'tones');
+    makeToneDataset(tones, 1);
+    for (const n of names) {
+      mkdirSync(join(dir, 'data', n), { recursive: true });
+      copyFileSync(join(tones, 'low', '0.wav'), join(dir, 'data', n, 'a.wav'));
+    }
+    const logs: string[] = [];
+    const progress = { start() {}, update() {}, stop() {}, log: (m: string) => logs.push(m) };
+    // lr 0: the step leaves every weight where it was, so the head must come out as the checkpoint's
+    await runTraining({ data: join(dir, 'data'), model: ckpt, out: join(dir, 'run'), epochs: 1, batchSize: 5, lr: 0, validationSplit: 0, progress });
+    assert.ok(!logs.some((l) => l.includes('newly initialised')), logs.join('\n'));
+    const out = JSON.parse(readFileSync(join(dir, 'run', 'config.json'), 'utf8'));
+    assert.deepEqual(out.id2label, cfg.id2label);
+    const before = parseSafetensors(readFileSync(join(ckpt, 'model.safetensors')), 'ckpt').tensors.get('classifier.dense.weight')!;
+    const after = parseSafetensors(readFileSync(join(dir, 'run', 'model.safetensors')), 'run').tensors.get('classifier.dense.weight')!;
+    assert.deepEqual(after.data, before.data);
   }));
