@@ -1,0 +1,60 @@
+/**
+ * `npm run bench`: every benchmark in one run, each figure beside its peer from the same run.
+ *
+ *   npm run bench                          # features, engine, train (about 15-25 min on 2 cores)
+ *   npm run bench -- --only features       # or engine, train; comma-separated
+ *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
+ *
+ * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
+ * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
+ */
+import { benchFeatures } from './features.js';
+import { benchEngine } from './engine.js';
+import { benchTrain } from './train.js';
+
+const args = process.argv.slice(2);
+const onlyAt = args.indexOf('--only');
+const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : undefined;
+const peers = !args.includes('--no-peers');
+const wanted = (name: string): boolean => !only || only.has(name);
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+const fmtRatio = (r: number | null | undefined): string => (r == null ? 'n/a' : `${r.toFixed(2)}x`);
+
+const summary: string[] = [];
+
+if (wanted('features')) {
+  log('\n== features: Kaldi fbank + ASTFeatureExtractor per 10 s clip vs torchaudio ==');
+  const r = await benchFeatures({ log });
+  summary.push(`features  ours ${r.oursExtractMs.toFixed(2)} ms/clip  torchaudio ${r.torchaudioMs?.toFixed(2) ?? 'n/a'} ms  ratio ${fmtRatio(r.ratio)}`);
+}
+
+if (wanted('engine')) {
+  log('\n== engine: AST-Base forward per 10 s clip vs PyTorch and transformers.js ==');
+  const r = await benchEngine({ log, peers });
+  for (const [batch, o] of Object.entries(r.ours)) {
+    const torch = typeof r.torch === 'object' ? r.torch[Number(batch)]?.msPerClip : undefined;
+    const tjs = typeof r.transformersJs === 'object' ? r.transformersJs[Number(batch)]?.msPerClip : undefined;
+    summary.push(
+      `engine bs${batch}  ours ${o.msPerClip.toFixed(0)} ms/clip (${o.gflops.toFixed(0)} GFLOP/s)` +
+        `  PyTorch ${torch?.toFixed(0) ?? 'n/a'} (${fmtRatio(torch ? o.msPerClip / torch : null)})` +
+        `  transformers.js ${tjs?.toFixed(0) ?? 'n/a'} (${fmtRatio(tjs ? o.msPerClip / tjs : null)})`,
+    );
+  }
+  summary.push(
+    `engine    roofline ${r.matmulGflops.toFixed(0)} GFLOP/s, ours at ${(100 * r.rooflineFraction).toFixed(0)} %;` +
+      ` load ${r.load.ms.toFixed(0)} ms, peak RSS ${r.load.peakRssMB.toFixed(0)} MB for a ${r.load.fileMB.toFixed(0)} MB file`,
+  );
+}
+
+if (wanted('train')) {
+  log('\n== train: one step (forward + backward + AdamW) per clip at batch 8 vs PyTorch ==');
+  for (const r of await benchTrain({ log })) {
+    summary.push(
+      `train     ${r.name} bs${r.batch}  ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
+        `  PyTorch ${r.torchMsPerClip?.toFixed(1) ?? (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}`,
+    );
+  }
+}
+
+log('\n== summary (ratios: ours / peer, below 1 is faster) ==');
+for (const line of summary) log(line);
