@@ -25,7 +25,11 @@ const summary: string[] = [];
 if (wanted('features')) {
   log('\n== features: Kaldi fbank + ASTFeatureExtractor per 10 s clip vs torchaudio ==');
   const r = await benchFeatures({ log });
-  summary.push(`features  ours ${r.oursExtractMs.toFixed(2)} ms/clip  torchaudio ${r.torchaudioMs?.toFixed(2) ?? 'n/a'} ms  ratio ${fmtRatio(r.ratio)}`);
+  summary.push(
+    `features  ours ${r.oursExtract.wallMs.toFixed(2)} ms/clip wall, ${r.oursExtract.cpuMs.toFixed(2)} ms CPU` +
+      `  torchaudio (1 thread) ${r.torchaudio1?.wallMs.toFixed(2) ?? 'n/a'} ms wall, ${r.torchaudio1?.cpuMs.toFixed(2) ?? 'n/a'} ms CPU` +
+      `  ratio wall ${fmtRatio(r.wallRatio)}, CPU ${fmtRatio(r.cpuRatio)}, fastest runs ${fmtRatio(r.bestCpuRatio)}`,
+  );
 }
 
 if (wanted('engine')) {
