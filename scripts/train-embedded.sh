@@ -5,7 +5,7 @@
 #   3. scores it on the held-out test voices (ast-audio eval),
 #   4. copies the checkpoint and a few held-out example clips into models/speech-commands/.
 #
-# Usage: scripts/train-embedded.sh            (from the repository root; about 1 h on 2 CPU cores)
+# Usage: scripts/train-embedded.sh            (from the repository root; about 80 min on 2 CPU cores)
 # Needs the Debian packages espeak-ng and sox: sudo apt-get install espeak-ng sox
 # Work files go to .data/ (git-ignored). The numbers below are the ones the shipped model used.
 set -euo pipefail
