@@ -81,6 +81,11 @@ export function register(program: Command): void {
     .option('--no-progress', 'never show the progress bar')
     .addHelpText('after', EXAMPLES)
     .action(async (inputs: string[], opts: ClassifyCliOptions) => {
+      // `ast-audio classify … | head`: the reader leaving is not an error worth a stack trace.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPIPE') throw err;
+        process.exit(process.exitCode ?? EXIT_OK);
+      });
       process.exitCode = await classifyCommand(inputs, opts, { stdout: process.stdout, stderr: process.stderr });
     });
 }
