@@ -9,28 +9,10 @@ import '../../src/node/index.js';
 import { classifyCommand, type ClassifyCliOptions } from '../../src/cli/classify.js';
 import { pipeline, type AudioClassificationPipeline } from '../../src/pipeline/audio-classification.js';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
+import { pcm16Wav } from '../helpers/pcm16-wav.js';
 
 const TINY = join(fixturesDir, 'models/tiny');
 const AUDIO = join(fixturesDir, 'audio');
-
-/** A 16-bit PCM mono WAV of `samples` (the test writes its own long file). */
-function pcm16Wav(samples: Float32Array, rate: number): Uint8Array {
-  const buf = Buffer.alloc(44 + samples.length * 2);
-  buf.write('RIFF', 0);
-  buf.writeUInt32LE(36 + samples.length * 2, 4);
-  buf.write('WAVEfmt ', 8);
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(1, 22); // mono
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36);
-  buf.writeUInt32LE(samples.length * 2, 40);
-  samples.forEach((x, i) => buf.writeInt16LE(Math.round(Math.max(-1, Math.min(1, x)) * 32767), 44 + 2 * i));
-  return buf;
-}
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();

@@ -2,25 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../src/train/rng.js';
-
-export function wavBytes(samples: Float32Array, sr = 16000): Uint8Array {
-  const b = Buffer.alloc(44 + samples.length * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + samples.length * 2, 4);
-  b.write('WAVE', 8);
-  b.write('fmt ', 12);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(sr, 24);
-  b.writeUInt32LE(sr * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(samples.length * 2, 40);
-  samples.forEach((s, i) => b.writeInt16LE(Math.max(-32767, Math.min(32767, Math.round(s * 32767))), 44 + 2 * i));
-  return b;
-}
+import { pcm16Wav } from '../helpers/pcm16-wav.js';
 
 /** root/<class>/<k>.wav: a 0.5 s tone near each class's frequency plus noise. */
 export function makeToneDataset(root: string, perClass: number, seed = 1): Record<string, number> {
@@ -32,7 +14,7 @@ export function makeToneDataset(root: string, perClass: number, seed = 1): Recor
       const ff = f * (0.9 + 0.2 * rng.uniform());
       const s = new Float32Array(8000);
       for (let i = 0; i < s.length; i++) s[i] = 0.5 * Math.sin((2 * Math.PI * ff * i) / 16000) + 0.05 * (2 * rng.uniform() - 1);
-      writeFileSync(join(root, c, `${k}.wav`), wavBytes(s));
+      writeFileSync(join(root, c, `${k}.wav`), pcm16Wav(s));
     }
   }
   return classes;
