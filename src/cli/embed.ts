@@ -14,7 +14,7 @@ import { ASTConfig } from '../model/config.js';
 import { loadWeights, BASE_PREFIX } from '../model/weights.js';
 import { ASTForAudioClassification, ASTModel, type ASTOutput } from '../model/ast.js';
 import type { Float32Tensor } from '../tensor.js';
-import { writeFileAtomic } from './features.js';
+import { writeFileAtomic } from '../node/files.js';
 
 const EXAMPLES = `
 Examples:

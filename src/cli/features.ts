@@ -1,10 +1,9 @@
 /** `ast-audio features AUDIO --out F.npy`: the model's input features of one file, as float32 .npy. */
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { readAudioFile } from '../node/audio.js';
+import { writeFileAtomic } from '../node/files.js';
 import { formatNpy } from '../io/npy.js';
 
 const EXAMPLES = `
@@ -16,18 +15,6 @@ Examples:
 
 Audio at another rate than the preprocessor's sampling_rate is resampled (torchaudio's sinc
 interpolation) and a note says so on stderr. Multi-channel audio is averaged to mono.`;
-
-/** Writes next to the target under a temporary name, then renames: no half-written files. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  try {
-    await writeFile(tmp, bytes);
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw new Error(`${path}: cannot write (${(err as Error).message})`);
-  }
-}
 
 /** A preprocessor_config.json path, a folder that holds one, or a Hub id; defaults when omitted. */
 export async function loadExtractor(preprocessor: string | undefined): Promise<ASTFeatureExtractor> {

@@ -1,6 +1,7 @@
-/** FileSource over a local folder (Node only). */
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+/** Local files (Node only): a FileSource over a folder, and writes that never leave a half-written file. */
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { FileSource } from '../io/files.js';
 
 export function dirSource(dir: string): FileSource {
@@ -26,4 +27,19 @@ export function dirSource(dir: string): FileSource {
       }
     },
   };
+}
+
+/**
+ * Writes next to the target under a temporary name, then renames: no half-written files. The temp
+ * name carries the pid and random bytes, so concurrent writers of one path never share it.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new Error(`${path}: cannot write (${(err as Error).message})`);
+  }
 }

@@ -23,6 +23,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { downloadFile, fileDownloadInfo, type FileDownloadInfoOutput } from '@huggingface/hub';
 import type { FileSource } from '../io/files.js';
+import { writeFileAtomic } from './files.js';
 import { DEFAULT_HUB_ENDPOINT, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
 
 export { DEFAULT_HUB_ENDPOINT, isValidRepoId, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
@@ -348,9 +349,7 @@ async function isFile(path: string): Promise<boolean> {
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, path);
+  await writeFileAtomic(path, text);
 }
 
 async function writeMarker(path: string): Promise<void> {
