@@ -5,8 +5,8 @@
  * match names that start with a dot. Node 20 has no fs.glob, and this is all the CLI needs.
  */
 import { readdir, stat } from 'node:fs/promises';
-import { extname, join } from 'node:path';
-import { AUDIO_EXTENSIONS } from '../node/audio.js';
+import { join } from 'node:path';
+import { isAudioFile } from '../node/audio.js';
 
 const MAGIC = /[*?[{]/;
 
@@ -42,11 +42,6 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     }
   }
   return { files, problems };
-}
-
-/** A folder contributes the files decodeAudio reads (WAV, FLAC, MP3, Ogg Vorbis/Opus), by extension. */
-export function isAudioFile(path: string): boolean {
-  return (AUDIO_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 }
 
 async function kindOf(path: string): Promise<'file' | 'dir' | 'missing'> {

@@ -7,6 +7,12 @@ import { decodeAudio, type DecodedAudio } from '../audio/decode.js';
 const MAX_AUDIO_FILE_BYTES = 2 ** 31 - 1;
 
 export const AUDIO_EXTENSIONS = ['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.webm'] as const;
+const AUDIO_EXTENSION_SET: ReadonlySet<string> = new Set(AUDIO_EXTENSIONS);
+
+/** Whether a folder listing should take this file as audio: by extension, case-insensitive. */
+export function isAudioFile(path: string): boolean {
+  return AUDIO_EXTENSION_SET.has(extname(path).toLowerCase());
+}
 
 async function readBytes(path: string): Promise<Uint8Array> {
   let size: number;
@@ -51,7 +57,7 @@ export async function listAudioFiles(dir: string): Promise<string[]> {
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory()) await walk(p);
-      else if ((AUDIO_EXTENSIONS as readonly string[]).includes(extname(e.name).toLowerCase())) out.push(p);
+      else if (isAudioFile(e.name)) out.push(p);
     }
   };
   await walk(dir);

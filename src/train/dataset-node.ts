@@ -5,10 +5,8 @@
  */
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { AUDIO_EXTENSIONS } from '../node/audio.js';
+import { AUDIO_EXTENSIONS, isAudioFile } from '../node/audio.js';
 import { parseCsvManifest, parseJsonlManifest, type LabelledClip } from './dataset.js';
-
-const AUDIO_EXT = new Set<string>(AUDIO_EXTENSIONS);
 
 /** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
 export function readLabelledClips(source: string): LabelledClip[] {
@@ -45,7 +43,7 @@ function listAudio(dir: string): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...listAudio(p));
-    else if (AUDIO_EXT.has(extname(e.name).toLowerCase())) out.push(resolve(p));
+    else if (isAudioFile(e.name)) out.push(resolve(p));
   }
   return out;
 }
