@@ -84,7 +84,7 @@ export async function runEmbed(audio: string[], options: EmbedOptions, stderr: N
   await save('last_hidden_state.npy', out.lastHiddenState);
   await save('hidden_states.npy', out.hiddenStates);
   await save('attentions.npy', out.attentions);
-  const labels = hasHead ? Array.from({ length: config.num_labels }, (_, i) => config.id2label[String(i)] ?? `LABEL_${i}`) : [];
+  const labels = hasHead ? config.labels : [];
   const labelsPath = join(options.out, 'labels.json');
   await writeFileAtomic(labelsPath, new TextEncoder().encode(`${JSON.stringify({ files: audio, labels }, null, 2)}\n`));
   written.push(`${labelsPath}: ${audio.length} files, ${labels.length} labels`);

@@ -291,9 +291,9 @@ export class ASTConfig {
     return this.hidden_size / this.num_attention_heads;
   }
 
-  /** Labels in index order (id2label[0], id2label[1], …). */
+  /** Labels in index order (id2label[0], id2label[1], …); HF's LABEL_i for an id the map lacks. */
   get labels(): string[] {
-    return Array.from({ length: this.num_labels }, (_, i) => this.id2label[String(i)]!);
+    return Array.from({ length: this.num_labels }, (_, i) => this.id2label[String(i)] ?? `LABEL_${i}`);
   }
 
   private validateArchitecture(where: string): void {

@@ -150,7 +150,7 @@ export function createAudioClassificationPipeline(
         `config.json (max_length ${config.max_length}, num_mel_bins ${config.num_mel_bins})`,
     );
   }
-  const labels = Array.from({ length: config.num_labels }, (_, i) => config.id2label[String(i)] ?? `LABEL_${i}`);
+  const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
 
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
