@@ -1,6 +1,7 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { positiveInteger } from './options.js';
 import cliProgress from 'cli-progress';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
@@ -76,8 +77,8 @@ export function register(program: Command): void {
     .option('--timeline', 'print the top labels of every window with start/end seconds', false)
     .option('--json', 'print one JSON document', false)
     .option('--csv', 'print CSV rows', false)
-    .option('-b, --batch-size <n>', 'windows per forward pass', parseCount('--batch-size'), 1)
-    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', parseCount('--threads'))
+    .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
+    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', positiveInteger('--threads'))
     .option('--no-progress', 'never show the progress bar')
     .addHelpText('after', EXAMPLES)
     .action(async (inputs: string[], opts: ClassifyCliOptions) => {
@@ -275,10 +276,3 @@ function parsePositive(name: string): (value: string) => number {
   };
 }
 
-function parseCount(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} expects a positive integer`);
-    return n;
-  };
-}

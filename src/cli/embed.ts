@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { positiveInteger } from './options.js';
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { readAudioFile } from '../node/audio.js';
 import { formatNpy } from '../io/npy.js';
@@ -100,11 +101,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--hidden-states', 'also write hidden_states.npy [layers+1, batch, tokens, hidden]')
     .option('--attentions', 'also write attentions.npy [layers, batch, heads, tokens, tokens]')
-    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer, got ${v}`);
-      return n;
-    })
+    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', positiveInteger('--threads'))
     .addHelpText('after', EXAMPLES)
     .action(async (audio: string[], opts: EmbedOptions) => {
       for (const line of await runEmbed(audio, opts)) process.stdout.write(`${line}\n`);

@@ -1,5 +1,6 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { positiveInteger } from './options.js';
 import { runEval } from '../train/train-node.js';
 import { formatEval } from '../train/trainer.js';
 
@@ -9,11 +10,7 @@ export function register(program: Command): void {
     .description('Score a checkpoint on a labelled set: loss and accuracy, or mAP / AUC / d′ for multi-label')
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
-    .option('--batch-size <n>', 'clips per forward', (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--batch-size must be a positive integer, got "${v}"`);
-      return n;
-    }, 8)
+    .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', (v: string) => Number(v))
     .option('--json', 'print the result as JSON', false)
     .addHelpText(

@@ -1,6 +1,6 @@
 /** `ast-audio norm-stats DIR|MANIFEST`: dataset mean and std for preprocessor_config.json. */
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { positiveInteger } from './options.js';
 import { NormStatsAccumulator, type NormStats } from '../audio/norm-stats.js';
 import { listAudioInput, readAudioFile } from '../node/audio.js';
 import { loadExtractor } from './features.js';
@@ -15,12 +15,6 @@ As the AST repository's get_norm_stats.py: fbank without normalisation, zero-pad
 to max_length frames, then the mean over batches of --batch-size clips (1000, as the script) of each
 batch's mean and unbiased std over all its values. With at most --batch-size clips this is the
 pooled mean and std. Put the numbers in preprocessor_config.json as "mean" and "std".`;
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
-  return n;
-}
 
 export async function runNormStats(
   input: string,
@@ -58,7 +52,7 @@ export function register(program: Command): void {
     .description('mean and std of the un-normalised log-mel features of a dataset (for preprocessor_config.json)')
     .argument('<dir-or-manifest>', 'folder of audio files, or a manifest listing them')
     .option('-p, --preprocessor <config>', 'preprocessor_config.json, a checkpoint folder, or a Hub id (sampling_rate, num_mel_bins, max_length)')
-    .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInt, 1000)
+    .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInteger('--batch-size'), 1000)
     .option('--skip-bad', 'skip files that cannot be decoded or are shorter than one frame (each reported on stderr) instead of stopping')
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
