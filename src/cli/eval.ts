@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
     .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', (v: string) => Number(v))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
       'after',
