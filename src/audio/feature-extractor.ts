@@ -3,7 +3,7 @@
  * `max_length` frames in the log domain, then `(x - mean) / (2 * std)`.
  */
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
-import { resolveSource, type FileSource } from '../io/files.js';
+import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 import { fbankInto, astFbankOptions, type Normalization } from './fbank.js';
 import { resample } from './resample.js';
 
@@ -103,13 +103,7 @@ export class ASTFeatureExtractor {
     if (!(await src.exists(name))) {
       throw new Error(`${where}: no such file (a checkpoint needs preprocessor_config.json for its feature extractor)`);
     }
-    const bytes = await src.read(name);
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (e) {
-      throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
-    }
+    const json = parseJson(await src.read(name), where);
     return ASTFeatureExtractor.fromConfig(json as Record<string, unknown>, where);
   }
 

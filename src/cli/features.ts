@@ -5,6 +5,7 @@ import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { readAudioFile } from '../node/audio.js';
 import { writeFileAtomic } from '../node/files.js';
 import { formatNpy } from '../io/npy.js';
+import { parseJson } from '../io/files.js';
 
 const EXAMPLES = `
 Examples:
@@ -20,20 +21,14 @@ interpolation) and a note says so on stderr. Multi-channel audio is averaged to 
 export async function loadExtractor(preprocessor: string | undefined): Promise<ASTFeatureExtractor> {
   if (!preprocessor) return ASTFeatureExtractor.fromConfig({}, 'Hugging Face defaults');
   if (preprocessor.endsWith('.json')) {
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = await readFile(preprocessor, 'utf8');
+      bytes = await readFile(preprocessor);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new Error(`${preprocessor}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${preprocessor}: not valid JSON (${(e as Error).message})`);
-    }
-    return ASTFeatureExtractor.fromConfig(json as Record<string, unknown>, preprocessor);
+    return ASTFeatureExtractor.fromConfig(parseJson(bytes, preprocessor) as Record<string, unknown>, preprocessor);
   }
   return ASTFeatureExtractor.fromPretrained(preprocessor);
 }

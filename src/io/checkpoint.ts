@@ -3,7 +3,7 @@
  * model.safetensors, then the sharded model.safetensors.index.json, then PyTorch's
  * pytorch_model.bin (and its sharded index), read with a restricted unpickler.
  */
-import type { FileSource } from './files.js';
+import { parseJson, type FileSource } from './files.js';
 import type { Tensor } from '../tensor.js';
 import { parseSafetensors } from './safetensors.js';
 import { parseTorchCheckpoint } from './torch-pickle.js';
@@ -60,12 +60,7 @@ async function readSharded(
   readShard: (bytes: Uint8Array, where: string) => Map<string, Tensor>,
 ): Promise<{ tensors: Map<string, Tensor>; files: string[] }> {
   const where = source.describe(indexName);
-  let index: unknown;
-  try {
-    index = JSON.parse(new TextDecoder().decode(await source.read(indexName)));
-  } catch (err) {
-    throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
-  }
+  const index = parseJson(await source.read(indexName), where);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
     throw new Error(`${where}: no "weight_map" object`);

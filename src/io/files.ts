@@ -32,6 +32,15 @@ export async function resolveSource(
   return resolver(source, options);
 }
 
+/** A JSON file's bytes as a value; bad JSON is an error that names the file (`where`). */
+export function parseJson(bytes: Uint8Array, where: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
 /** A source over in-memory files (tests, browser uploads). */
 export function memorySource(files: Record<string, Uint8Array>, description = 'memory'): FileSource {
   return {

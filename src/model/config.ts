@@ -5,7 +5,7 @@
  * names; fields we do not model (architectures, transformers_version, …) pass through
  * untouched so `toJSON()` writes back what was read.
  */
-import { resolveSource, type FileSource } from '../io/files.js';
+import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu' | 'swish' | 'quick_gelu';
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
@@ -228,14 +228,7 @@ export class ASTConfig {
     const files = await resolveSource(source, options);
     const name = 'config.json';
     const where = files.describe(name);
-    const bytes = await files.read(name);
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder().decode(bytes));
-    } catch (err) {
-      throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
-    }
-    return ASTConfig.fromJSON(json, where);
+    return ASTConfig.fromJSON(parseJson(await files.read(name), where), where);
   }
 
   /**
