@@ -24,6 +24,10 @@ test('the WebAssembly kernel compiles in Node (so the fixture tests exercise it)
 // Measured with the JavaScript loop: the same maxima as the WebAssembly one (6.61e-4 default.chirp,
 // 2.54e-4 default.speech_8k, 6.04e-3 raw.chirp): the two loops give identical bits on these files.
 const cases = fixtureIndex.features.filter((f) => !f.error && /chirp|tone|speech_8k/.test(f.audio) && f.preprocessor !== 'short64');
+test('the fixture filter finds its cases (an empty list would run no comparison)', () => {
+  assert.ok(cases.length >= 6, `feature fixtures: ${cases.length} cases`);
+});
+
 for (const f of cases) {
   test(`JavaScript loop: features ${f.preprocessor} ${f.audio} match torchaudio`, async () => {
     const fe = await ASTFeatureExtractor.fromPretrained(join(fixturesDir, 'features', `${f.preprocessor}.preprocessor_config.json`));

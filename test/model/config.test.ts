@@ -8,6 +8,9 @@ import { fixturesDir } from '../helpers/fixtures.js';
 
 const modelsDir = join(fixturesDir, 'models');
 const fixtureModels = readdirSync(modelsDir).filter((m) => existsSync(join(modelsDir, m, 'config.json')));
+test('the fixture models are found (an empty list would check no config)', () => {
+  assert.ok(fixtureModels.length >= 4, `${modelsDir}: ${fixtureModels.length} models with a config.json`);
+});
 
 // The shape of a config.json as transformers saves it (MIT/ast-finetuned-audioset-10-10-0.4593 style):
 // no num_labels key, a transformers_version, labels with names.

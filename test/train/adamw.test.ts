@@ -18,6 +18,9 @@ function readF32(path: string): Map<string, Float32Tensor> {
 }
 
 const cases = fixtureIndex.models.filter((m) => m.case !== 'case-inference');
+test('the fixture filter finds its cases (an empty list would run no comparison)', () => {
+  assert.ok(cases.length >= 4, `training fixtures: ${cases.length} cases`);
+});
 
 for (const c of cases) {
   test(`one AdamW step with the reference gradients matches torch.optim.AdamW (${c.model}/${c.case})`, () => {

@@ -45,6 +45,9 @@ function scaleOfGrad(ref: Map<string, Float32Tensor>, name: string): Float32Arra
 }
 
 const cases = fixtureIndex.models.filter((m) => m.case !== 'case-inference');
+test('the fixture filter finds its cases (an empty list would run no comparison)', () => {
+  assert.ok(cases.length >= 4, `training fixtures: ${cases.length} cases`);
+});
 
 for (const c of cases) {
   test(`gradients match PyTorch: ${c.model}/${c.case}`, async () => {
