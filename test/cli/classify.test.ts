@@ -3,23 +3,16 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import '../../src/node/index.js';
 import { classifyCommand, type ClassifyCliOptions } from '../../src/cli/classify.js';
 import { pipeline, type AudioClassificationPipeline } from '../../src/pipeline/audio-classification.js';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
 import { pcm16Wav } from '../helpers/pcm16-wav.js';
+import { capture } from '../helpers/capture.js';
 
 const TINY = join(fixturesDir, 'models/tiny');
 const AUDIO = join(fixturesDir, 'audio');
-
-function capture(): { stream: PassThrough; text: () => string } {
-  const stream = new PassThrough();
-  const chunks: Buffer[] = [];
-  stream.on('data', (c: Buffer) => chunks.push(c));
-  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
-}
 
 const DEFAULTS: ClassifyCliOptions = { topK: 5, aggregate: 'mean', timeline: false, json: false, csv: false, batchSize: 1, progress: true };
 

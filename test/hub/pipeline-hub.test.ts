@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import '../../src/node/index.js';
 import { classifyCommand } from '../../src/cli/classify.js';
 import { ASTForAudioClassification } from '../../src/model/ast.js';
 import { pipeline } from '../../src/pipeline/audio-classification.js';
 import { fixturesDir } from '../helpers/fixtures.js';
+import { capture } from '../helpers/capture.js';
 import { startFakeHub, type FakeHub } from './fake-hub.js';
 
 const TINY = join(fixturesDir, 'models/tiny');
@@ -82,17 +82,15 @@ describe('Hub ids through pipeline, fromPretrained and the CLI (loopback server)
   it('the CLI takes a Hub id for --model', async () => {
     const dir = mkdtempSync(join(root, 'clips-'));
     copyFileSync(WAV, join(dir, 'x.wav'));
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    out.on('data', (c: Buffer) => (stdout += c.toString()));
+    const out = capture();
+    const err = capture();
     const code = await classifyCommand(
       [dir],
       { model: hub.repoId, topK: 2, aggregate: 'mean', timeline: false, json: true, csv: false, batchSize: 1, progress: true },
-      { stdout: out, stderr: err },
+      { stdout: out.stream, stderr: err.stream },
     );
-    assert.equal(code, 0);
-    const doc = JSON.parse(stdout) as { model: string; results: { labels: unknown[] }[] };
+    assert.equal(code, 0, err.text());
+    const doc = JSON.parse(out.text()) as { model: string; results: { labels: unknown[] }[] };
     assert.equal(doc.model, hub.repoId);
     assert.equal(doc.results[0]!.labels.length, 2);
   });

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PassThrough } from 'node:stream';
 import '../../src/node/index.js';
 import { classifyCommand } from '../../src/cli/classify.js';
 import { DEFAULT_MODEL_DIR, pipeline } from '../../src/pipeline/audio-classification.js';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
+import { capture } from '../helpers/capture.js';
 
 const DEFAULT = join(REPO_ROOT, DEFAULT_MODEL_DIR);
 const WAV = join(fixturesDir, 'audio/speech_16k.wav');
@@ -32,17 +32,15 @@ describe('the embedded default model', { timeout: 120_000 }, () => {
   });
 
   it('the CLI uses it when --model is not given', async () => {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = '';
-    let stderr = '';
-    out.on('data', (c: Buffer) => (stdout += c.toString()));
-    err.on('data', (c: Buffer) => (stderr += c.toString()));
+    const out = capture();
+    const err = capture();
     const code = await classifyCommand(
       [WAV],
       { topK: 1, aggregate: 'mean', timeline: false, json: true, csv: false, batchSize: 1, progress: false },
-      { stdout: out, stderr: err },
+      { stdout: out.stream, stderr: err.stream },
     );
+    const stdout = out.text();
+    const stderr = err.text();
     assert.equal(code, 0, stderr);
     assert.match(stderr, /# model models\/speech-commands: /);
     const doc = JSON.parse(stdout) as { model: string; results: { labels: { label: string }[] }[] };
