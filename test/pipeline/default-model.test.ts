@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import '../../src/node/index.js';
 import { classifyCommand } from '../../src/cli/classify.js';
@@ -28,6 +28,21 @@ describe('the embedded default model', { timeout: 120_000 }, () => {
     } finally {
       await byDefault.dispose();
       await explicit.dispose();
+    }
+  });
+
+  it('names the word spoken in each of its example clips (examples/<word>.wav, held-out voices)', async () => {
+    // The expectation is the file name (what espeak-ng was asked to say), not an output of this code.
+    const classify = await pipeline('audio-classification', DEFAULT, { threads: 1 });
+    try {
+      const words = readdirSync(join(DEFAULT, 'examples')).filter((f) => f.endsWith('.wav'));
+      assert.ok(words.length >= 10, `${DEFAULT_MODEL_DIR}/examples: ${words.length} clips`);
+      for (const f of words) {
+        const [top] = await classify(join(DEFAULT, 'examples', f), { topK: 1 });
+        assert.equal(top!.label, basename(f, '.wav'), `${DEFAULT_MODEL_DIR}/examples/${f}`);
+      }
+    } finally {
+      await classify.dispose();
     }
   });
 
