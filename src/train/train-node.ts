@@ -10,7 +10,7 @@ import { ASTConfig } from '../model/config.js';
 import { loadWeights } from '../model/weights.js';
 import { readCheckpointTensors } from '../io/safetensors.js';
 import { parseSafetensors } from '../io/safetensors.js';
-import { resolveSource } from '../io/files.js';
+import { parseJson, resolveSource } from '../io/files.js';
 import { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS, type ASTFeatureExtractorConfig } from '../audio/feature-extractor.js';
 import { loadAudio } from '../node/audio.js';
 import { NormStatsAccumulator } from '../audio/norm-stats.js';
@@ -150,7 +150,8 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
     const same = pretrained.labels.length === labels.length && labels.every((l) => pretrained.labels.includes(l));
     if (same) labels = pretrained.labels;
     if (await src.exists('preprocessor_config.json')) {
-      feJson = { ...feJson, ...(JSON.parse(new TextDecoder().decode(await src.read('preprocessor_config.json'))) as Record<string, unknown>) };
+      const name = 'preprocessor_config.json';
+      feJson = { ...feJson, ...(parseJson(await src.read(name), src.describe(name)) as Record<string, unknown>) };
     }
     const json = {
       ...pretrained.toJSON(),
