@@ -1,6 +1,6 @@
 /** Local files (Node only): a FileSource over a folder, and writes that never leave a half-written file. */
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FileSource } from '../io/files.js';
 
@@ -18,15 +18,36 @@ export function dirSource(dir: string): FileSource {
     },
     read: async (name) => {
       try {
-        // A view, not a copy: copying a 346 MB checkpoint costs seconds and doubles peak RSS.
-        const b = await readFile(join(root, name));
-        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+        return await readWhole(join(root, name));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         throw new Error(`${join(root, name)}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
       }
     },
   };
+}
+
+/** Bytes per read call: readFile's 512 KiB reads made a 330 MB checkpoint load ~15 % slower here. */
+const READ_CHUNK = 1 << 24;
+
+/**
+ * The whole file in one buffer that the caller keeps (checkpoint tensors are views into it, so
+ * nothing is copied afterwards). A file that shrinks while being read is an error, not a short read.
+ */
+async function readWhole(path: string): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const bytes = new Uint8Array(size);
+    for (let off = 0; off < size; ) {
+      const { bytesRead } = await fh.read(bytes, off, Math.min(size - off, READ_CHUNK), off);
+      if (bytesRead === 0) throw new Error(`file ended after ${off} of ${size} bytes while being read`);
+      off += bytesRead;
+    }
+    return bytes;
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
