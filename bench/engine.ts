@@ -22,6 +22,7 @@ import { ASTForAudioClassification } from '../src/model/ast.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { OrtSession } from '../src/runtime/session.js';
 import type { Float32Tensor, Tensor } from '../src/tensor.js';
+import { findReferenceDir } from './python-peer.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -95,17 +96,6 @@ const median = (a: number[]) => {
   return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 };
 
-async function timeit(fn: () => Promise<unknown>, runs: number, warmup: number): Promise<number> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ts.push(performance.now() - t0);
-  }
-  return median(ts);
-}
-
 /**
  * ORT's fp32 MatMul on the MLP's GEMM shapes (1214x768 @ 768x3072, then @ 3072x768), four blocks chained in
  * one graph with prepacked weights and a scalar output, so the time is the kernels' and not feeding or copying.
@@ -148,13 +138,6 @@ async function loadChild(dir: string, threads: number): Promise<void> {
   const fileMB = statSync(join(dir, 'model.safetensors')).size / 2 ** 20;
   await m.dispose();
   process.stdout.write(`${JSON.stringify({ ms, peakRssMB, fileMB })}\n`);
-}
-
-function findReference(): string | undefined {
-  for (const c of [process.env.AST_SHARED && join(process.env.AST_SHARED, 'reference'), join(REPO, '../shared/reference'), '/work/shared/reference']) {
-    if (c && existsSync(join(c, 'oracle.py'))) return c;
-  }
-  return undefined;
 }
 
 function hasTorch(): boolean {
@@ -285,7 +268,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   log(`load (fromPretrained -> ready session, fresh process): ${load.ms.toFixed(0)} ms, peak RSS ${load.peakRssMB.toFixed(0)} MB = ${(load.peakRssMB / load.fileMB).toFixed(2)}x the ${load.fileMB.toFixed(0)} MB file`);
 
   // Peers' one-off preparation (ONNX export, npm install) before any timing.
-  const ref = options.peers === false ? undefined : findReference();
+  const ref = options.peers === false ? undefined : findReferenceDir();
   const torchOk = ref !== undefined && hasTorch();
   let tjsModels: string | undefined;
   let tjsSkip = options.peers === false ? 'skipped (--no-peers)' : !ref ? 'skipped: oracle.py not found' : !torchOk ? `skipped: ${PY} has no torch` : '';

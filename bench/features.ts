@@ -8,13 +8,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { fbank, astFbankOptions } from '../src/audio/fbank.js';
 import { ASTFeatureExtractor } from '../src/audio/feature-extractor.js';
 import { formatNpy } from '../src/io/npy.js';
+import { findReferenceDir, lineReader } from './python-peer.js';
 
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
 const SAMPLE_RATE = 16000;
 const CLIP_SECONDS = 10;
@@ -82,13 +82,6 @@ function medianTiming(xs: Timing[]): Timing {
   return { wallMs: median(xs.map((x) => x.wallMs)), cpuMs: median(xs.map((x) => x.cpuMs)), bestCpuMs: Math.min(...xs.map((x) => x.cpuMs)) };
 }
 
-function findOracle(): string | null {
-  for (const p of [process.env.AST_SHARED && join(process.env.AST_SHARED, 'reference/oracle.py'), join(REPO, '../shared/reference/oracle.py'), '/work/shared/reference/oracle.py']) {
-    if (p && existsSync(p)) return p;
-  }
-  return null;
-}
-
 // A persistent torchaudio worker: each stdin line runs oracle.fbank_features once on the clip and
 // answers its wall and CPU time (time.process_time: every thread of the process) in ms, so our
 // runs and torchaudio's can alternate (fair under a changing load). threads 0: torch's default.
@@ -112,28 +105,14 @@ interface TorchWorker {
 }
 
 async function startTorchWorker(clipNpy: string, threads: number): Promise<TorchWorker | { note: string }> {
-  const oracle = findOracle();
-  if (!oracle) return { note: 'oracle.py not found (../shared/reference); torchaudio not timed' };
+  const reference = findReferenceDir();
+  if (!reference) return { note: 'oracle.py not found (../shared/reference); torchaudio not timed' };
+  const oracle = join(reference, 'oracle.py');
   if (!existsSync(PYTHON)) return { note: `${PYTHON} not found; torchaudio not timed` };
   const child = spawn(PYTHON, ['-c', PY_WORKER, oracle, clipNpy, String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters: ((line: string | null) => void)[] = [];
-  let buffered = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.on('data', (d: Buffer) => {
-    buffered += d.toString();
-    let i;
-    while ((i = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, i);
-      buffered = buffered.slice(i + 1);
-      const w = waiters.shift();
-      if (w) w(line);
-      else lines.push(line);
-    }
-  });
-  child.on('close', () => waiters.splice(0).forEach((w) => w(null)));
-  const next = (): Promise<string | null> => (lines.length ? Promise.resolve(lines.shift()!) : new Promise((r) => waiters.push(r)));
+  const next = lineReader(child.stdout);
   const ready = await next();
   if (!ready?.startsWith('ready')) {
     child.kill();
@@ -144,7 +123,7 @@ async function startTorchWorker(clipNpy: string, threads: number): Promise<Torch
     run: async () => {
       child.stdin.write('run\n');
       const line = await next();
-      if (line === null) throw new Error(`torchaudio worker exited: ${stderr.trim().split('\n').pop()}`);
+      if (line === undefined) throw new Error(`torchaudio worker exited: ${stderr.trim().split('\n').pop()}`);
       const [wallMs, cpuMs] = line.split(' ').map(Number);
       return { wallMs: wallMs!, cpuMs: cpuMs! };
     },

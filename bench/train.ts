@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/index.js';
 import { ASTConfig } from '../src/model/config.js';
@@ -16,6 +16,7 @@ import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/train/rng.js';
 import { astParameterSpecs } from '../src/model/weights.js';
 import type { Float32Tensor } from '../src/tensor.js';
+import { findReferenceDir, lineReader } from './python-peer.js';
 
 export interface TrainBenchCase {
   name: string;
@@ -81,14 +82,6 @@ async function oursRunner(c: TrainBenchCase, threads?: number): Promise<{ step: 
   return { step, params, dispose: () => model.dispose() };
 }
 
-function findOracle(): string | undefined {
-  const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  for (const d of [process.env.AST_SHARED && join(process.env.AST_SHARED, 'reference'), join(repo, '../shared/reference'), '/work/shared/reference']) {
-    if (d && existsSync(join(d, 'oracle.py'))) return d;
-  }
-  return undefined;
-}
-
 /** A PyTorch worker: builds the oracle model, then times one step per "step" line on stdin. */
 const TORCH_WORKER = `
 import json, sys, time, torch
@@ -120,7 +113,7 @@ interface TorchWorker {
 }
 
 async function torchWorker(c: TrainBenchCase, threads: number): Promise<TorchWorker | string> {
-  const oracle = findOracle();
+  const oracle = findReferenceDir();
   if (!oracle) return 'oracle.py not found';
   if (!existsSync('/usr/bin/python3')) return '/usr/bin/python3 not found';
   const p = spawn('/usr/bin/python3', ['-c', TORCH_WORKER, oracle, JSON.stringify(c.config), String(c.batch), String(threads)], {
@@ -129,22 +122,7 @@ async function torchWorker(c: TrainBenchCase, threads: number): Promise<TorchWor
   });
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines: string[] = [];
-  const waiters: ((l: string | undefined) => void)[] = [];
-  let buf = '';
-  p.stdout.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  p.on('close', () => waiters.splice(0).forEach((w) => w(undefined)));
-  const next = (): Promise<string | undefined> => (lines.length ? Promise.resolve(lines.shift()) : new Promise((r) => waiters.push(r)));
+  const next = lineReader(p.stdout);
   const first = await next();
   if (!first) {
     const err = stderr.trim().split('\n').pop() ?? '';
