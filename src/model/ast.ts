@@ -10,7 +10,7 @@
 import { GraphBuilder, MS_DOMAIN, type Attrs, type Value } from '../graph/builder.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { BASE_PREFIX, type HeadKind } from './weights.js';
-import { loadPretrained } from './pretrained.js';
+import { checkInputValues, loadPretrained } from './pretrained.js';
 import type { FileSource } from '../io/files.js';
 import { Runner, type GraphBytes } from '../runtime/runner.js';
 import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
@@ -312,20 +312,7 @@ abstract class ASTRunner {
 
   protected async run(input: ForwardInput): Promise<ASTOutput> {
     const x = input.inputValues;
-    const c = this.config;
-    if (
-      x.dtype !== 'float32' ||
-      x.dims.length !== 3 ||
-      x.dims[1] !== c.max_length ||
-      x.dims[2] !== c.num_mel_bins ||
-      x.dims[0]! < 1 ||
-      x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins
-    ) {
-      throw new Error(
-        `inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}] (max_length, num_mel_bins from config), ` +
-          `got ${x.dtype} [${x.dims.join(', ')}] with ${x.data.length} values`,
-      );
-    }
+    checkInputValues(x, this.config);
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
     const v = this.variant(hidden, attn);

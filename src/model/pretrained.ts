@@ -100,6 +100,18 @@ export function checkAgreement(
   }
 }
 
+/** The one check of a model input: float32 [batch >= 1, max_length, num_mel_bins] (the config's), whole. */
+export function checkInputValues(x: Float32Tensor, config: Pick<ASTConfig, 'max_length' | 'num_mel_bins'>): void {
+  const T = config.max_length;
+  const M = config.num_mel_bins;
+  if (x.dtype !== 'float32' || x.dims.length !== 3 || x.dims[1] !== T || x.dims[2] !== M || !(x.dims[0]! >= 1) || x.data.length !== x.dims[0]! * T * M) {
+    throw new Error(
+      `inputValues: expected float32 [batch, ${T}, ${M}] (max_length, num_mel_bins from config), ` +
+        `got ${x.dtype} [${x.dims.join(', ')}] with ${x.data.length} values`,
+    );
+  }
+}
+
 /** preprocessor_config.json; when absent and optional, Hugging Face's defaults in the config's input shape. */
 async function readExtractor(files: FileSource, need: 'required' | 'optional', config: ASTConfig): Promise<ASTFeatureExtractor> {
   const where = files.describe(PREPROCESSOR_FILE);

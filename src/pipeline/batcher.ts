@@ -6,7 +6,7 @@
  * in the order it added them, whoever shared the batch. Edges only decide when to run a batch.
  * No model inside: `runNext` takes the forward function, so the batcher is testable on its own.
  */
-import { float32Tensor, type Float32Tensor } from '../tensor.js';
+import { stackRows, type Float32Tensor } from '../tensor.js';
 
 /** Why a row's promise rejected when its owner cancelled it before it ran. */
 export class BatchCancelledError extends Error {
@@ -101,11 +101,8 @@ export class Batcher<O> {
     if (this.queue.length === 0) return undefined;
     const rows = this.queue.slice(0, this.maxBatch);
     this.queue = this.queue.slice(this.maxBatch);
-    const per = this.maxLength * this.numMelBins;
-    const data = new Float32Array(rows.length * per); // [B, T, M]
-    rows.forEach((r, b) => data.set(r.features, b * per));
     return {
-      inputValues: float32Tensor([rows.length, this.maxLength, this.numMelBins], data),
+      inputValues: stackRows(rows.map((r) => r.features), [this.maxLength, this.numMelBins]), // [B, T, M]
       owners: rows.map((r) => r.owner),
       resolve(output) {
         const B = rows.length;

@@ -11,6 +11,7 @@ import type { ASTConfig } from '../model/config.js';
 import { astParameterSpecs } from '../model/weights.js';
 import { lossGraph, lossTerms, type Labels, type ProblemType } from '../model/loss.js';
 import { Runner } from '../runtime/runner.js';
+import { checkInputValues } from '../model/pretrained.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import type { Float32Tensor } from '../tensor.js';
 import type { Trainable } from './trainer.js';
@@ -88,16 +89,9 @@ export class ASTTrainable implements Trainable {
     this.runner = new Runner(options);
   }
 
-  private checkInput(x: Float32Tensor): void {
-    const c = this.config;
-    if (x.dtype !== 'float32' || x.dims.length !== 3 || x.dims[1] !== c.max_length || x.dims[2] !== c.num_mel_bins || x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins) {
-      throw new Error(`inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}], got ${x.dtype} [${x.dims.join(', ')}]`);
-    }
-  }
-
   /** Loss (HF's, by problem_type), logits and the gradient of the loss for every weight. */
   async computeGradients(i: { inputValues: Float32Tensor; labels: Labels; problemType?: ProblemType }): Promise<GradientsOutput> {
-    this.checkInput(i.inputValues);
+    checkInputValues(i.inputValues, this.config);
     const B = i.inputValues.dims[0]!;
     const cfg = { num_labels: this.config.num_labels, problem_type: i.problemType ?? this.config.problem_type };
     const terms = lossTerms(cfg, i.labels, B);
@@ -116,7 +110,7 @@ export class ASTTrainable implements Trainable {
   }
 
   async predict(inputValues: Float32Tensor): Promise<Float32Tensor> {
-    this.checkInput(inputValues);
+    checkInputValues(inputValues, this.config);
     const r = await this.runner.run('logits', () => ({ model: buildLogitsGraph(this.config).encode() }), { input_values: inputValues }, this.weights, ['logits']);
     return r.logits as Float32Tensor;
   }
