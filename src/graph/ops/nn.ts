@@ -4,31 +4,24 @@
  */
 import type { Dim } from '../types.js';
 import type { Value } from '../value.js';
-import { attrInts, attrNum, normAxis, sameShape, staticDims, type OpEmitter, type OpTable } from './kit.js';
+import { attrInts, attrNum, normAxis, sameShape, staticDims, type OpEmitter, type Ops, type OpTable, type Vjp } from './kit.js';
 
 export const MS_DOMAIN = 'com.microsoft';
 
+/** The rule of a Softmax-like op over its `axis` attribute, from its output y and cotangent dy. */
+const alongAxis =
+  (rule: <V>(x: Ops<V>, y: V, dy: V, axis: number) => V): Vjp =>
+  (g, n, [dy], x) => {
+    if (!dy) return [];
+    const y = n.outputs[0]!;
+    return [rule(x, y, dy, normAxis(attrNum(n, 'axis', -1), g.shape(y).length))];
+  };
+
 export const NN_OPS: OpTable = {
-  Softmax: {
-    shape: sameShape,
-    vjp: (g, n, [dy], x) => {
-      if (!dy) return [];
-      const y = n.outputs[0]!;
-      const axis = normAxis(attrNum(n, 'axis', -1), g.shape(y).length);
-      // dx = y ⊙ (dy − Σ_axis dy ⊙ y)
-      return [x.mul(y, x.sub(dy, x.sum(x.mul(dy, y), [axis], true)))];
-    },
-  },
-  LogSoftmax: {
-    shape: sameShape,
-    vjp: (g, n, [dy], x) => {
-      if (!dy) return [];
-      const y = n.outputs[0]!;
-      const axis = normAxis(attrNum(n, 'axis', -1), g.shape(y).length);
-      // dx = dy − softmax ⊙ Σ_axis dy
-      return [x.sub(dy, x.mul(x.exp(y), x.sum(dy, [axis], true)))];
-    },
-  },
+  // dx = y ⊙ (dy − Σ_axis dy ⊙ y)
+  Softmax: { shape: sameShape, vjp: alongAxis((x, y, dy, axis) => x.mul(y, x.sub(dy, x.sum(x.mul(dy, y), [axis], true)))) },
+  // dx = dy − softmax ⊙ Σ_axis dy
+  LogSoftmax: { shape: sameShape, vjp: alongAxis((x, y, dy, axis) => x.sub(dy, x.mul(x.exp(y), x.sum(dy, [axis], true)))) },
   /** LayerNormalization over the last axes from `axis`: the usual three-term rule, statistics recomputed. */
   LayerNormalization: {
     shape: sameShape,

@@ -49,8 +49,9 @@ export interface ReduceOptions {
 }
 
 const reduce = (type: string) =>
-  function (this: OpEmitter, x: Value, axes: readonly number[], o: ReduceOptions = {}): Value {
-    return this.op1(type, [x, this.constI64(axes)], o.keepdims === undefined ? {} : { keepdims: o.keepdims ? 1 : 0 });
+  /** Reduces `axes` (every axis when omitted). */
+  function (this: OpEmitter, x: Value, axes?: readonly number[], o: ReduceOptions = {}): Value {
+    return this.op1(type, axes ? [x, this.constI64(axes)] : [x], o.keepdims === undefined ? {} : { keepdims: o.keepdims ? 1 : 0 });
   };
 
 export const reduceBuilders = {
