@@ -29,10 +29,8 @@ interface ConstInfo {
 }
 
 /** The typed op methods (from ops/), mixed into the class below. */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type, @typescript-eslint/no-unsafe-declaration-merging
 export interface GraphBuilder extends OpBuilders {}
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class GraphBuilder implements GradGraph<Value> {
   readonly nodes: NodeRecord<Value>[] = [];
   readonly inputs: Value[] = [];
