@@ -6,7 +6,7 @@
  */
 import { ASTConfig } from './config.js';
 import { loadWeights, BASE_PREFIX, HEAD_PREFIX, type HeadKind, type LoadWeightsOptions } from './weights.js';
-import { readCheckpointTensors } from '../io/checkpoint.js';
+import { readCheckpoint } from '../io/checkpoint.js';
 import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 import { ASTFeatureExtractor, type ASTFeatureExtractorConfig } from '../audio/feature-extractor.js';
 import type { Float32Tensor } from '../tensor.js';
@@ -70,10 +70,10 @@ export async function loadPretrained(source: string | FileSource, options: Pretr
       files.describe(PREPROCESSOR_FILE),
     );
   }
-  const tensors = await readCheckpointTensors(files);
+  const { tensors, files: weightFiles } = await readCheckpoint(files);
   const wanted = options.head ?? 'classification';
   const head: HeadKind = wanted === 'auto' ? ([...tensors.keys()].some(isHeadTensor) ? 'classification' : 'base') : wanted;
-  const { weights, notices } = loadWeights(config, tensors, head, files.description, {
+  const { weights, notices } = loadWeights(config, tensors, head, files.describe(weightFiles[0]!), {
     ...options.weightOptions,
     ...(config !== checkpointConfig ? { checkpointGrid: checkpointConfig } : {}),
   });

@@ -4,11 +4,10 @@
  * renamed. A killed run never leaves a half-written checkpoint that --resume would read.
  */
 import { mkdirSync, writeFileSync, renameSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { writeFileAtomic } from './files.js';
+import { dirSource, writeFileAtomic } from './files.js';
 import { join } from 'node:path';
 import type { Float32Tensor } from '../tensor.js';
-import { parseSafetensors } from '../io/safetensors.js';
-import { toFloat32 } from '../tensor.js';
+import { loadPretrained } from '../model/pretrained.js';
 import type { CheckpointStore, Trainable, TrainerState } from '../train/trainer.js';
 import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from '../train/checkpoint.js';
 
@@ -47,11 +46,7 @@ export class FolderCheckpointStore implements CheckpointStore {
   }
 
   async loadEpochWeights(epoch: number): Promise<Map<string, Float32Tensor>> {
-    const p = join(this.outDir, epochDirName(epoch), 'model.safetensors');
-    const st = parseSafetensors(readFileSync(p), p);
-    const out = new Map<string, Float32Tensor>();
-    for (const [k, t] of st.tensors) out.set(k, toFloat32(t));
-    return out;
+    return (await loadPretrained(dirSource(join(this.outDir, epochDirName(epoch))), { head: 'classification' })).weights;
   }
 }
 

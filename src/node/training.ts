@@ -20,6 +20,8 @@ import { initWeights } from '../train/init.js';
 import { createTrainable } from '../train/trainable.js';
 import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
 import { loadAudio } from './audio.js';
+import { dirSource } from './files.js';
+import { resolveNodeSource } from './resolve.js';
 import { readLabelledClips } from './training-data.js';
 import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoints.js';
 
@@ -138,13 +140,13 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   let weights: Map<string, Float32Tensor>;
   let rawFe: ASTFeatureExtractor;
   if (resumeDir) {
-    const loaded = await loadPretrained(resumeDir, { head: 'classification' });
+    const loaded = await loadPretrained(dirSource(resumeDir), { head: 'classification' });
     ({ config, extractor: rawFe } = loaded);
     weights = ownCopies(loaded.weights);
     labels = config.labels;
     multiLabel = config.problem_type === 'multi_label_classification';
   } else if (cmd.model) {
-    const loaded = await loadPretrained(cmd.model, {
+    const loaded = await loadPretrained(await resolveNodeSource(cmd.model), {
       head: 'classification',
       preprocessor: 'optional',
       adapt: (pretrained) => {
@@ -250,7 +252,7 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */
 export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads'> = {}): Promise<EvalResult> {
-  const { config, extractor, weights } = await loadPretrained(modelDir, { head: 'classification' });
+  const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
   const clips = await readLabelledClips(data);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
   const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
