@@ -28,6 +28,7 @@ import { Batcher, BatchCancelledError } from './batcher.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { checkAgreement, loadPretrained } from '../model/pretrained.js';
 import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import { DisposedError } from '../runtime/runner.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
@@ -148,6 +149,8 @@ export function createAudioClassificationPipeline(
   const byCheckpoint = defaultFunctionToApply(config);
 
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
+    // one clear error for the call, rather than the same one per input after each is decoded
+    if (model.disposed) throw new DisposedError('this pipeline');
     const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
     const samplingRate = fe.sampling_rate;
     interface Pending {
