@@ -11,6 +11,16 @@ import { loadPretrained } from '../model/pretrained.js';
 import type { CheckpointStore, Trainable, TrainerState } from '../train/trainer.js';
 import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from '../train/checkpoint.js';
 
+/**
+ * Writes a model's checkpoint files (`model.toFiles()`: config.json, model.safetensors, preprocessor_config.json)
+ * into `dir`, each atomically (a temporary name, then a rename), creating the folder. Returns `dir`.
+ */
+export async function savePretrained(dir: string, model: { toFiles(): Record<string, Uint8Array> }): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, bytes] of Object.entries(model.toFiles())) await writeFileAtomic(join(dir, name), bytes);
+  return dir;
+}
+
 export const epochDirName = (epoch: number): string => `checkpoint-epoch-${epoch}`;
 
 export class FolderCheckpointStore implements CheckpointStore {

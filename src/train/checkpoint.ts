@@ -12,15 +12,16 @@ import type { RngState } from '../rng.js';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
+/** A model's files in HF's layout; preprocessor_config.json only when there is a feature extractor config. */
 export function modelFiles(
   config: Record<string, unknown>,
-  preprocessor: Record<string, unknown>,
+  preprocessor: Record<string, unknown> | undefined,
   weights: Map<string, Float32Tensor>,
 ): Record<string, Uint8Array> {
   const enc = new TextEncoder();
   return {
     'config.json': enc.encode(JSON.stringify(config, null, 2) + '\n'),
-    'preprocessor_config.json': enc.encode(JSON.stringify(preprocessor, null, 2) + '\n'),
+    ...(preprocessor ? { 'preprocessor_config.json': enc.encode(JSON.stringify(preprocessor, null, 2) + '\n') } : {}),
     'model.safetensors': formatSafetensors(weights, { format: 'pt' }),
   };
 }
