@@ -113,4 +113,11 @@ describe('ast-audio train --save-steps: SIGKILL, then --resume, ends with the un
       assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('.') || n.startsWith('checkpoint-step-')), []);
     });
   }
+
+  it('--resume with options that would change the run is an error listing them', () => {
+    const args = [...common.map((a) => (a === '1e-3' ? '5e-4' : a)), '--out', join(dir, 'killed-0'), '--save-steps', '3', '--seed', '10', '--resume'];
+    const r = cli(args);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--resume \S+checkpoint-epoch-3: these options differ from the run being resumed, which would not continue it exactly: lr 0\.0005 \(the checkpoint's run: 0\.001\); seed 10 \(the checkpoint's run: 9\)\. Give the options of the original run\./);
+  });
 });
