@@ -45,6 +45,10 @@ if (wanted('engine')) {
     );
   }
   summary.push(
+    `engine    ${r.cpu}; every session ${r.sessions[0]?.intraOpNumThreads} intra-op threads, spinning off` +
+      ` (${r.sessions.length} sessions checked)`,
+  );
+  summary.push(
     `engine    roofline ${r.matmulGflops.toFixed(0)} GFLOP/s, ours at ${(100 * r.rooflineFraction).toFixed(0)} %;` +
       ` load ${r.load.ms.toFixed(0)} ms, peak RSS ${r.load.peakRssMB.toFixed(0)} MB for a ${r.load.fileMB.toFixed(0)} MB file`,
   );
