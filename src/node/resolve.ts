@@ -34,9 +34,12 @@ export async function readLocalFile(pathOrUrl: string): Promise<Uint8Array> {
   try {
     const s = await stat(path);
     if (s.isDirectory()) throw new Error(`${path}: is a folder, not an audio file`);
-    if (s.size === 0) throw new Error(`${path}: empty file`);
+    // A pipe or device (/dev/stdin, <(…)) reports size 0: read it to its end, then judge.
+    if (s.isFile() && s.size === 0) throw new Error(`${path}: empty file`);
     if (s.size > MAX_AUDIO_FILE_BYTES) throw new Error(`${path}: ${s.size} bytes is too large to decode in one piece`);
-    return new Uint8Array(await readFile(path));
+    const bytes = new Uint8Array(await readFile(path));
+    if (bytes.length === 0) throw new Error(`${path}: empty ${s.isFile() ? 'file' : 'stream'}`);
+    return bytes;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;

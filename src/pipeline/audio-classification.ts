@@ -81,6 +81,14 @@ export interface ClassifiedAudio {
   error?: Error;
 }
 
+/** Callbacks of {@link AudioClassificationPipeline.run} for a progress display (the CLI's bar). */
+export interface RunProgress {
+  /** Input `index` was read: `duration` seconds (NaN when it could not be read) in `windows` windows. */
+  onDecoded?(index: number, duration: number, windows: number): void;
+  /** Input `index` has `done` of its `windows` windows scored (or failed). */
+  onWindows?(index: number, done: number, windows: number): void;
+}
+
 export interface AudioClassificationPipeline {
   (input: AudioInput, options?: ClassifyOptions): Promise<AudioClassificationResult[]>;
   (input: readonly AudioInput[], options?: ClassifyOptions): Promise<AudioClassificationResult[][]>;
@@ -93,7 +101,7 @@ export interface AudioClassificationPipeline {
   /** Top labels for each window of one input, with start and end in seconds. */
   timeline(input: AudioInput, options?: ClassifyOptions): Promise<TimelineEntry[]>;
   /** Many inputs, batched across inputs; a bad input yields its error and the rest go on. In input order. */
-  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions): AsyncGenerator<ClassifiedAudio>;
+  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
   dispose(): Promise<void>;
 }
 
@@ -153,7 +161,7 @@ export function createAudioClassificationPipeline(
   const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
 
-  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
+  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
     const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
     const samplingRate = fe.sampling_rate;
     interface Pending {
@@ -195,6 +203,7 @@ export function createAudioClassificationPipeline(
         ready.forEach(({ p, w }, b) => {
           p.scores[w.index] = activate(logits.data.subarray(b * n, (b + 1) * n), o.functionToApply);
           if (--p.left === 0) finish(p);
+          progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
         });
       } catch (err) {
         for (const { p } of ready) p.item.error ??= asError(err);
@@ -231,8 +240,10 @@ export function createAudioClassificationPipeline(
         pending.left = pending.windows.length;
         pending.scores = new Array(pending.left);
         for (const w of pending.windows) queue.push({ p: pending, w });
+        progress.onDecoded?.(item.index, item.duration, pending.windows.length);
       } catch (err) {
         item.error = prefixError(source, err);
+        progress.onDecoded?.(item.index, item.duration, 0);
       }
       while (queue.length >= o.batchSize) {
         const batch = queue.slice(0, o.batchSize);

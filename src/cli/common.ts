@@ -1,0 +1,131 @@
+/**
+ * What every sub-command shares: `-` for standard input, plurals, the audio-seconds progress bar, and
+ * the embedded default model.
+ */
+import cliProgress from 'cli-progress';
+import { decodeAudio, type DecodedAudio } from '../audio/decode.js';
+import { readAudioFile } from '../node/audio.js';
+import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_URL } from '../pipeline/audio-classification.js';
+
+/** The argument that means "read the audio from standard input", as in sox, ffmpeg and most Unix tools. */
+export const STDIN = '-';
+
+let stdinBytes: Promise<Uint8Array> | undefined;
+
+/** All of standard input, read once (a second `-` gets the same bytes). */
+export function readStdin(): Promise<Uint8Array> {
+  stdinBytes ??= (async () => {
+    if (process.stdin.isTTY) throw new Error('-: standard input is a terminal; pipe audio in (ast-audio classify - < clip.wav)');
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const bytes = new Uint8Array(Buffer.concat(chunks));
+    if (bytes.length === 0) throw new Error('-: standard input is empty');
+    return bytes;
+  })();
+  return stdinBytes;
+}
+
+/** `readAudioFile`, with `-` read from standard input (any format the decoder knows, found by its bytes). */
+export async function readCliAudio(path: string, options: { samplingRate?: number } = {}): Promise<DecodedAudio> {
+  if (path !== STDIN) return readAudioFile(path, options);
+  return decodeAudio(await readStdin(), { samplingRate: options.samplingRate, source: 'stdin' });
+}
+
+/** "1 label", "12 labels". */
+export function plural(n: number, singular: string, pluralForm = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : pluralForm}`;
+}
+
+/** `--model` when given, else the embedded speech-commands model (as the pipeline's default). */
+export function modelOrDefault(model: string | undefined): { source: string; name: string } {
+  return model === undefined ? { source: DEFAULT_MODEL_URL, name: DEFAULT_MODEL_DIR } : { source: model, name: model };
+}
+
+/** The shared `-m, --model` help text, for commands where the model is optional. */
+export const MODEL_HELP = `Hugging Face Hub id or local checkpoint folder (default: the embedded ${DEFAULT_MODEL_DIR})`;
+
+/**
+ * `--progress` / `--no-progress` / neither: a bar on a terminal, none when stderr is a file or pipe unless
+ * `--progress` asks for it (then it prints a line every few seconds instead of redrawing).
+ */
+export function progressWanted(flag: boolean | undefined, stderr: { isTTY?: boolean }): boolean {
+  return flag ?? stderr.isTTY === true;
+}
+
+/**
+ * Progress in seconds of audio: done / total, with an ETA. Files are decoded one after another, so the
+ * total is known only once every file is read; until then the files not yet read count as the mean of
+ * those read, and the total carries a "~".
+ */
+export class AudioProgress {
+  private readonly bar: cliProgress.SingleBar;
+  private readonly durations: number[];
+  private readonly done: number[];
+  private started = false;
+
+  constructor(
+    label: string,
+    files: number,
+    stream: NodeJS.WritableStream & { isTTY?: boolean },
+  ) {
+    this.durations = new Array<number>(files).fill(NaN);
+    this.done = new Array<number>(files).fill(0);
+    this.bar = new cliProgress.SingleBar(
+      {
+        stream,
+        format: `${label} [{bar}] {files} | {audio} s audio | {percentage}% | ETA {eta_formatted}`,
+        hideCursor: stream.isTTY === true,
+        noTTYOutput: stream.isTTY !== true,
+        notTTYSchedule: 2000,
+        etaBuffer: 50,
+        etaAsynchronousUpdate: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  }
+
+  /** File `index` was read: `seconds` of audio (NaN when it could not be read). */
+  decoded(index: number, seconds: number): void {
+    this.durations[index] = Number.isFinite(seconds) ? seconds : 0;
+    this.refresh();
+  }
+
+  /** File `index` is `fraction` (0..1) done. */
+  advance(index: number, fraction: number): void {
+    this.done[index] = Math.min(1, Math.max(0, fraction));
+    this.refresh();
+  }
+
+  stop(): void {
+    if (this.started) this.bar.stop();
+    this.started = false;
+  }
+
+  private refresh(): void {
+    const known = this.durations.filter((d) => !Number.isNaN(d));
+    const knownSum = known.reduce((a, b) => a + b, 0);
+    const unknown = this.durations.length - known.length;
+    const mean = known.length > 0 ? knownSum / known.length : 0;
+    const total = knownSum + unknown * mean;
+    let doneSeconds = 0;
+    let filesDone = 0;
+    this.durations.forEach((d, i) => {
+      if (!Number.isNaN(d)) doneSeconds += d * this.done[i]!;
+      if (this.done[i] === 1) filesDone++;
+    });
+    const payload = {
+      audio: `${doneSeconds.toFixed(1)}/${unknown > 0 ? '~' : ''}${total.toFixed(1)}`,
+      files: `${filesDone}/${plural(this.durations.length, 'file')}`,
+    };
+    // The bar counts milliseconds of audio so that cli-progress's ETA is in audio time.
+    const value = Math.round(doneSeconds * 1000);
+    const totalMs = Math.max(1, Math.round(total * 1000));
+    if (!this.started) {
+      this.bar.start(totalMs, value, payload);
+      this.started = true;
+    } else {
+      this.bar.setTotal(totalMs);
+      this.bar.update(value, payload);
+    }
+  }
+}
