@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { positiveInteger } from './options.js';
 import cliProgress from 'cli-progress';
-import { AudioProgress, MODEL_HELP, plural, progressWanted, readStdin, STDIN } from './common.js';
+import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
 import { getAudioFileReader, registerAudioFileReader } from '../pipeline/file-reader.js';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
@@ -104,10 +104,10 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     return EXIT_FATAL;
   }
   const { files, problems } = await expandInputs(inputs);
-  if (files.includes(STDIN)) {
+  if (files.some(isStdin)) {
     // `-` goes through the pipeline like a path, so results and errors carry the name the user typed.
     const readFile = getAudioFileReader();
-    registerAudioFileReader((path) => (path === STDIN ? readStdin() : readFile!(path)));
+    registerAudioFileReader((path) => (isStdin(path) ? readStdin() : readFile!(path)));
   }
   for (const p of problems) say(`ast-audio classify: ${p.input}: ${p.message}`);
   if (files.length === 0) {

@@ -10,6 +10,11 @@ import { DEFAULT_MODEL_DIR, DEFAULT_MODEL_URL } from '../pipeline/audio-classifi
 /** The argument that means "read the audio from standard input", as in sox, ffmpeg and most Unix tools. */
 export const STDIN = '-';
 
+/** `-`, or /dev/stdin named outright (which cannot be opened when stdin is a socket, as under some process managers). */
+export function isStdin(path: string): boolean {
+  return path === STDIN || path === '/dev/stdin';
+}
+
 let stdinBytes: Promise<Uint8Array> | undefined;
 
 /** All of standard input, read once (a second `-` gets the same bytes). */
@@ -27,8 +32,8 @@ export function readStdin(): Promise<Uint8Array> {
 
 /** `readAudioFile`, with `-` read from standard input (any format the decoder knows, found by its bytes). */
 export async function readCliAudio(path: string, options: { samplingRate?: number } = {}): Promise<DecodedAudio> {
-  if (path !== STDIN) return readAudioFile(path, options);
-  return decodeAudio(await readStdin(), { samplingRate: options.samplingRate, source: 'stdin' });
+  if (!isStdin(path)) return readAudioFile(path, options);
+  return decodeAudio(await readStdin(), { samplingRate: options.samplingRate, source: path });
 }
 
 /** "1 label", "12 labels". */
