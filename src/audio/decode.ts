@@ -7,6 +7,7 @@
 import { isWav, parseWav } from './wav.js';
 import { resample } from './resample.js';
 import { assertFinite } from './fbank.js';
+import { trimMp3Gapless } from './mp3-gapless.js';
 
 export interface DecodedAudio {
   /** Mono: the mean over channels, at `samplingRate`. */
@@ -88,7 +89,9 @@ async function decodeWithLibrary(bytes: Uint8Array, codec: Codec, source: string
     }
     throw new Error(`${source}: cannot decode ${codec.toUpperCase()}: ${msg} (corrupt or truncated file?)`);
   }
-  const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  let channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  // Encoder delay and padding, as a gapless player removes them (mp3-gapless.ts).
+  if (codec === 'mp3') channelData = trimMp3Gapless(bytes, channelData);
   if (codec === 'flac') {
     const bits = flacBitsPerSample(bytes);
     if (bits !== undefined && bits <= 24) {

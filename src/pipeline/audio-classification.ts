@@ -164,6 +164,8 @@ export function createAudioClassificationPipeline(
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
     const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
     const samplingRate = fe.sampling_rate;
+    // A bad window or hop is the call's mistake, not an input's: refuse it before reading anything.
+    planWindows(0, samplingRate, fe.max_length, o);
     interface Pending {
       item: ClassifiedAudio;
       waveform: Float32Array;
