@@ -26,10 +26,13 @@ import type { ASTConfig } from '../model/config.js';
 import { float32Tensor } from '../tensor.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
+import { getRuntime } from '../runtime/backend.js';
+import { checkDtype, executionProvidersFor, normalizeOptionNames, progressTracker, type Device, type DType, type ProgressCallback } from './hf-options.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
 export type { AudioInput, RawAudio } from './inputs.js';
 export type { Aggregation, WindowOptions } from './windows.js';
+export type { Device, DType, ProgressCallback, ProgressInfo } from './hf-options.js';
 
 /** Where the embedded default model lives, relative to this module (src/ or dist/ alike). */
 export const DEFAULT_MODEL_DIR = 'models/speech-commands';
@@ -52,8 +55,12 @@ export interface TimelineEntry {
 export interface ClassifyOptions extends WindowOptions {
   /** How many labels to return, best first; default 5; null (or more than the model has) = all. */
   topK?: number | null;
+  /** transformers.js's / transformers' name for `topK`. */
+  top_k?: number | null;
   /** Default: by checkpoint (see {@link defaultFunctionToApply}). */
   functionToApply?: ActivationFunction;
+  /** transformers' name for `functionToApply`. */
+  function_to_apply?: ActivationFunction;
   /** How window scores become clip scores for long audio; default 'mean'. */
   aggregate?: Aggregation;
   /** Windows per forward pass; default 1. */
@@ -66,7 +73,17 @@ export interface PipelineOptions extends ClassifyOptions {
   /** ONNX Runtime intra-op threads. */
   threads?: number;
   executionProviders?: string[];
+  /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
+  device?: Device;
+  /** transformers.js's dtype: only 'fp32' for now. */
+  dtype?: DType;
+  /** transformers.js's load events: initiate, download, progress, done per file, then ready. */
+  progress_callback?: ProgressCallback;
 }
+
+/** The call options' own names (their transformers spellings are folded in by normalizeOptionNames). */
+const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize'] as const;
+const LOAD_OPTION_KEYS = ['revision', 'threads', 'executionProviders', 'device', 'dtype', 'progress_callback'] as const;
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
 export interface ClassifiedAudio {
@@ -115,16 +132,30 @@ export async function pipeline(
   options: PipelineOptions = {},
 ): Promise<AudioClassificationPipeline> {
   if (task !== 'audio-classification') throw new Error(`unsupported task "${String(task)}": this package provides "audio-classification"`);
-  const source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision: options.revision }).catch((err: unknown) => {
+  const where = "pipeline('audio-classification')";
+  const o = normalizeOptionNames(options, [...CALL_OPTION_KEYS, ...LOAD_OPTION_KEYS], where);
+  const { revision, threads, device, dtype, progress_callback: onProgress, ...defaults } = o;
+  checkDtype(dtype);
+  if (device !== undefined && o.executionProviders !== undefined) {
+    throw new TypeError(`${where}: give device or executionProviders, not both`);
+  }
+  const executionProviders = device !== undefined ? executionProvidersFor(device, getRuntime().name) : o.executionProviders;
+  delete defaults.executionProviders;
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: progress_callback must be a function`);
+  const name = typeof model === 'string' ? model : model === undefined ? DEFAULT_MODEL_DIR : model.description;
+  const tracker = onProgress && progressTracker(name, onProgress);
+  let source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision, onProgress: tracker?.onBytes }).catch((err: unknown) => {
     if (model !== undefined) throw err;
     throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
   });
+  if (tracker) source = tracker.wrap(source);
   const [featureExtractor, classifier] = await Promise.all([
     ASTFeatureExtractor.fromPretrained(source),
-    ASTForAudioClassification.fromPretrained(source, { threads: options.threads, executionProviders: options.executionProviders }),
+    ASTForAudioClassification.fromPretrained(source, { threads, executionProviders: executionProviders && [...executionProviders] }),
   ]);
-  const { revision: _r, threads: _t, executionProviders: _e, ...defaults } = options;
-  return createAudioClassificationPipeline(featureExtractor, classifier, defaults);
+  const classify = createAudioClassificationPipeline(featureExtractor, classifier, defaults);
+  onProgress?.({ status: 'ready', task, model: name });
+  return classify;
 }
 
 /** The default activation for a checkpoint, with the reason (the CLI prints it). */
@@ -160,9 +191,14 @@ export function createAudioClassificationPipeline(
   }
   const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
+  defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
 
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
-    const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
+    const o = resolveOptions(
+      withDefaults(normalizeOptionNames(callOptions, CALL_OPTION_KEYS, 'audio classification'), defaults),
+      byCheckpoint.functionToApply,
+      labels.length,
+    );
     const samplingRate = fe.sampling_rate;
     // A bad window or hop is the call's mistake, not an input's: refuse it before reading anything.
     planWindows(0, samplingRate, fe.max_length, o);
