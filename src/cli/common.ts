@@ -66,6 +66,10 @@ export class AudioProgress {
   private readonly bar: cliProgress.SingleBar;
   private readonly durations: number[];
   private readonly done: number[];
+  private knownSeconds = 0;
+  private knownFiles = 0;
+  private doneSeconds = 0;
+  private filesDone = 0;
   private started = false;
 
   constructor(
@@ -91,13 +95,25 @@ export class AudioProgress {
 
   /** File `index` was read: `seconds` of audio (NaN when it could not be read). */
   decoded(index: number, seconds: number): void {
-    this.durations[index] = Number.isFinite(seconds) ? seconds : 0;
+    if (!Number.isNaN(this.durations[index]!)) return;
+    const d = Number.isFinite(seconds) ? seconds : 0;
+    this.durations[index] = d;
+    this.knownSeconds += d;
+    this.knownFiles++;
+    this.doneSeconds += d * this.done[index]!;
     this.refresh();
   }
 
   /** File `index` is `fraction` (0..1) done. */
   advance(index: number, fraction: number): void {
-    this.done[index] = Math.min(1, Math.max(0, fraction));
+    const f = Math.min(1, Math.max(0, fraction));
+    const before = this.done[index]!;
+    if (f === before) return;
+    this.done[index] = f;
+    const d = this.durations[index]!;
+    if (!Number.isNaN(d)) this.doneSeconds += d * (f - before);
+    if (f === 1) this.filesDone++;
+    else if (before === 1) this.filesDone--;
     this.refresh();
   }
 
@@ -107,17 +123,12 @@ export class AudioProgress {
   }
 
   private refresh(): void {
-    const known = this.durations.filter((d) => !Number.isNaN(d));
-    const knownSum = known.reduce((a, b) => a + b, 0);
-    const unknown = this.durations.length - known.length;
-    const mean = known.length > 0 ? knownSum / known.length : 0;
-    const total = knownSum + unknown * mean;
-    let doneSeconds = 0;
-    let filesDone = 0;
-    this.durations.forEach((d, i) => {
-      if (!Number.isNaN(d)) doneSeconds += d * this.done[i]!;
-      if (this.done[i] === 1) filesDone++;
-    });
+    // Sums kept as files go, so a long file's thousand windows do not each walk every file.
+    const unknown = this.durations.length - this.knownFiles;
+    const mean = this.knownFiles > 0 ? this.knownSeconds / this.knownFiles : 0;
+    const total = this.knownSeconds + unknown * mean;
+    const doneSeconds = Math.max(0, this.doneSeconds);
+    const filesDone = this.filesDone;
     const payload = {
       audio: `${doneSeconds.toFixed(1)}/${unknown > 0 ? '~' : ''}${total.toFixed(1)}`,
       files: `${filesDone}/${plural(this.durations.length, 'file')}`,
