@@ -1,7 +1,8 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInteger } from './options.js';
+import { positiveInteger, threadsOption } from './options.js';
+import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
 import { getAudioFileReader, registerAudioFileReader } from '../pipeline/file-reader.js';
@@ -20,7 +21,7 @@ import {
 import { FRAME_SHIFT_MS, planWindows, type Aggregation } from '../pipeline/windows.js';
 import { expandInputs } from './expand-inputs.js';
 
-export interface ClassifyCliOptions {
+export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads'> {
   model?: string;
   revision?: string;
   /** A number, or all labels ('all' from the command line, null from code). */
@@ -33,7 +34,6 @@ export interface ClassifyCliOptions {
   json: boolean;
   csv: boolean;
   batchSize: number;
-  threads?: number;
   /** --progress: always; --no-progress: never; neither: on a terminal. */
   progress?: boolean;
 }
@@ -82,7 +82,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document', false)
     .option('--csv', 'print CSV rows', false)
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
-    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', positiveInteger('--threads'))
+    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)

@@ -1,7 +1,8 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
 import type { Command } from 'commander';
-import { positiveInteger } from './options.js';
-import { runEval } from '../train/train-node.js';
+import { positiveInteger, threadsOption } from './options.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import { runEval } from '../node/training.js';
 import { formatEval } from '../train/trainer.js';
 import { MODEL_HELP, modelOrDefault, plural } from './common.js';
 
@@ -12,7 +13,7 @@ export function register(program: Command): void {
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
     .option('-m, --model <id|dir>', MODEL_HELP)
     .option('-b, --batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
-    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
+    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
       'after',
@@ -22,7 +23,7 @@ Examples:
   ast-audio eval data/test                      # the embedded speech-commands model
   ast-audio eval test.csv --model runs/ml --json`,
     )
-    .action(async (data: string, opts: { model?: string; batchSize: number; threads?: number; json: boolean }) => {
+    .action(async (data: string, opts: { model?: string; batchSize: number; json: boolean } & Pick<RuntimeOptions, 'threads'>) => {
       const r = await runEval(modelOrDefault(opts.model).source, data, { batchSize: opts.batchSize, threads: opts.threads });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${plural(r.clips, 'clip')}: ${formatEval(r)}\n`);
     });

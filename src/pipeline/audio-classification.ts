@@ -23,11 +23,14 @@
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import type { ASTConfig } from '../model/config.js';
-import { float32Tensor } from '../tensor.js';
+import type { Float32Tensor } from '../tensor.js';
+import { Batcher, BatchCancelledError } from './batcher.js';
 import { ASTForAudioClassification } from '../model/ast.js';
+import { checkAgreement, loadPretrained } from '../model/pretrained.js';
+import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { getRuntime } from '../runtime/backend.js';
-import { checkDtype, executionProvidersFor, normalizeOptionNames, progressTracker, type Device, type DType, type ProgressCallback } from './hf-options.js';
+import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDtype, type Device, type DType, type ProgressCallback } from './hf-options.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
 export type { AudioInput, RawAudio } from './inputs.js';
@@ -67,23 +70,20 @@ export interface ClassifyOptions extends WindowOptions {
   batchSize?: number;
 }
 
-export interface PipelineOptions extends ClassifyOptions {
+export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, 'dtype'> {
+  /** transformers.js's dtype: 'fp32' only for now (RuntimeOptions' 'float32' is the same). */
+  dtype?: DType | RuntimeOptions['dtype'];
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
-  /** ONNX Runtime intra-op threads. */
-  threads?: number;
-  executionProviders?: string[];
   /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
   device?: Device;
-  /** transformers.js's dtype: only 'fp32' for now. */
-  dtype?: DType;
   /** transformers.js's load events: initiate, download, progress, done per file, then ready. */
   progress_callback?: ProgressCallback;
 }
 
 /** The call options' own names (their transformers spellings are folded in by normalizeOptionNames). */
 const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize'] as const;
-const LOAD_OPTION_KEYS = ['revision', 'threads', 'executionProviders', 'device', 'dtype', 'progress_callback'] as const;
+const LOAD_OPTION_KEYS = ['revision', ...RUNTIME_OPTION_KEYS, 'device', 'progress_callback'] as const;
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
 export interface ClassifiedAudio {
@@ -134,14 +134,17 @@ export async function pipeline(
   if (task !== 'audio-classification') throw new Error(`unsupported task "${String(task)}": this package provides "audio-classification"`);
   const where = "pipeline('audio-classification')";
   const o = normalizeOptionNames(options, [...CALL_OPTION_KEYS, ...LOAD_OPTION_KEYS], where);
-  const { revision, threads, device, dtype, progress_callback: onProgress, ...defaults } = o;
-  checkDtype(dtype);
+  const { device, dtype, progress_callback: onProgress, ...others } = o;
   if (device !== undefined && o.executionProviders !== undefined) {
     throw new TypeError(`${where}: give device or executionProviders, not both`);
   }
-  const executionProviders = device !== undefined ? executionProvidersFor(device, getRuntime().name) : o.executionProviders;
-  delete defaults.executionProviders;
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: progress_callback must be a function`);
+  const { runtime, rest } = splitRuntimeOptions({
+    ...others,
+    dtype: runtimeDtype(dtype),
+    ...(device !== undefined ? { executionProviders: executionProvidersFor(device, getRuntime().name) } : {}),
+  });
+  const { revision, ...defaults } = rest;
   const name = typeof model === 'string' ? model : model === undefined ? DEFAULT_MODEL_DIR : model.description;
   const tracker = onProgress && progressTracker(name, onProgress);
   let source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision, onProgress: tracker?.onBytes }).catch((err: unknown) => {
@@ -149,11 +152,9 @@ export async function pipeline(
     throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
   });
   if (tracker) source = tracker.wrap(source);
-  const [featureExtractor, classifier] = await Promise.all([
-    ASTFeatureExtractor.fromPretrained(source),
-    ASTForAudioClassification.fromPretrained(source, { threads, executionProviders: executionProviders && [...executionProviders] }),
-  ]);
-  const classify = createAudioClassificationPipeline(featureExtractor, classifier, defaults);
+  const loaded = await loadPretrained(source, { head: 'classification' });
+  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, runtime);
+  const classify = createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
   onProgress?.({ status: 'ready', task, model: name });
   return classify;
 }
@@ -183,12 +184,7 @@ export function createAudioClassificationPipeline(
 ): AudioClassificationPipeline {
   const config = model.config;
   const fe = featureExtractor.config;
-  if (fe.max_length !== config.max_length || fe.num_mel_bins !== config.num_mel_bins) {
-    throw new Error(
-      `preprocessor_config.json (max_length ${fe.max_length}, num_mel_bins ${fe.num_mel_bins}) does not match ` +
-        `config.json (max_length ${config.max_length}, num_mel_bins ${config.num_mel_bins})`,
-    );
-  }
+  checkAgreement(config, fe, { config: 'config.json', preprocessor: 'preprocessor_config.json' });
   const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
   defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
@@ -210,7 +206,9 @@ export function createAudioClassificationPipeline(
       left: number;
     }
     const order: Pending[] = [];
-    let queue: { p: Pending; w: AudioWindow }[] = [];
+    // windows of every input share batches; each window's logits come back to its own input
+    const batcher = new Batcher<Pending>({ maxBatch: o.batchSize, maxLength: config.max_length, numMelBins: config.num_mel_bins });
+    const forward = async (inputValues: Float32Tensor) => (await model.forward({ inputValues })).logits;
 
     const finish = (p: Pending) => {
       const scores = p.scores as Float32Array[];
@@ -219,32 +217,31 @@ export function createAudioClassificationPipeline(
       p.waveform = new Float32Array(0); // release the samples as soon as the item is done
     };
 
-    const forwardQueue = async (batch: { p: Pending; w: AudioWindow }[]) => {
-      // Features one window at a time, so a window that fails (say, NaN samples) fails only its input.
-      const ready: { p: Pending; w: AudioWindow; features: Float32Array }[] = [];
-      for (const { p, w } of batch) {
-        if (p.item.error) continue;
+    // Features one window at a time, so a window that fails (say, NaN samples) fails only its input, and
+    // only a batch's worth of windows is held as features (a long file has hundreds of windows).
+    const queueWindows = async (p: Pending) => {
+      for (const w of p.windows) {
+        if (p.item.error) return;
+        let features: Float32Array;
         try {
           const segment = p.waveform.subarray(w.startSample, w.endSample);
-          ready.push({ p, w, features: featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data });
+          features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
         } catch (err) {
           p.item.error = prefixError(p.item.source, err);
+          batcher.cancel(p); // its other windows would be wasted work
+          return;
         }
-      }
-      if (ready.length === 0) return;
-      const per = fe.max_length * fe.num_mel_bins;
-      const batchValues = new Float32Array(ready.length * per); // [B, max_length, mel]
-      ready.forEach((r, b) => batchValues.set(r.features, b * per));
-      try {
-        const { logits } = await model.forward({ inputValues: float32Tensor([ready.length, fe.max_length, fe.num_mel_bins], batchValues) });
-        const n = labels.length;
-        ready.forEach(({ p, w }, b) => {
-          p.scores[w.index] = activate(logits.data.subarray(b * n, (b + 1) * n), o.functionToApply);
-          if (--p.left === 0) finish(p);
-          progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
-        });
-      } catch (err) {
-        for (const { p } of ready) p.item.error ??= asError(err);
+        batcher.add(p, features).then(
+          (logits) => {
+            p.scores[w.index] = activate(logits, o.functionToApply);
+            if (--p.left === 0 && !p.item.error) finish(p);
+            progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
+          },
+          (err: unknown) => {
+            if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
+          },
+        );
+        while (batcher.full) await batcher.runNext(forward);
       }
     };
 
@@ -277,24 +274,15 @@ export function createAudioClassificationPipeline(
         pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
         pending.left = pending.windows.length;
         pending.scores = new Array(pending.left);
-        for (const w of pending.windows) queue.push({ p: pending, w });
         progress.onDecoded?.(item.index, item.duration, pending.windows.length);
       } catch (err) {
         item.error = prefixError(source, err);
         progress.onDecoded?.(item.index, item.duration, 0);
       }
-      while (queue.length >= o.batchSize) {
-        const batch = queue.slice(0, o.batchSize);
-        queue = queue.slice(o.batchSize);
-        await forwardQueue(batch);
-      }
+      if (!item.error) await queueWindows(pending);
       yield* ready();
     }
-    while (queue.length > 0) {
-      const batch = queue.slice(0, o.batchSize);
-      queue = queue.slice(o.batchSize);
-      await forwardQueue(batch);
-    }
+    while (batcher.pending > 0) await batcher.runNext(forward);
     yield* ready();
   }
 

@@ -56,7 +56,8 @@ export type Device = 'auto' | 'cpu' | 'cuda' | 'wasm' | 'webgpu';
 /** transformers.js's `dtype`; only full precision for now. */
 export type DType = 'fp32';
 
-const DTYPES: readonly string[] = ['fp32'];
+/** transformers.js dtype -> RuntimeOptions.dtype (its own names map to themselves). */
+const DTYPES: Record<string, 'float32'> = { fp32: 'float32', float32: 'float32' };
 
 /** Per platform (the registered runtime's name): device -> execution providers (undefined: the runtime's default). */
 const DEVICES: Record<string, Record<string, readonly string[] | undefined>> = {
@@ -130,11 +131,18 @@ export function executionProvidersFor(device: unknown, runtimeName: string): rea
   return table[device];
 }
 
-/** `dtype`: only 'fp32' for now; anything else names the valid values. */
-export function checkDtype(dtype: unknown): void {
-  if (dtype !== undefined && !(typeof dtype === 'string' && DTYPES.includes(dtype))) {
-    throw new TypeError(`dtype ${describe(dtype)} is not supported: valid values are ${DTYPES.map((d) => `'${d}'`).join(', ')}`);
+/**
+ * `dtype` in transformers.js's names -> RuntimeOptions' (runtime/options.ts). Only 'fp32' for now
+ * (RuntimeOptions' own 'float32' is accepted as the same); anything else names the valid values.
+ * A new precision is a line here and a RuntimeOptions.dtype value.
+ */
+export function runtimeDtype(dtype: unknown): 'float32' | undefined {
+  if (dtype === undefined) return undefined;
+  const ours = typeof dtype === 'string' && Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype] : undefined;
+  if (ours === undefined) {
+    throw new TypeError(`dtype ${describe(dtype)} is not supported: valid values are ${Object.keys(DTYPES).filter((d) => d !== DTYPES[d]).map((d) => `'${d}'`).join(', ')}`);
   }
+  return ours;
 }
 
 /**
