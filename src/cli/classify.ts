@@ -151,7 +151,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
   }
 
   const format = opts.json ? 'json' : opts.csv ? 'csv' : 'text';
-  const bar = progressWanted(opts.progress, io.stderr) ? new AudioProgress('classify', files.length, io.stderr) : undefined;
+  const bar = progressWanted(opts.progress, io.stderr) ? new AudioProgress('classify', files.length, io.stderr, opts.progress === true) : undefined;
   // With a bar on the same terminal, results and errors wait until it is done.
   const held = bar && io.stdout.isTTY && io.stderr.isTTY ? ([] as string[]) : undefined;
   const heldErrors: string[] = [];

@@ -57,6 +57,10 @@ export function progressWanted(flag: boolean | undefined, stderr: { isTTY?: bool
   return flag ?? stderr.isTTY === true;
 }
 
+/** On a terminal without --progress, a run of fewer files than this shows a bar only once it has taken this long. */
+const QUIET_FILES = 8;
+const QUIET_MS = 1000;
+
 /**
  * Progress in seconds of audio: done / total, with an ETA. Files are decoded one after another, so the
  * total is known only once every file is read; until then the files not yet read count as the mean of
@@ -71,12 +75,16 @@ export class AudioProgress {
   private doneSeconds = 0;
   private filesDone = 0;
   private started = false;
+  private readonly showFrom: number;
 
+  /** `forced`: --progress was given (show at once); otherwise a quick run of a few files stays quiet. */
   constructor(
     label: string,
     files: number,
     stream: NodeJS.WritableStream & { isTTY?: boolean },
+    forced = false,
   ) {
+    this.showFrom = forced || files >= QUIET_FILES ? 0 : Date.now() + QUIET_MS;
     this.durations = new Array<number>(files).fill(NaN);
     this.done = new Array<number>(files).fill(0);
     this.bar = new cliProgress.SingleBar(
@@ -137,6 +145,7 @@ export class AudioProgress {
     const value = Math.round(doneSeconds * 1000);
     const totalMs = Math.max(1, Math.round(total * 1000));
     if (!this.started) {
+      if (Date.now() < this.showFrom) return;
       this.bar.start(totalMs, value, payload);
       this.started = true;
     } else {
