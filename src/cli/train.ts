@@ -45,6 +45,8 @@ export function barProgress(): ProgressSink {
       bar = undefined;
     },
     log(m) {
+      // a line while the bar is drawn (a step checkpoint saved mid-epoch): clear the bar's line first; it is drawn again below
+      if (bar && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       process.stderr.write(`${m}\n`);
     },
   };
