@@ -8,23 +8,25 @@
 #   6. writes table.md; everything lands in $OUT (log.txt, env.txt, placements*.txt, ours.json,
 #      transformers.json, table.md: 7 files at most, the tool brings back 8).
 #
-#   bash bench/gpu/device.sh [--dtypes fp32,fp16] [--attention plain,fused] [--batches 1,2,4,8] [--iters 20]
+#   bash bench/gpu/device.sh [--dtypes fp32,fp16] [--attention plain,fused] [--fetch all,logits] [--batches 1,2,4,8] [--iters 20]
 #                            [--warmup 3] [--size base] [--seed 0] [--ep webgpu]
 #   bash bench/gpu/device.sh --dry-run [...]   # here, on a CPU machine: no dpkg into /, a 2-layer model
 #                                              # (--size small), ep cpu, and the PyTorch oracle standing in for
 #                                              # transformers (eager fp32; ../shared/reference/oracle.py)
-# Each step has its own timeout so that one hang costs that step, not the whole lease.
+# Each step has its own timeout so that one hang costs that step, not the whole lease; together they stay under
+# 560 s (90 + 90 + 2 x 60 + 150 + 110), inside a 600 s run. Expected: about 3 to 4 minutes.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 
-DRY=0 DTYPES=fp32,fp16 ATTENTION=plain,fused BATCHES=1,2,4,8 ITERS=20 WARMUP=3 SIZE= SEED=0 EP=
+DRY=0 DTYPES=fp32,fp16 ATTENTION=plain,fused FETCH=all,logits BATCHES=1,2,4,8 ITERS=20 WARMUP=3 SIZE= SEED=0 EP=
 ORACLE="$ROOT/../shared/reference/oracle.py"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry-run) DRY=1 ;;
     --dtypes) DTYPES=$2; shift ;;
     --attention) ATTENTION=$2; shift ;;
+    --fetch) FETCH=$2; shift ;;
     --batches) BATCHES=$2; shift ;;
     --iters) ITERS=$2; shift ;;
     --warmup) WARMUP=$2; shift ;;
@@ -74,29 +76,30 @@ M="$W/model"
   echo "node: $("$NODE" --version); onnxruntime-node: $("$NODE" -p "require('$W/app/node_modules/onnxruntime-node/package.json').version")"
   echo "python: $($PY -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__)' 2>&1)"
   echo "transformers: $($PY -c 'import transformers; print(transformers.__version__)' 2>&1 | tail -1)"
+  echo "vulkan ICDs: $(ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>/dev/null | tr '\n' ' ')"
   echo "vulkan: $(ldconfig -p | grep -m1 'libvulkan.so.1' | sed 's/^[[:space:]]*//') VK_DRIVER_FILES=${VK_DRIVER_FILES:-${VK_ICD_FILENAMES:-}}"
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 
 step "checkpoint ($SIZE, seed $SEED) and CPU fp32 reference logits"
-timeout 180 "${OURS[@]}" checkpoint --out "$M" --size "$SIZE" --seed "$SEED" || { echo "checkpoint failed"; exit 1; }
-timeout 180 "${OURS[@]}" reference --model "$M" || { echo "reference failed"; exit 1; }
+timeout 90 "${OURS[@]}" checkpoint --out "$M" --size "$SIZE" --seed "$SEED" || { echo "checkpoint failed"; exit 1; }
+timeout 90 "${OURS[@]}" reference --model "$M" || { echo "reference failed"; exit 1; }
 
 for dt in ${DTYPES//,/ }; do
   step "node placements: $EP $dt plain (ORT verbose log, nodes not on the $EP EP)"
-  timeout 120 "${OURS[@]}" placements --model "$M" --ep "$EP" --dtype "$dt" --attention plain 2> "$W/verbose-$dt.log" >/dev/null
+  timeout 60 "${OURS[@]}" placements --model "$M" --ep "$EP" --dtype "$dt" --attention plain 2> "$W/verbose-$dt.log" >/dev/null
   echo "exit $?" > "$OUT/placements-$dt.txt"
   grep -E 'VerifyEachNodeIsAssignedToAnEp|Failed|rror' "$W/verbose-$dt.log" | sed 's/^.*\] //' | head -400 >> "$OUT/placements-$dt.txt"
   head -5 "$OUT/placements-$dt.txt"
 done
 
-step "ours: $EP, dtypes $DTYPES, attention $ATTENTION, batches $BATCHES, $ITERS runs after $WARMUP warm-up"
-timeout 300 "${OURS[@]}" bench --model "$M" --json "$OUT/ours.json" --ep "$EP" --dtypes "$DTYPES" --attention "$ATTENTION" \
-  --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "ours bench exited $?"
+step "ours: $EP, dtypes $DTYPES, attention $ATTENTION, fetch $FETCH, batches $BATCHES, $ITERS runs after $WARMUP warm-up"
+timeout 150 "${OURS[@]}" bench --model "$M" --json "$OUT/ours.json" --ep "$EP" --dtypes "$DTYPES" --attention "$ATTENTION" \
+  --fetch "$FETCH" --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "ours bench exited $?"
 
 if [ $DRY = 0 ]; then
   step "transformers: eager, sdpa x fp32, fp16 on cuda"
-  PYTHONUNBUFFERED=1 timeout 240 $PY bench/gpu/hf_bench.py --model "$M" --json "$OUT/transformers.json" --device cuda \
+  PYTHONUNBUFFERED=1 timeout 110 $PY bench/gpu/hf_bench.py --model "$M" --json "$OUT/transformers.json" --device cuda \
     --attn eager,sdpa --dtypes fp32,fp16 --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "transformers bench exited $?"
 else
   step "oracle (transformers stand-in): eager fp32 on cpu"

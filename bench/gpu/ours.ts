@@ -10,10 +10,13 @@
  *   reference --model DIR [--threads N]
  *       CPU fp32 logits of all 8 rows, written to DIR/ref_logits_cpu_fp32.npy (what every GPU row is compared with).
  *   bench --model DIR --json FILE [--ep webgpu] [--dtypes fp32,fp16] [--attention plain,fused]
- *         [--batches 1,2,4,8] [--iters 20] [--warmup 3]
+ *         [--batches 1,2,4,8] [--iters 20] [--warmup 3] [--fetch all,logits]
  *       median wall time of ASTForAudioClassification.forward per batch, after warm-up, and the max |logits
- *       difference| against the CPU fp32 reference; one row per ep x dtype x attention x batch. A row that fails
- *       (e.g. a dtype this build lacks) records its error and the run goes on.
+ *       difference| against the CPU fp32 reference; one row per ep x dtype x attention x fetch x batch. A row
+ *       that fails (e.g. a dtype this build lacks) records its error and the run goes on. fetch 'all' is
+ *       forward() as users call it (it copies logits, pooler output and the [B, T, H] last hidden state back from
+ *       the device at every run); 'logits' (fp32 only) runs the same graph in a session of our own and copies
+ *       only the logits back, as transformers' timing does, to show what that readback costs.
  *   placements --model DIR [--ep webgpu] [--dtype fp32] [--attention plain]
  *       builds one session with ORT's verbose log on (stderr): its "Node placements" section lists the nodes
  *       that fell back to the CPU EP. Run it in its own process (ORT reads the log level once per process).
@@ -26,7 +29,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { registerRuntime } from '../../src/runtime/backend.js';
 import { ASTConfig, AST_DEFAULTS, AST_MODEL_TYPE } from '../../src/model/config.js';
-import { ASTForAudioClassification, type LoadOptions, type AttentionImpl } from '../../src/model/ast.js';
+import { ASTForAudioClassification, buildInferenceGraph, type LoadOptions, type AttentionImpl } from '../../src/model/ast.js';
+import { OrtSession } from '../../src/runtime/session.js';
 import { astParameterSpecs, loadWeights } from '../../src/model/weights.js';
 import { readCheckpointTensors } from '../../src/io/checkpoint.js';
 import { formatSafetensors } from '../../src/io/safetensors.js';
@@ -183,6 +187,7 @@ interface BenchRow {
   ep: string;
   dtype: string;
   attention: string;
+  fetch: string;
   batch: number;
   medianMs?: number;
   minMs?: number;
@@ -195,8 +200,31 @@ interface BenchRow {
   error?: string;
 }
 
+/** One way of running the model: logits for an input, then release. */
+interface Runner {
+  logits(x: Float32Tensor): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+async function makeRunner(m: Loaded, ep: string, dtype: string, attention: AttentionImpl, fetch: string): Promise<Runner> {
+  if (fetch === 'all') {
+    const model = await ASTForAudioClassification.fromWeights(m.config, m.weights, loadOptions(ep, dtype, attention));
+    return { logits: async (x) => (await model.forward({ inputValues: x })).logits.data, dispose: () => model.dispose() };
+  }
+  if (fetch !== 'logits') throw new Error(`--fetch: all or logits, got "${fetch}"`);
+  if (dtype !== 'fp32') throw new Error('fetch logits: fp32 only (the fp16 graph is built inside the model class)');
+  // the graph forward() runs (weights as initializers, as on the GPU), in a session whose run fetches logits alone
+  const graph = buildInferenceGraph(m.config, m.weights, { head: 'classification', attention });
+  const { model, externalData } = graph.encodeWithExternalData();
+  const session = await OrtSession.create(model, { executionProviders: [ep], externalData });
+  return {
+    logits: async (x) => ((await session.run({ input_values: x }, ['logits'])).logits as Float32Tensor).data,
+    dispose: () => session.release(),
+  };
+}
+
 async function cmdBench(a: {
-  model: string; json: string; ep: string; dtypes: string[]; attention: AttentionImpl[]; batches: number[]; iters: number; warmup: number;
+  model: string; json: string; ep: string; dtypes: string[]; attention: AttentionImpl[]; fetch: string[]; batches: number[]; iters: number; warmup: number;
 }): Promise<void> {
   const m = await loadCheckpoint(a.model);
   const refPath = join(a.model, REF_FILE);
@@ -205,53 +233,53 @@ async function cmdBench(a: {
   const perRow = ref.length / MAX_BATCH;
   const results: BenchRow[] = [];
   const save = () => writeFileSync(a.json, JSON.stringify({ node: process.version, ort: ort.env.versions, tokens: m.config.sequenceLength, rows: results }, null, 2) + '\n');
-  for (const dtype of a.dtypes) {
-    for (const attention of a.attention) {
-      const base = { impl: 'ours' as const, ep: a.ep, dtype, attention };
-      let model: ASTForAudioClassification | undefined;
-      const t0 = performance.now();
-      try {
-        model = await ASTForAudioClassification.fromWeights(m.config, m.weights, loadOptions(a.ep, dtype, attention));
-      } catch (e) {
-        const error = (e as Error).message.split('\n')[0]!.slice(0, 400);
-        log(`${a.ep} ${dtype} ${attention}: load failed: ${error}`);
-        for (const batch of a.batches) results.push({ ...base, batch, error });
-        save();
-        continue;
-      }
-      const loadMs = performance.now() - t0;
-      try {
-        for (const batch of a.batches) {
-          const x = rows(m.input, batch);
-          try {
-            const t1 = performance.now();
-            let out = await model.forward({ inputValues: x });
-            const firstRunMs = performance.now() - t1;
-            for (let i = 1; i < a.warmup; i++) out = await model.forward({ inputValues: x });
-            const times: number[] = [];
-            for (let i = 0; i < a.iters; i++) {
-              const t = performance.now();
-              out = await model.forward({ inputValues: x });
-              times.push(performance.now() - t);
-            }
-            const r = ref.subarray(0, batch * perRow);
-            const d = maxAbsDiff(out.logits.data, r);
-            const row: BenchRow = {
-              ...base, batch, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times),
-              firstRunMs, loadMs, iters: a.iters, maxAbsDiff: d, relDiff: d / maxAbs(r),
-            };
-            results.push(row);
-            log(`${a.ep} ${dtype} ${attention} b${batch}: median ${row.medianMs!.toFixed(2)} ms (first ${firstRunMs.toFixed(0)} ms), max|dlogits| ${d.toExponential(2)}`);
-          } catch (e) {
-            const error = (e as Error).message.split('\n')[0]!.slice(0, 400);
-            log(`${a.ep} ${dtype} ${attention} b${batch}: ${error}`);
-            results.push({ ...base, batch, error });
+  for (const [dtype, attention, fetch] of a.dtypes.flatMap((d) => a.attention.flatMap((at) => a.fetch.map((f) => [d, at, f] as const)))) {
+    if (fetch === 'logits' && dtype !== 'fp32') continue; // see makeRunner
+    const base = { impl: 'ours' as const, ep: a.ep, dtype, attention, fetch };
+    const tag = `${a.ep} ${dtype} ${attention} fetch ${fetch}`;
+    let model: Runner;
+    const t0 = performance.now();
+    try {
+      model = await makeRunner(m, a.ep, dtype, attention, fetch);
+    } catch (e) {
+      const error = (e as Error).message.split('\n')[0]!.slice(0, 400);
+      log(`${tag}: load failed: ${error}`);
+      for (const batch of a.batches) results.push({ ...base, batch, error });
+      save();
+      continue;
+    }
+    const loadMs = performance.now() - t0;
+    try {
+      for (const batch of a.batches) {
+        const x = rows(m.input, batch);
+        try {
+          const t1 = performance.now();
+          let out = await model.logits(x);
+          const firstRunMs = performance.now() - t1;
+          for (let i = 1; i < a.warmup; i++) out = await model.logits(x);
+          const times: number[] = [];
+          for (let i = 0; i < a.iters; i++) {
+            const t = performance.now();
+            out = await model.logits(x);
+            times.push(performance.now() - t);
           }
-          save();
+          const r = ref.subarray(0, batch * perRow);
+          const d = maxAbsDiff(out, r);
+          const row: BenchRow = {
+            ...base, batch, medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times),
+            firstRunMs, loadMs, iters: a.iters, maxAbsDiff: d, relDiff: d / maxAbs(r),
+          };
+          results.push(row);
+          log(`${tag} b${batch}: median ${row.medianMs!.toFixed(2)} ms (first ${firstRunMs.toFixed(0)} ms), max|dlogits| ${d.toExponential(2)}`);
+        } catch (e) {
+          const error = (e as Error).message.split('\n')[0]!.slice(0, 400);
+          log(`${tag} b${batch}: ${error}`);
+          results.push({ ...base, batch, error });
         }
-      } finally {
-        await model.dispose();
+        save();
       }
+    } finally {
+      await model.dispose();
     }
   }
   save();
@@ -301,8 +329,9 @@ function cmdTable(oursPath: string, hfPath: string, placementsPath?: string, env
   const hf = readRows<HfRow>(hfPath);
   const batches = [...new Set([...ours.map((r) => r.batch), ...hf.map((r) => r.batch)])].sort((x, y) => x - y);
   const cols: { name: string; get: (b: number) => BenchRow | HfRow | undefined }[] = [];
-  for (const k of [...new Set(ours.map((r) => `${r.ep} ${r.dtype} ${r.attention}`))]) {
-    cols.push({ name: `ours ${k}`, get: (b) => ours.find((r) => `${r.ep} ${r.dtype} ${r.attention}` === k && r.batch === b) });
+  const key = (r: BenchRow): string => `${r.ep} ${r.dtype} ${r.attention}${r.fetch === 'logits' ? ' (logits only)' : ''}`;
+  for (const k of [...new Set(ours.map(key))]) {
+    cols.push({ name: `ours ${k}`, get: (b) => ours.find((r) => key(r) === k && r.batch === b) });
   }
   for (const k of [...new Set(hf.map((r) => `${r.attn} ${r.dtype}`))]) {
     cols.push({ name: `transformers ${k}`, get: (b) => hf.find((r) => `${r.attn} ${r.dtype}` === k && r.batch === b) });
@@ -316,10 +345,10 @@ function cmdTable(oursPath: string, hfPath: string, placementsPath?: string, env
   out.push(`| batch | ${cols.map((c) => c.name).join(' | ')} | A100 eager (seed) | A100 sdpa (seed) |`);
   out.push(`|${' --- |'.repeat(cols.length + 3)}`);
   for (const b of batches) out.push(`| ${b} | ${cols.map((c) => cell(c.get(b))).join(' | ')} | ${A100[b]?.eager ?? ''} | ${A100[b]?.sdpa ?? ''} |`);
-  const oursFp16 = ours.find((r) => r.dtype === 'fp16' && r.batch === 8 && r.medianMs !== undefined && r.attention === 'plain');
+  const oursFp16 = ours.find((r) => r.dtype === 'fp16' && r.batch === 8 && r.medianMs !== undefined && r.attention === 'plain' && r.fetch === 'all');
   const sdpa16 = (b: number) => hf.find((r) => r.attn === 'sdpa' && r.dtype === 'fp16' && r.batch === b && r.medianMs !== undefined);
   if (oursFp16 && sdpa16(8)) out.push('', `Goal, batch 8: ours fp16 / transformers sdpa fp16 = ${(oursFp16.medianMs! / sdpa16(8)!.medianMs!).toFixed(2)}x (goal <= 1.0x)`);
-  const ours1 = ours.find((r) => r.dtype === 'fp16' && r.batch === 1 && r.medianMs !== undefined && r.attention === 'plain');
+  const ours1 = ours.find((r) => r.dtype === 'fp16' && r.batch === 1 && r.medianMs !== undefined && r.attention === 'plain' && r.fetch === 'all');
   if (ours1 && sdpa16(1)) out.push(`Goal, batch 1: ours fp16 / transformers sdpa fp16 = ${(ours1.medianMs! / sdpa16(1)!.medianMs!).toFixed(2)}x (goal <= 2x)`);
   if (placementsPath && existsSync(placementsPath)) {
     out.push('', 'Node placements (ORT verbose log of one session):');
@@ -341,7 +370,7 @@ async function main(argv: string[]): Promise<void> {
       out: { type: 'string' }, seed: { type: 'string', default: '0' }, size: { type: 'string', default: 'base' },
       model: { type: 'string' }, json: { type: 'string' }, ep: { type: 'string', default: 'webgpu' },
       dtypes: { type: 'string', default: 'fp32' }, dtype: { type: 'string', default: 'fp32' },
-      attention: { type: 'string', default: 'plain' }, batches: { type: 'string', default: '1,2,4,8' },
+      attention: { type: 'string', default: 'plain' }, fetch: { type: 'string', default: 'all' }, batches: { type: 'string', default: '1,2,4,8' },
       iters: { type: 'string', default: '20' }, warmup: { type: 'string', default: '3' }, threads: { type: 'string' },
       ours: { type: 'string' }, hf: { type: 'string' }, placements: { type: 'string' }, env: { type: 'string' },
     },
@@ -368,7 +397,7 @@ async function main(argv: string[]): Promise<void> {
       if (Math.max(...batches) > MAX_BATCH) throw new Error(`--batches: at most ${MAX_BATCH} (the rows of ${INPUT_FILE})`);
       return cmdBench({
         model: need('model'), json: need('json'), ep: need('ep'), dtypes: list(need('dtypes')), attention: attention(need('attention')),
-        batches, iters: ints(need('iters'))[0]!, warmup: ints(need('warmup'))[0]!,
+        fetch: list(need('fetch')), batches, iters: ints(need('iters'))[0]!, warmup: ints(need('warmup'))[0]!,
       });
     }
     case 'placements':
