@@ -2,9 +2,9 @@
 # The on-device half of the GPU benchmark (bench/gpu/README.md): one command on the lent H200 that
 #   1. installs the carried Vulkan loader (.gpu-carry/gl/*.deb) and unpacks Node + our compiled code,
 #   2. generates the AST-Base checkpoint from a seed there (no 346 MB upload) and our CPU fp32 logits,
-#   3. lists the nodes that fall back from the WebGPU EP to the CPU (ORT's verbose log),
-#   4. times ours on the WebGPU EP (each dtype x attention, batch 1/2/4/8, median of --iters after warm-up),
-#   5. times transformers' ASTForAudioClassification (eager, sdpa x fp32, fp16) on the same files,
+#   3. times transformers' ASTForAudioClassification (eager, sdpa x fp32, fp16) on the same files,
+#   4. lists the nodes that fall back from the WebGPU EP to the CPU (ORT's verbose log),
+#   5. times ours on the WebGPU EP (each dtype x attention, batch 1/2/4/8, median of --iters after warm-up),
 #   6. writes table.md; everything lands in $OUT (log.txt, env.txt, placements*.txt, ours.json,
 #      transformers.json, table.md: 7 files at most, the tool brings back 8).
 #
@@ -14,7 +14,7 @@
 #                                              # (--size small), ep cpu, and the PyTorch oracle standing in for
 #                                              # transformers (eager fp32; ../shared/reference/oracle.py)
 # Each step has its own timeout so that one hang costs that step, not the whole lease; together they stay under
-# 560 s (90 + 90 + 2 x 60 + 150 + 110), inside a 600 s run. Expected: about 3 to 4 minutes.
+# 560 s (80 + 80 + 2 x 50 + 200 + 100), inside a 600 s run. Expected: about 3 to 4 minutes.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -45,6 +45,9 @@ PY=python3; [ $DRY = 1 ] && [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 OUT=${OUT:-/tmp/ast-gpu-out}
 W=${AST_GPU_WORK:-/tmp/ast-gpu}
 mkdir -p "$OUT" "$W"
+# Dawn's Vulkan surface code complains on stderr at every session without one
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$W/xdg}
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 step() { echo "== $(date +%T) $*"; }
 T0=$(date +%s)
@@ -82,30 +85,30 @@ M="$W/model"
 cat "$OUT/env.txt"
 
 step "checkpoint ($SIZE, seed $SEED) and CPU fp32 reference logits"
-timeout 90 "${OURS[@]}" checkpoint --out "$M" --size "$SIZE" --seed "$SEED" || { echo "checkpoint failed"; exit 1; }
-timeout 90 "${OURS[@]}" reference --model "$M" || { echo "reference failed"; exit 1; }
-
-for dt in ${DTYPES//,/ }; do
-  step "node placements: $EP $dt plain (ORT verbose log, nodes not on the $EP EP)"
-  timeout 60 "${OURS[@]}" placements --model "$M" --ep "$EP" --dtype "$dt" --attention plain 2> "$W/verbose-$dt.log" >/dev/null
-  echo "exit $?" > "$OUT/placements-$dt.txt"
-  grep -E 'VerifyEachNodeIsAssignedToAnEp|Failed|rror' "$W/verbose-$dt.log" | sed 's/^.*\] //' | head -400 >> "$OUT/placements-$dt.txt"
-  head -5 "$OUT/placements-$dt.txt"
-done
-
-step "ours: $EP, dtypes $DTYPES, attention $ATTENTION, fetch $FETCH, batches $BATCHES, $ITERS runs after $WARMUP warm-up"
-timeout 150 "${OURS[@]}" bench --model "$M" --json "$OUT/ours.json" --ep "$EP" --dtypes "$DTYPES" --attention "$ATTENTION" \
-  --fetch "$FETCH" --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "ours bench exited $?"
+timeout 80 "${OURS[@]}" checkpoint --out "$M" --size "$SIZE" --seed "$SEED" || { echo "checkpoint failed"; exit 1; }
+timeout 80 "${OURS[@]}" reference --model "$M" || { echo "reference failed"; exit 1; }
 
 if [ $DRY = 0 ]; then
   step "transformers: eager, sdpa x fp32, fp16 on cuda"
-  PYTHONUNBUFFERED=1 timeout 110 $PY bench/gpu/hf_bench.py --model "$M" --json "$OUT/transformers.json" --device cuda \
+  PYTHONUNBUFFERED=1 timeout 100 $PY bench/gpu/hf_bench.py --model "$M" --json "$OUT/transformers.json" --device cuda \
     --attn eager,sdpa --dtypes fp32,fp16 --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "transformers bench exited $?"
 else
   step "oracle (transformers stand-in): eager fp32 on cpu"
   PYTHONUNBUFFERED=1 timeout 240 $PY bench/gpu/hf_bench.py --model "$M" --json "$OUT/transformers.json" --device cpu \
     --attn eager --dtypes fp32 --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" --oracle "$ORACLE" || echo "oracle bench exited $?"
 fi
+
+for dt in ${DTYPES//,/ }; do
+  step "node placements: $EP $dt plain (ORT verbose log, nodes not on the $EP EP)"
+  timeout 50 "${OURS[@]}" placements --model "$M" --ep "$EP" --dtype "$dt" --attention plain 2> "$W/verbose-$dt.log" >/dev/null
+  echo "exit $?" > "$OUT/placements-$dt.txt"
+  grep -E 'VerifyEachNodeIsAssignedToAnEp|Failed|rror' "$W/verbose-$dt.log" | grep -v XDG_RUNTIME_DIR | sed 's/^.*\] //' | head -400 >> "$OUT/placements-$dt.txt"
+  head -5 "$OUT/placements-$dt.txt"
+done
+
+step "ours: $EP, dtypes $DTYPES, attention $ATTENTION, fetch $FETCH, batches $BATCHES, $ITERS runs after $WARMUP warm-up"
+timeout 200 "${OURS[@]}" bench --model "$M" --json "$OUT/ours.json" --ep "$EP" --dtypes "$DTYPES" --attention "$ATTENTION" \
+  --fetch "$FETCH" --batches "$BATCHES" --iters "$ITERS" --warmup "$WARMUP" || echo "ours bench exited $?"
 
 step "table"
 first=${DTYPES%%,*}
