@@ -40,7 +40,7 @@ NODE_BIN=$(command -v node)
 echo "build-carry: node $(node --version) from $NODE_BIN"
 cp "$NODE_BIN" "$S/node"
 
-echo "build-carry: compressing (xz; about a minute)"
+echo "build-carry: compressing (xz: 1 to 10 minutes, depending on the load)"
 tar -C "$S" -cf - node app | xz -T2 -6 > "$C/ast-gpu.tar.xz"
 rm -rf "$S"
 

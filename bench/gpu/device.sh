@@ -67,7 +67,11 @@ if [ $DRY = 0 ]; then
 fi
 
 step "unpack Node and the app into $W"
-tar -C "$W" -xJf $C/ast-gpu.tar.xz
+if command -v xz >/dev/null; then
+  tar -C "$W" -xJf $C/ast-gpu.tar.xz
+else # no xz binary: Python's lzma reads it too
+  $PY -c "import sys, tarfile; t = tarfile.open(sys.argv[1], 'r:xz'); t.extractall(sys.argv[2], filter='tar')" $C/ast-gpu.tar.xz "$W"
+fi
 NODE="$W/node"
 OURS=("$NODE" "$W/app/bench/gpu/ours.js")
 M="$W/model"
