@@ -36,7 +36,7 @@ import { readCheckpointTensors } from '../../src/io/checkpoint.js';
 import { formatSafetensors } from '../../src/io/safetensors.js';
 import { formatNpy, parseNpy } from '../../src/io/npy.js';
 import { dirSource } from '../../src/node/files.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/rng.js';
 import type { Float32Tensor } from '../../src/tensor.js';
 
 registerRuntime({ name: 'node', ort, defaultExecutionProviders: ['cpu'] });
