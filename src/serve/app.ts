@@ -131,11 +131,15 @@ export function createServer(o: ServeOptions): Server {
     request.log.debug({ inflight }, 'admitted');
   };
 
+  let closing = false;
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // while draining, each answered connection closes, so the drain does not wait out keep-alive timeouts
+    if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+    if (closing) app.server.closeIdleConnections();
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -169,7 +173,11 @@ export function createServer(o: ServeOptions): Server {
       return file.toBuffer();
     }
     const body = request.body;
-    if (!(body instanceof Uint8Array)) throw new InferenceError('bad-input', 'send the audio file as the body (Content-Type audio/* or application/octet-stream) or as multipart field "file"');
+    if (!(body instanceof Uint8Array)) {
+      const type = request.headers['content-type'] ?? 'none';
+      const detail = `Content-Type ${type}: send the audio file as the body (audio/* or application/octet-stream) or as multipart field "file"`;
+      throw Object.assign(new Error(detail), { statusCode: 415, code: 'unsupported media type' });
+    }
     return body;
   };
 
@@ -236,6 +244,7 @@ export function createServer(o: ServeOptions): Server {
     app,
     ready,
     close: async () => {
+      closing = true;
       await app.close(); // stops accepting; resolves once every accepted request is answered
       await worker.close();
     },
