@@ -26,7 +26,7 @@ interface Label {
 
 /** One POST of audio bytes; never throws for an HTTP status. */
 async function post(url: string, body: Uint8Array, headers: Record<string, string> = { 'content-type': 'audio/wav' }) {
-  const res = await fetch(url, { method: 'POST', body, headers });
+  const res = await fetch(url, { method: 'POST', body: new Uint8Array(body), headers });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) as unknown };
 }
