@@ -170,7 +170,10 @@ export function createServer(o: ServeOptions): Server {
       const file = await request.file();
       if (!file) throw new InferenceError('bad-input', 'multipart form has no file; send the audio as the "file" field');
       if (file.fieldname !== 'file') throw new InferenceError('bad-input', `multipart field "${file.fieldname}": send the audio as the "file" field`);
-      return file.toBuffer();
+      const bytes = await file.toBuffer();
+      // toBuffer can miss the limit when busboy flags the stream as truncated after its last chunk was read
+      if (file.file.truncated) throw Object.assign(new Error('request file too large'), { statusCode: 413 });
+      return bytes;
     }
     const body = request.body;
     if (!(body instanceof Uint8Array)) {

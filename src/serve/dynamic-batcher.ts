@@ -1,7 +1,8 @@
 /**
  * When to run a batch (Triton's dynamic batcher): rows from concurrent requests wait in the pipeline's
- * batcher until `maxBatch` rows are there or the oldest has waited `maxDelayMs`; one forward runs at a
- * time, and rows that arrive meanwhile form the next batch. Assembling [B, T, M] and handing each row's
+ * batcher until `maxBatch` rows are there or the oldest has waited `maxDelayMs` since it arrived; one
+ * forward runs at a time, and rows that arrive meanwhile form the next batch (their wait counts from
+ * their arrival, so a row that waited out a whole forward goes at once). Assembling [B, T, M] and handing each row's
  * output back to its owner is the batcher's job, not this file's (batching has one owner).
  */
 import type { Float32Tensor } from '../tensor.js';
@@ -34,6 +35,8 @@ interface Submission<O> {
 export class DynamicBatcher<O> {
   private readonly batcher: Batcher<Submission<O>>;
   private readonly live = new Map<O, Set<Submission<O>>>();
+  /** Rows not yet taken per submission, in arrival order (a Map keeps insertion order): the first is the oldest. */
+  private readonly untaken = new Map<Submission<O>, number>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -57,6 +60,7 @@ export class DynamicBatcher<O> {
     if (!set) this.live.set(owner, (set = new Set()));
     set.add(s);
     const out = Promise.all(rows.map((r) => this.batcher.add(s, r)));
+    if (rows.length > 0) this.untaken.set(s, rows.length);
     const done = () => {
       set.delete(s);
       if (set.size === 0 && this.live.get(owner) === set) this.live.delete(owner);
@@ -68,16 +72,23 @@ export class DynamicBatcher<O> {
 
   /** Drops the queued rows of `owner` (a request that timed out or went away); a running batch finishes. */
   cancel(owner: O, reason?: string): void {
-    for (const s of this.live.get(owner) ?? []) this.batcher.cancel(s, reason);
+    for (const s of this.live.get(owner) ?? []) {
+      this.batcher.cancel(s, reason);
+      this.untaken.delete(s);
+    }
     this.live.delete(owner);
+    this.kick();
   }
 
   private kick(): void {
     if (this.running || this.batcher.pending === 0) return;
-    if (this.batcher.full || this.options.maxDelayMs <= 0) {
+    const oldest = this.untaken.keys().next().value as Submission<O> | undefined;
+    const wait = this.options.maxDelayMs - (oldest ? performance.now() - oldest.at : 0);
+    if (this.batcher.full || wait <= 0) {
       void this.runOne();
     } else {
-      this.timer ??= setTimeout(() => void this.runOne(), this.options.maxDelayMs);
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => void this.runOne(), wait);
     }
   }
 
@@ -88,6 +99,11 @@ export class DynamicBatcher<O> {
     const batch = this.batcher.take();
     if (!batch) return;
     this.running = true;
+    for (const o of batch.owners) {
+      const left = this.untaken.get(o)! - 1;
+      if (left > 0) this.untaken.set(o, left);
+      else this.untaken.delete(o);
+    }
     const start = performance.now();
     const waitSeconds = batch.owners.map((s) => (start - s.at) / 1000);
     let error: string | undefined;
@@ -100,7 +116,6 @@ export class DynamicBatcher<O> {
       this.running = false;
     }
     this.onBatch({ size: batch.owners.length, waitSeconds, computeSeconds: (performance.now() - start) / 1000, error });
-    // Rows that arrived during the forward have waited at least that long: run them now, not after another delay.
-    if (this.batcher.pending > 0) void this.runOne();
+    this.kick();
   }
 }
