@@ -6,7 +6,7 @@
  * output back to its owner is the batcher's job, not this file's (batching has one owner).
  */
 import type { Float32Tensor } from '../tensor.js';
-import { Batcher } from './interim-batcher.js';
+import { Batcher } from '../pipeline/batcher.js';
 
 export interface DynamicBatcherOptions {
   maxBatch: number;

@@ -12,7 +12,7 @@ import { loadInput } from '../pipeline/inputs.js';
 import { frameCount, FRAME_LENGTH_MS } from '../pipeline/windows.js';
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
-import { BatchCancelledError } from './interim-batcher.js';
+import { BatchCancelledError } from '../pipeline/batcher.js';
 import type { ClassifyRequestOptions, FailureKind, FromWorker, ToWorker, WorkerInit } from './protocol.js';
 
 const port = parentPort!;
@@ -23,6 +23,11 @@ const post = (m: FromWorker) => port.postMessage(m);
 class ForwardError extends Error {}
 /** The request's own input is unusable (400). */
 class BadInputError extends Error {}
+/**
+ * The request timed out and its windows were dropped. Its own class, not the batcher's
+ * BatchCancelledError, which the pipeline reads as "my own cancellation" and so ignores.
+ */
+class RequestCancelledError extends Error {}
 
 const BODY = 'request body';
 
@@ -75,11 +80,13 @@ async function main(): Promise<void> {
   const requestModel = (id: number): ASTForAudioClassification => {
     const m = Object.create(model) as ASTForAudioClassification;
     m.forward = async ({ inputValues }: ForwardInput) => {
-      if (cancelled.has(id)) throw new BatchCancelledError('the request timed out');
+      if (cancelled.has(id)) throw new RequestCancelledError('the request timed out');
       const [B, T, M] = inputValues.dims as [number, number, number];
       const per = T * M;
       const rows = Array.from({ length: B }, (_, b) => inputValues.data.subarray(b * per, (b + 1) * per));
-      const outs = await batcher.submit(id, rows);
+      const outs = await batcher.submit(id, rows).catch((err: unknown) => {
+        throw err instanceof BatchCancelledError ? new RequestCancelledError(err.message) : err;
+      });
       const logits = new Float32Array(B * numLabels);
       const pooled = new Float32Array(B * hidden);
       outs.forEach((o, b) => {
@@ -155,7 +162,7 @@ function failure(id: number, err: unknown): FromWorker {
 function failureKind(err: unknown): FailureKind {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e instanceof ForwardError) return 'forward';
-    if (e instanceof BatchCancelledError) return 'cancelled';
+    if (e instanceof BatchCancelledError || e instanceof RequestCancelledError) return 'cancelled';
   }
   return 'bad-input';
 }

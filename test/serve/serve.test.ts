@@ -155,12 +155,14 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
   it('400 with {error, detail} for each bad audio file of the decoder tests, bad options, and a wrong form field', async () => {
     const flac = readFileSync(join(REPO_ROOT, 'test/data/audio/tone_stereo_16k.flac'));
     const wav = readFileSync(join(REPO_ROOT, 'test/data/audio/tone_stereo_16k.wav'));
+    const enc = (text: string): number[] => [...text].map((c) => c.charCodeAt(0));
     const m4a = new Uint8Array(64);
-    m4a.set([0, 0, 0, 0x20, ...[...'ftypM4A '].map((c) => c.charCodeAt(0))]);
+    m4a.set([0, 0, 0, 0x20, ...enc('ftypM4A ')]); // an MP4 box header, no audio track
     const cases: [string, Uint8Array, RegExp][] = [
       ['empty', new Uint8Array(0), /empty/],
       ['unknown bytes', new Uint8Array(100).fill(7), /unrecognised format/],
-      ['AIFF', new Uint8Array([...'FORM'].map((c) => c.charCodeAt(0)).concat(new Array(40).fill(0))), /unsupported codec: AIFF/],
+      ['AIFF without chunks', new Uint8Array([...enc('FORM'), 0, 0, 0, 40, ...enc('AIFF'), ...new Array(36).fill(0)]), /no audio samples decoded from this AIFF file/],
+      ['MIDI', new Uint8Array([...enc('MThd'), 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, ...enc('MTrk'), 0, 0, 0, 0]), /unsupported codec: MIDI/],
       ['M4A without audio', m4a, /No audio track/],
       ['truncated FLAC', flac.subarray(0, 2000), /no audio samples decoded/],
       ['cut WAV', wav.subarray(0, 30), /fmt chunk claims 16 bytes but only 10 follow/],
