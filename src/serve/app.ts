@@ -220,7 +220,8 @@ export function createServer(o: ServeOptions): Server {
 
   app.get('/health/live', async () => ({ status: 'live' }));
   app.get('/health/ready', async (_request, reply) => {
-    if (info) return { status: 'ready' };
+    if (info && worker.alive) return { status: 'ready' };
+    if (info) return reply.code(503).send({ status: 'failed', detail: 'the model worker thread has exited' });
     return reply.code(503).send({ status: loadError ? 'failed' : 'loading', detail: loadError?.message ?? 'the model is loading and warming up' });
   });
   app.get('/info', async (_request, reply) => {

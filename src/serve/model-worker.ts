@@ -69,6 +69,11 @@ export class ModelWorker {
     this.ready.catch(() => {}); // the server reports it; an unobserved rejection must not end the process
   }
 
+  /** False once the worker thread has exited (crashed, or closed). */
+  get alive(): boolean {
+    return !this.exited;
+  }
+
   classify(bytes: Uint8Array, options: ClassifyRequestOptions, signal: AbortSignal): Promise<Classified> {
     return this.send((id) => ({ type: 'classify', id, bytes, options }), signal) as Promise<Classified>;
   }

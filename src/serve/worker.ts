@@ -129,14 +129,20 @@ async function main(): Promise<void> {
     }
   };
 
+  const active = new Set<number>();
   port.on('message', (m: ToWorker) => {
     if (m.type === 'cancel') {
+      if (!active.has(m.id)) return; // already answered
       cancelled.add(m.id);
       batcher.cancel(m.id, 'the request timed out');
       return;
     }
+    active.add(m.id);
     const run = m.type === 'classify' ? classify(m.id, m.bytes, m.options) : embed(m.id, m.bytes);
-    void run.finally(() => cancelled.delete(m.id));
+    void run.finally(() => {
+      active.delete(m.id);
+      cancelled.delete(m.id);
+    });
   });
 
   post({

@@ -134,6 +134,24 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
     assert.ok(doc.windows.every((w) => w.labels.length === 1));
   });
 
+  it('the HTTP thread answers /health/live and /metrics while long requests are being classified', async () => {
+    let finished = 0;
+    const clip = longClip(30); // 30 windows each, 120 in all: many forwards
+    const longs = Array.from({ length: 4 }, () => post(`${main.url}/classify`, clip).then((r) => (finished++, r)));
+    // wait until the server has admitted all four (its own gauge), then ask for liveness
+    for (let depth = 0; depth < 4; ) {
+      depth = metric(await (await fetch(`${main.url}/metrics`)).text(), 'ast_audio_queue_depth').get('') ?? 0;
+      if (finished > 0) break;
+    }
+    const live = await fetch(`${main.url}/health/live`);
+    assert.equal(live.status, 200);
+    assert.ok(finished < 4, 'answered while the long requests were still being classified');
+    for (const r of await Promise.all(longs)) {
+      count('/classify', r.status);
+      assert.equal(r.status, 200);
+    }
+  });
+
   it('/embed: JSON and little-endian float32 agree; hidden_size values', async () => {
     const yes = exampleBytes.get('yes.wav')!;
     const asJson = await post(`${main.url}/embed`, yes);
