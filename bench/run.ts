@@ -82,8 +82,10 @@ if (wanted('serve')) {
   const soak = flag('--soak-s');
   for (const r of await benchServe({ log, models, soakSeconds: soak === undefined ? undefined : Number(soak) })) {
     summary.push(
-      `serve     ${r.model}  offline ${r.offlineClipsPerSecond.toFixed(1)} clips/s; served ` +
-        r.load.map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err)`).join(', ') +
+      `serve     ${r.model}  offline ${r.offlineClipsPerSecond.toFixed(1)} clips/s (${r.offlineCpuMsPerClip?.toFixed(1) ?? 'n/a'} ms CPU/clip); served ` +
+        r.load
+          .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
+          .join(', ') +
         `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
     );
   }

@@ -12,7 +12,7 @@
  * /metrics). The AST-Base checkpoint is the engine bench's random one (.bench/engine/ast-base).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../test/helpers/fixtures.js';
@@ -37,11 +37,17 @@ export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /** Server process CPU (all its threads) per clip, from its own /metrics: robust to a busy machine. */
+  serverCpuMsPerClip?: number;
+  /** Mean windows per forward at this level. */
+  meanBatch?: number;
 }
 
 export interface ServeBenchResult {
   model: string;
   offlineClipsPerSecond: number;
+  /** CPU (user + sys, all threads) per clip of the offline CLI in steady state; undefined without /usr/bin/time. */
+  offlineCpuMsPerClip?: number;
   load: LoadResult[];
   rssStartMB: number;
   rssAfterSoakMB: number;
@@ -91,8 +97,8 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
   const results: ServeBenchResult[] = [];
   for (const c of cases) {
     log(`\n-- ${c.name}: ${c.model ?? 'models/speech-commands'}; ${c.clips.length} distinct clips`);
-    const offline = offlineClipsPerSecond(c, threads, join(work, `offline-${c.name}`));
-    log(`offline  ast-audio classify --batch-size 8: ${offline.toFixed(1)} clips/s (steady state)`);
+    const { clipsPerSecond: offline, cpuMsPerClip: offlineCpu } = offlineRate(c, threads, join(work, `offline-${c.name}`));
+    log(`offline  ast-audio classify --batch-size 8: ${offline.toFixed(1)} clips/s (steady state)${offlineCpu === undefined ? '' : `, ${offlineCpu.toFixed(1)} ms CPU/clip`}`);
     const server = await startServer([...(c.model ? ['--model', c.model] : []), '--threads', String(threads), '--max-batch', '8', '--max-queue', '1024']);
     try {
       const bodies = c.clips.map((p) => new Uint8Array(readFileSync(p)));
@@ -100,11 +106,16 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
       const rssStartMB = await rssMB(server);
       const load: LoadResult[] = [];
       for (const conc of concurrencies) {
+        const before = await serverCounters(server);
         const r = await drive(server.url, bodies, conc, c.requests);
+        const after = await serverCounters(server);
+        r.serverCpuMsPerClip = ((after.cpuSeconds - before.cpuSeconds) * 1000) / r.requests;
+        r.meanBatch = (after.batchSum - before.batchSum) / (after.batchCount - before.batchCount);
         load.push(r);
         log(
           `served   c=${String(conc).padStart(2)}: ${r.clipsPerSecond.toFixed(1)} clips/s (${(r.clipsPerSecond / offline).toFixed(2)}x offline), ` +
-            `p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, ${r.errors} errors of ${r.requests}`,
+            `p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, ${r.errors} errors of ${r.requests}; ` +
+            `server ${r.serverCpuMsPerClip.toFixed(1)} ms CPU/clip, mean batch ${r.meanBatch.toFixed(1)}`,
         );
       }
       const soak = await drive(server.url, bodies, 8, Infinity, soakSeconds * 1000);
@@ -113,7 +124,7 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
         `soak     c=8 for ${soakSeconds} s: ${soak.requests} requests, ${soak.errors} errors; RSS ${rssStartMB.toFixed(0)} MB -> ${rssAfterSoakMB.toFixed(0)} MB ` +
           `(${(((rssAfterSoakMB - rssStartMB) / rssStartMB) * 100).toFixed(1)} %)`,
       );
-      results.push({ model: c.name, offlineClipsPerSecond: offline, load, rssStartMB, rssAfterSoakMB, soakSeconds, soakRequests: soak.requests, soakErrors: soak.errors });
+      results.push({ model: c.name, offlineClipsPerSecond: offline, offlineCpuMsPerClip: offlineCpu, load, rssStartMB, rssAfterSoakMB, soakSeconds, soakRequests: soak.requests, soakErrors: soak.errors });
     } finally {
       await server.stop();
     }
@@ -148,6 +159,12 @@ async function drive(url: string, bodies: Uint8Array<ArrayBuffer>[], concurrency
   return { concurrency, requests: latencies.length, clipsPerSecond: latencies.length / wall, p50Ms: q(0.5), p99Ms: q(0.99), errors };
 }
 
+async function serverCounters(server: ServerProcess): Promise<{ cpuSeconds: number; batchSum: number; batchCount: number }> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { cpuSeconds: value('ast_audio_process_cpu_seconds_total'), batchSum: value('ast_audio_batch_size_sum'), batchCount: value('ast_audio_batch_size_count') };
+}
+
 async function rssMB(server: ServerProcess): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
   const m = /^ast_audio_process_resident_memory_bytes (\S+)$/m.exec(text);
@@ -156,7 +173,7 @@ async function rssMB(server: ServerProcess): Promise<number> {
 }
 
 /** The real CLI on 1 clip and on K clips (copies of the case's clips); the difference is steady-state work. */
-function offlineClipsPerSecond(c: ModelCase, threads: number, dir: string): number {
+function offlineRate(c: ModelCase, threads: number, dir: string): { clipsPerSecond: number; cpuMsPerClip?: number } {
   const K = c.name === 'base' ? 24 : 160;
   rmSync(dir, { recursive: true, force: true });
   const one = join(dir, 'one');
@@ -165,14 +182,21 @@ function offlineClipsPerSecond(c: ModelCase, threads: number, dir: string): numb
   mkdirSync(many, { recursive: true });
   copyFileSync(c.clips[0]!, join(one, 'clip-0.wav'));
   for (let k = 0; k < K; k++) copyFileSync(c.clips[k % c.clips.length]!, join(many, `clip-${String(k).padStart(4, '0')}.wav`));
-  const time = (folder: string) => {
+  const TIME = '/usr/bin/time';
+  const withTime = existsSync(TIME);
+  const run = (folder: string) => {
     const args = ['--import', 'tsx', CLI, 'classify', folder, '--batch-size', '8', '--threads', String(threads), '--json', ...(c.model ? ['--model', c.model] : [])];
     const t = performance.now();
-    const r = spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    // /usr/bin/time -f adds the child's user + sys CPU seconds as the last line of stderr
+    const r = withTime
+      ? spawnSync(TIME, ['-f', '%U %S', process.execPath, ...args], { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })
+      : spawnSync(process.execPath, args, { cwd: REPO_ROOT, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
     if (r.status !== 0) throw new Error(`ast-audio classify failed: ${r.stderr.slice(-2000)}`);
-    return (performance.now() - t) / 1000;
+    const wall = (performance.now() - t) / 1000;
+    const [user, sys] = withTime ? r.stderr.trim().split('\n').pop()!.split(' ').map(Number) : [NaN, NaN];
+    return { wall, cpu: user! + sys! };
   };
-  const t1 = time(one);
-  const tK = time(many);
-  return (K - 1) / (tK - t1);
+  const a = run(one);
+  const b = run(many);
+  return { clipsPerSecond: (K - 1) / (b.wall - a.wall), cpuMsPerClip: withTime ? ((b.cpu - a.cpu) * 1000) / (K - 1) : undefined };
 }
