@@ -1,6 +1,6 @@
 /** `ast-audio serve`: the HTTP inference service (src/serve) started from the command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInteger } from './options.js';
+import { positiveInteger, threadsOption } from './options.js';
 import { DEFAULT_MODEL_DIR } from '../pipeline/audio-classification.js';
 import { createServer } from '../serve/app.js';
 
@@ -45,7 +45,7 @@ export function register(program: Command): void {
     .option('--max-queue <n>', 'inference requests accepted at once; more get 429', positiveInteger('--max-queue'), 256)
     .option('--max-body-mb <mb>', 'largest request body; larger gets 413', parsePositive('--max-body-mb'), 64)
     .option('--timeout-s <s>', 'a request not answered within this gets 503', parsePositive('--timeout-s'), 60)
-    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: ONNX Runtime decides)', positiveInteger('--threads'))
+    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: ONNX Runtime decides)', threadsOption)
     .addHelpText('after', EXAMPLES)
     .action(async (opts: ServeCliOptions) => {
       process.exitCode = await serveCommand(opts);

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import '../node/index.js';
 import { ASTForAudioClassification, type ASTOutput, type ForwardInput } from '../model/ast.js';
-import { createAudioClassificationPipeline, pipeline, type AudioClassificationPipeline } from '../pipeline/audio-classification.js';
+import { createAudioClassificationPipeline, pipeline, type AudioClassificationPipeline, type PipelineOptions } from '../pipeline/audio-classification.js';
 import { loadInput } from '../pipeline/inputs.js';
 import { frameCount, FRAME_LENGTH_MS } from '../pipeline/windows.js';
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
@@ -33,8 +33,9 @@ const BODY = 'request body';
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  if (init.dtype !== 'fp32') throw new Error(`--dtype ${init.dtype} is not available in this build (only fp32)`);
-  const classifier = await pipeline('audio-classification', init.model, { revision: init.revision, threads: init.threads });
+  // the pipeline checks the dtype (transformers.js's names) and refuses what the engine cannot do
+  const dtype = init.dtype as PipelineOptions['dtype'];
+  const classifier = await pipeline('audio-classification', init.model, { revision: init.revision, threads: init.threads, dtype });
   const model = classifier.model;
   const fe = classifier.featureExtractor.config;
   const numLabels = model.config.labels.length;
