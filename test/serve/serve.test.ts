@@ -339,3 +339,16 @@ describe('ast-audio serve: SIGTERM in the middle of a burst', { timeout: 120_000
     assert.ok(logs.some((l) => l.msg === 'stopping: no new requests; answering the accepted ones' && l.signal === 'SIGTERM'));
   });
 });
+
+describe('ast-audio serve: start-up errors', { timeout: 60_000 }, () => {
+  it('a bad flag is one usage line; a model that cannot load is one line and exit 1', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+    const flag = run('--max-batch', '0');
+    assert.equal(flag.status, 1);
+    assert.equal(flag.stderr.trim().split('\n').length, 1, flag.stderr);
+    assert.match(flag.stderr, /--max-batch must be a positive integer, got "0"/);
+    const missing = run('-m', '/nonexistent-model-dir');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^ast-audio serve: cannot load the model: \/nonexistent-model-dir: no such folder/m);
+  });
+});
