@@ -4,6 +4,7 @@
  * do M4A/MP4 (AAC), ADTS AAC and WebM, which our tests do not cover (no encoder to make them).
  * Channels are averaged like `waveform.mean(0)`; resampling, when asked for, is torchaudio's sinc.
  */
+import { FormatError } from '../io/errors.js';
 import { isWav, parseWav } from './wav.js';
 import { resample } from './resample.js';
 import { assertFinite } from './fbank.js';
@@ -84,9 +85,9 @@ async function decodeWithLibrary(bytes: Uint8Array, codec: Codec, source: string
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/no decoder|unknown audio format/i.test(msg)) {
-      throw new Error(`${source}: unsupported codec inside ${codec.toUpperCase()} (${msg})`);
+      throw new FormatError(source, `unsupported codec inside ${codec.toUpperCase()} (${msg})`);
     }
-    throw new Error(`${source}: cannot decode ${codec.toUpperCase()}: ${msg} (corrupt or truncated file?)`);
+    throw new FormatError(source, `cannot decode ${codec.toUpperCase()}: ${msg} (corrupt or truncated file?)`);
   }
   const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
   if (codec === 'flac') {
@@ -118,9 +119,9 @@ export function downmix(channels: Float32Array[]): Float32Array {
 /** Decodes WAV/FLAC/MP3/OGG bytes into a mono waveform, optionally resampled. */
 export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> {
   const source = options.source ?? '<bytes>';
-  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  if (bytes.length === 0) throw new FormatError(source, `empty file`);
   if (options.samplingRate !== undefined && !(Number.isInteger(options.samplingRate) && options.samplingRate > 0)) {
-    throw new Error(`${source}: samplingRate must be a positive integer, got ${options.samplingRate}`);
+    throw new FormatError(source, `samplingRate must be a positive integer, got ${options.samplingRate}`);
   }
   let channelData: Float32Array[];
   let sampleRate: number;
@@ -130,11 +131,11 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
     ({ channelData, sampleRate } = parseWav(bytes, source));
   } else {
     const codec = sniffCodec(bytes);
-    if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3, OGG (Vorbis, Opus), M4A/AAC and WebM are read`);
+    if (!codec) throw new FormatError(source, `unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3, OGG (Vorbis, Opus), M4A/AAC and WebM are read`);
     if (codec === 'ogg') {
       const inner = oggCodec(bytes);
       if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'truncated') {
-        throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis or Opus`);
+        throw new FormatError(source, `unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis or Opus`);
       }
     }
     kind = codec.toUpperCase();
@@ -142,9 +143,9 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   }
   const channels = channelData.length;
   if (channels === 0 || channelData[0]!.length === 0) {
-    throw new Error(`${source}: no audio samples decoded from this ${kind} file (empty, truncated or corrupt)`);
+    throw new FormatError(source, `no audio samples decoded from this ${kind} file (empty, truncated or corrupt)`);
   }
-  if (!(sampleRate > 0)) throw new Error(`${source}: decoder reported a sampling rate of ${sampleRate}`);
+  if (!(sampleRate > 0)) throw new FormatError(source, `decoder reported a sampling rate of ${sampleRate}`);
   const mono = downmix(channelData);
   assertFinite(mono, source);
   const target = options.samplingRate ?? sampleRate;

@@ -2,6 +2,7 @@
  * Where a checkpoint's files come from, without the core knowing the platform:
  * a folder on disk (Node), a URL prefix (browser), the Hugging Face Hub (Node, cached).
  */
+import { FormatError } from './errors.js';
 export interface FileSource {
   /** Shown in errors: a folder path, a URL, or `hub:owner/name@revision`. */
   readonly description: string;
@@ -37,7 +38,7 @@ export function parseJson(bytes: Uint8Array, where: string): unknown {
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
+    throw new FormatError(where, `not valid JSON (${(err as Error).message})`);
   }
 }
 
@@ -49,7 +50,7 @@ export function memorySource(files: Record<string, Uint8Array>, description = 'm
     exists: async (name) => name in files,
     read: async (name) => {
       const f = files[name];
-      if (!f) throw new Error(`${description}/${name}: no such file`);
+      if (!f) throw new FormatError(`${description}/${name}`, 'no such file');
       return f;
     },
   };

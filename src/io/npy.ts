@@ -2,6 +2,7 @@
  * NumPy `.npy` (format 1.0 / 2.0 / 3.0) read and write, little-endian, C order.
  * Enough for fixtures (float32, float64, int64) and for the CLI's outputs (float32).
  */
+import { FormatError } from './errors.js';
 import { numel } from '../tensor.js';
 
 export type NpyData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -18,20 +19,20 @@ const BYTES: Record<NpyArray['descr'], number> = { '<f4': 4, '<f8': 8, '<i8': 8,
 
 export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
-    throw new Error(`${source}: not a .npy file (bad magic)`);
+    throw new FormatError(source, `not a .npy file (bad magic)`);
   }
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.length) throw new Error(`${source}: truncated .npy header`);
+  if (start + headerLen > bytes.length) throw new FormatError(source, `truncated .npy header`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new Error(`${source}: unreadable .npy header ${header}`);
-  if (fortran === 'True') throw new Error(`${source}: Fortran-order .npy is not supported`);
-  if (!(descr in BYTES)) throw new Error(`${source}: unsupported .npy dtype ${descr}`);
+  if (!descr || !fortran || shapeText === undefined) throw new FormatError(source, `unreadable .npy header ${header}`);
+  if (fortran === 'True') throw new FormatError(source, `Fortran-order .npy is not supported`);
+  if (!(descr in BYTES)) throw new FormatError(source, `unsupported .npy dtype ${descr}`);
   const d = descr as NpyArray['descr'];
   const shape = shapeText
     .split(',')
@@ -42,7 +43,7 @@ export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   const offset = start + headerLen;
   const need = n * BYTES[d];
   if (offset + need > bytes.length) {
-    throw new Error(`${source}: truncated .npy data (${bytes.length - offset} bytes, shape needs ${need})`);
+    throw new FormatError(source, `truncated .npy data (${bytes.length - offset} bytes, shape needs ${need})`);
   }
   // Copy (Node's Buffer#slice would share memory) so the result is aligned and independent.
   const raw = new Uint8Array(bytes.subarray(offset, offset + need)).buffer;

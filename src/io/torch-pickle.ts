@@ -8,6 +8,7 @@
  * rebuilders, storage types). Anything else (os.system, builtins.eval, any other callable) is refused
  * before it could run, with an error naming the file and the global.
  */
+import { FormatError } from './errors.js';
 import { numel, type DType, type Tensor } from '../tensor.js';
 
 // ---------------------------------------------------------------- zip (stored entries only)
@@ -25,10 +26,10 @@ export function readZipEntries(bytes: Uint8Array, source: string): Map<string, U
   const u16 = (o: number) => view.getUint16(o, true);
   const u64 = (o: number) => {
     const v = view.getBigUint64(o, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${source}: corrupt zip (64-bit size ${v})`);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new FormatError(source, `corrupt zip (64-bit size ${v})`);
     return Number(v);
   };
-  if (bytes.length < 22) throw new Error(`${source}: truncated zip (${bytes.length} bytes)`);
+  if (bytes.length < 22) throw new FormatError(source, `truncated zip (${bytes.length} bytes)`);
 
   // End of central directory: 22 bytes plus a comment of up to 65535 bytes, at the very end.
   let eocd = -1;
@@ -38,27 +39,27 @@ export function readZipEntries(bytes: Uint8Array, source: string): Map<string, U
       break;
     }
   }
-  if (eocd < 0) throw new Error(`${source}: truncated or not a zip archive (no end-of-central-directory record)`);
+  if (eocd < 0) throw new FormatError(source, `truncated or not a zip archive (no end-of-central-directory record)`);
   let count = u16(eocd + 10);
   let cdSize = u32(eocd + 12);
   let cdOffset = u32(eocd + 16);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     const loc = eocd - 20;
-    if (loc < 0 || u32(loc) !== SIG_ZIP64_LOCATOR) throw new Error(`${source}: corrupt zip64 archive (no locator)`);
+    if (loc < 0 || u32(loc) !== SIG_ZIP64_LOCATOR) throw new FormatError(source, `corrupt zip64 archive (no locator)`);
     const z = u64(loc + 8);
-    if (z + 56 > bytes.length || u32(z) !== SIG_ZIP64_EOCD) throw new Error(`${source}: corrupt zip64 archive (bad end record)`);
+    if (z + 56 > bytes.length || u32(z) !== SIG_ZIP64_EOCD) throw new FormatError(source, `corrupt zip64 archive (bad end record)`);
     count = u64(z + 32);
     cdSize = u64(z + 40);
     cdOffset = u64(z + 48);
   }
   if (cdOffset + cdSize > bytes.length) {
-    throw new Error(`${source}: truncated zip (central directory at ${cdOffset}+${cdSize} is past the end, ${bytes.length} bytes)`);
+    throw new FormatError(source, `truncated zip (central directory at ${cdOffset}+${cdSize} is past the end, ${bytes.length} bytes)`);
   }
 
   const entries = new Map<string, Uint8Array>();
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > cdOffset + cdSize || u32(p) !== SIG_CENTRAL) throw new Error(`${source}: corrupt zip central directory (entry ${i})`);
+    if (p + 46 > cdOffset + cdSize || u32(p) !== SIG_CENTRAL) throw new FormatError(source, `corrupt zip central directory (entry ${i})`);
     const method = u16(p + 10);
     let compressed = u32(p + 20);
     let size = u32(p + 24);
@@ -83,13 +84,13 @@ export function readZipEntries(bytes: Uint8Array, source: string): Map<string, U
     }
     p = extraEnd + commentLen;
     if (method !== 0) {
-      throw new Error(`${source}: zip entry ${name} is compressed (method ${method}); torch.save stores entries uncompressed`);
+      throw new FormatError(source, `zip entry ${name} is compressed (method ${method}); torch.save stores entries uncompressed`);
     }
-    if (compressed !== size) throw new Error(`${source}: corrupt zip entry ${name} (stored sizes ${compressed} vs ${size})`);
-    if (local + 30 > bytes.length || u32(local) !== SIG_LOCAL) throw new Error(`${source}: corrupt zip entry ${name} (bad local header)`);
+    if (compressed !== size) throw new FormatError(source, `corrupt zip entry ${name} (stored sizes ${compressed} vs ${size})`);
+    if (local + 30 > bytes.length || u32(local) !== SIG_LOCAL) throw new FormatError(source, `corrupt zip entry ${name} (bad local header)`);
     const start = local + 30 + u16(local + 26) + u16(local + 28);
     if (start + size > bytes.length) {
-      throw new Error(`${source}: truncated zip: entry ${name} needs ${size} bytes at ${start}, file has ${bytes.length}`);
+      throw new FormatError(source, `truncated zip: entry ${name} needs ${size} bytes at ${start}, file has ${bytes.length}`);
     }
     entries.set(name, bytes.subarray(start, start + size));
   }
@@ -167,11 +168,11 @@ function describe(v: StackItem): string {
 function asInt(v: Value, what: string, source: string): number {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
   if (typeof v === 'bigint' && v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
-  throw new Error(`${source}: ${what} must be an integer, got ${describe(v)}`);
+  throw new FormatError(source, `${what} must be an integer, got ${describe(v)}`);
 }
 
 function asIntTuple(v: Value, what: string, source: string): number[] {
-  if (!Array.isArray(v)) throw new Error(`${source}: ${what} must be a tuple of integers, got ${describe(v)}`);
+  if (!Array.isArray(v)) throw new FormatError(source, `${what} must be a tuple of integers, got ${describe(v)}`);
   return v.map((x) => asInt(x, what, source));
 }
 
@@ -180,13 +181,13 @@ function callGlobal(fn: Global, args: Value[], ctx: UnpickleContext): Value {
   const { source } = ctx;
   switch (fn.fullName) {
     case 'collections.OrderedDict':
-      if (args.length !== 0) throw new Error(`${source}: collections.OrderedDict called with arguments; refused`);
+      if (args.length !== 0) throw new FormatError(source, `collections.OrderedDict called with arguments; refused`);
       return new Map();
     case 'torch._utils._rebuild_tensor_v2': {
       // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
       const [storage, offset, size, stride] = args;
       if (args.length < 6 || typeof storage !== 'object' || storage === null || (storage as StorageRef).kind !== 'storage') {
-        throw new Error(`${source}: _rebuild_tensor_v2 called with unexpected arguments`);
+        throw new FormatError(source, `_rebuild_tensor_v2 called with unexpected arguments`);
       }
       const dims = asIntTuple(size ?? null, 'tensor size', source);
       const strides = asIntTuple(stride ?? null, 'tensor stride', source);
@@ -195,11 +196,11 @@ function callGlobal(fn: Global, args: Value[], ctx: UnpickleContext): Value {
     case 'torch._utils._rebuild_parameter':
     case 'torch._utils._rebuild_parameter_with_state': {
       const data = args[0];
-      if (!(data instanceof PickledTensor)) throw new Error(`${source}: ${fn.fullName} expects a tensor, got ${describe(data ?? null)}`);
+      if (!(data instanceof PickledTensor)) throw new FormatError(source, `${fn.fullName} expects a tensor, got ${describe(data ?? null)}`);
       return data;
     }
     default:
-      throw new Error(`${source}: refusing to call ${fn.fullName}`);
+      throw new FormatError(source, `refusing to call ${fn.fullName}`);
   }
 }
 
@@ -213,7 +214,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
   let pos = 0;
 
   const need = (n: number) => {
-    if (pos + n > data.length) throw new Error(`${source}: truncated pickle (needs ${n} more bytes at ${pos})`);
+    if (pos + n > data.length) throw new FormatError(source, `truncated pickle (needs ${n} more bytes at ${pos})`);
   };
   const u8 = () => (need(1), data[pos++]!);
   const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
@@ -222,24 +223,24 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
   const bytesN = (n: number) => (need(n), (pos += n), data.subarray(pos - n, pos));
   const line = () => {
     const end = data.indexOf(0x0a, pos);
-    if (end < 0) throw new Error(`${source}: truncated pickle (unterminated line at ${pos})`);
+    if (end < 0) throw new FormatError(source, `truncated pickle (unterminated line at ${pos})`);
     const s = new TextDecoder().decode(data.subarray(pos, end));
     pos = end + 1;
     return s;
   };
   const pop = (): Value => {
     const v = stack.pop();
-    if (v === undefined || v === MARK) throw new Error(`${source}: corrupt pickle (stack underflow at ${pos})`);
+    if (v === undefined || v === MARK) throw new FormatError(source, `corrupt pickle (stack underflow at ${pos})`);
     return v;
   };
   const top = (): Value => {
     const v = stack[stack.length - 1];
-    if (v === undefined || v === MARK) throw new Error(`${source}: corrupt pickle (empty stack at ${pos})`);
+    if (v === undefined || v === MARK) throw new FormatError(source, `corrupt pickle (empty stack at ${pos})`);
     return v;
   };
   const popMark = (): Value[] => {
     const i = stack.lastIndexOf(MARK);
-    if (i < 0) throw new Error(`${source}: corrupt pickle (no mark at ${pos})`);
+    if (i < 0) throw new FormatError(source, `corrupt pickle (no mark at ${pos})`);
     const items = stack.splice(i) as Value[];
     items.shift();
     return items;
@@ -247,19 +248,19 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
   const global = (module: string, name: string): Global => {
     const full = `${module}.${name}`;
     if (!ALLOWED_GLOBALS.has(full)) {
-      throw new Error(
-        `${source}: refusing to load global ${full}: only tensors and containers are allowed (as torch.load(weights_only=True)); ` +
+      throw new FormatError(
+        source, `refusing to load global ${full}: only tensors and containers are allowed (as torch.load(weights_only=True)); ` +
           'this file may run code when loaded by pickle',
       );
     }
     return new Global(module, name);
   };
   const setItems = (dict: Value, items: Value[]) => {
-    if (!(dict instanceof Map)) throw new Error(`${source}: corrupt pickle (SETITEM on ${describe(dict)})`);
+    if (!(dict instanceof Map)) throw new FormatError(source, `corrupt pickle (SETITEM on ${describe(dict)})`);
     for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i]!, items[i + 1]!);
   };
   const append = (list: Value, items: Value[]) => {
-    if (!Array.isArray(list)) throw new Error(`${source}: corrupt pickle (APPEND on ${describe(list)})`);
+    if (!Array.isArray(list)) throw new FormatError(source, `corrupt pickle (APPEND on ${describe(list)})`);
     list.push(...items);
   };
 
@@ -274,7 +275,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         bytesN(8);
         break;
       case 0x2e: // STOP
-        if (stack.length !== 1) throw new Error(`${source}: corrupt pickle (${stack.length} items left at STOP)`);
+        if (stack.length !== 1) throw new FormatError(source, `corrupt pickle (${stack.length} items left at STOP)`);
         return pop();
       case 0x28: // MARK
         stack.push(MARK);
@@ -423,7 +424,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
       case 0x6a: {
         // LONG_BINGET
         const k = op === 0x68 ? u8() : u32();
-        if (!memo.has(k)) throw new Error(`${source}: corrupt pickle (memo ${k} unset at ${at})`);
+        if (!memo.has(k)) throw new FormatError(source, `corrupt pickle (memo ${k} unset at ${at})`);
         stack.push(memo.get(k)!);
         break;
       }
@@ -437,7 +438,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw new Error(`${source}: corrupt pickle (STACK_GLOBAL)`);
+        if (typeof module !== 'string' || typeof name !== 'string') throw new FormatError(source, `corrupt pickle (STACK_GLOBAL)`);
         stack.push(global(module, name));
         break;
       }
@@ -445,8 +446,8 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         // REDUCE: callable(*args), only for the allowed globals
         const args = pop();
         const fn = pop();
-        if (!(fn instanceof Global)) throw new Error(`${source}: refusing REDUCE on ${describe(fn)} at ${at}`);
-        if (!Array.isArray(args)) throw new Error(`${source}: corrupt pickle (REDUCE arguments are ${describe(args)})`);
+        if (!(fn instanceof Global)) throw new FormatError(source, `refusing REDUCE on ${describe(fn)} at ${at}`);
+        if (!Array.isArray(args)) throw new FormatError(source, `corrupt pickle (REDUCE arguments are ${describe(args)})`);
         stack.push(callGlobal(fn, args, ctx));
         break;
       }
@@ -455,7 +456,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         const state = pop();
         const obj = top();
         if (!(obj instanceof Map) || !(state instanceof Map || state === null)) {
-          throw new Error(`${source}: refusing BUILD on ${describe(obj)} at ${at}`);
+          throw new FormatError(source, `refusing BUILD on ${describe(obj)} at ${at}`);
         }
         break;
       }
@@ -463,8 +464,8 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         stack.push(ctx.persistentLoad(pop()));
         break;
       default:
-        throw new Error(
-          `${source}: refusing pickle opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${at}; ` +
+        throw new FormatError(
+          source, `refusing pickle opcode 0x${op.toString(16).padStart(2, '0')} ('${String.fromCharCode(op)}') at byte ${at}; ` +
             'only a state dict of tensors is allowed',
         );
     }
@@ -476,20 +477,20 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
 /** Reads a state dict from `torch.save` zip bytes. `source` names the file in errors. */
 export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Map<string, Tensor> {
   if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5) {
-    throw new Error(
-      `${source}: legacy torch.save format (PyTorch < 1.6) is not supported; re-save it with a newer torch or convert it to safetensors`,
+    throw new FormatError(
+      source, `legacy torch.save format (PyTorch < 1.6) is not supported; re-save it with a newer torch or convert it to safetensors`,
     );
   }
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
-    throw new Error(`${source}: not a PyTorch checkpoint (not a zip archive)`);
+    throw new FormatError(source, `not a PyTorch checkpoint (not a zip archive)`);
   }
   const entries = readZipEntries(bytes, source);
   const pklName = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n));
-  if (!pklName) throw new Error(`${source}: not a PyTorch checkpoint (no <name>/data.pkl in the archive)`);
+  if (!pklName) throw new FormatError(source, `not a PyTorch checkpoint (no <name>/data.pkl in the archive)`);
   const root = pklName.slice(0, -'data.pkl'.length);
   const byteorder = entries.get(`${root}byteorder`);
   if (byteorder && new TextDecoder().decode(byteorder).trim() !== 'little') {
-    throw new Error(`${source}: big-endian checkpoint; only little-endian storages are supported`);
+    throw new FormatError(source, `big-endian checkpoint; only little-endian storages are supported`);
   }
 
   const storages = new Map<string, { ref: StorageRef; bytes: Uint8Array }>();
@@ -498,21 +499,21 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Map<str
     persistentLoad(pid) {
       // ('storage', <storage type>, key, location, numel)
       if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length !== 5) {
-        throw new Error(`${source}: unsupported persistent id ${describe(pid)}`);
+        throw new FormatError(source, `unsupported persistent id ${describe(pid)}`);
       }
       const [, type, key, , count] = pid;
       if (!(type instanceof Global) || type.module !== 'torch' || !(type.name in STORAGE_TYPES)) {
-        throw new Error(`${source}: unsupported storage type ${describe(type ?? null)}`);
+        throw new FormatError(source, `unsupported storage type ${describe(type ?? null)}`);
       }
-      if (typeof key !== 'string') throw new Error(`${source}: storage key must be a string`);
+      if (typeof key !== 'string') throw new FormatError(source, `storage key must be a string`);
       const info = STORAGE_TYPES[type.name]!;
       const n = asInt(count ?? null, 'storage size', source);
       const cached = storages.get(key);
       if (cached) return cached.ref;
       const file = entries.get(`${root}data/${key}`);
-      if (!file) throw new Error(`${source}: storage ${root}data/${key} is missing from the archive`);
+      if (!file) throw new FormatError(source, `storage ${root}data/${key} is missing from the archive`);
       if (file.length !== n * info.bytes) {
-        throw new Error(`${source}: storage ${key} has ${file.length} bytes but ${n} x ${type.name} needs ${n * info.bytes}`);
+        throw new FormatError(source, `storage ${key} has ${file.length} bytes but ${n} x ${type.name} needs ${n * info.bytes}`);
       }
       const ref: StorageRef = { kind: 'storage', dtype: info.dtype, widenFromF64: info.widenFromF64 ?? false, key, numel: n };
       storages.set(key, { ref, bytes: file });
@@ -524,11 +525,11 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Map<str
     },
   };
   const result = unpickle(entries.get(pklName)!, ctx);
-  if (!(result instanceof Map)) throw new Error(`${source}: not a state dict (the pickle holds ${describe(result)})`);
+  if (!(result instanceof Map)) throw new FormatError(source, `not a state dict (the pickle holds ${describe(result)})`);
   const out = new Map<string, Tensor>();
   for (const [k, v] of result) {
-    if (typeof k !== 'string') throw new Error(`${source}: state dict key ${describe(k)} is not a string`);
-    if (!(v instanceof PickledTensor)) throw new Error(`${source}: state dict entry "${k}" is ${describe(v)}, not a tensor`);
+    if (typeof k !== 'string') throw new FormatError(source, `state dict key ${describe(k)} is not a string`);
+    if (!(v instanceof PickledTensor)) throw new FormatError(source, `state dict entry "${k}" is ${describe(v)}, not a tensor`);
     out.set(k, v.tensor);
   }
   return out;
@@ -567,7 +568,7 @@ function tensorFromStorage(
   source: string,
 ): Tensor {
   if (size.length !== stride.length || size.some((d) => d < 0) || stride.some((s) => s < 0) || offset < 0) {
-    throw new Error(`${source}: tensor with size (${size}) stride (${stride}) offset ${offset} is malformed`);
+    throw new FormatError(source, `tensor with size (${size}) stride (${stride}) offset ${offset} is malformed`);
   }
   const n = numel(size);
   const elems = elementView(bytes, ref);
@@ -575,8 +576,8 @@ function tensorFromStorage(
     let last = offset;
     for (let i = 0; i < size.length; i++) last += (size[i]! - 1) * stride[i]!;
     if (last >= ref.numel) {
-      throw new Error(
-        `${source}: tensor size (${size}) stride (${stride}) offset ${offset} reaches element ${last} of storage ${ref.key} (${ref.numel} elements)`,
+      throw new FormatError(
+        source, `tensor size (${size}) stride (${stride}) offset ${offset} reaches element ${last} of storage ${ref.key} (${ref.numel} elements)`,
       );
     }
   }
