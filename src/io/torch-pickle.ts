@@ -1,5 +1,6 @@
 /**
- * PyTorch checkpoints (`torch.save`, the zip format of PyTorch >= 1.6, e.g. pytorch_model.bin):
+ * PyTorch checkpoints (`torch.save`; the zip format of PyTorch >= 1.6, e.g. pytorch_model.bin, and the
+ * legacy format before it, see parseLegacyTorchCheckpoint):
  *   <root>/data.pkl      the state dict, pickled (protocol 2)
  *   <root>/data/<key>    one file per storage, raw little-endian elements, stored (not compressed)
  *   <root>/version, <root>/byteorder (newer torch)
@@ -110,18 +111,29 @@ class Global {
   }
 }
 
-/** The storage a tensor's persistent id points at. */
+/** The storage a tensor's persistent id points at: `numel` elements from element `start` of storage `key`. */
 interface StorageRef {
   readonly kind: 'storage';
   readonly dtype: DType;
   readonly widenFromF64: boolean;
   readonly key: string;
+  /** First element inside the root storage: non-zero only for the legacy format's storage views. */
+  readonly start: number;
   readonly numel: number;
 }
 
-/** A rebuilt tensor (torch._utils._rebuild_tensor_v2). */
+/**
+ * A tensor as the pickle describes it (torch._utils._rebuild_tensor_v2), its layout already checked
+ * against its storage's size; the data is read once every storage's bytes are known (the legacy
+ * format puts them after the pickle).
+ */
 class PickledTensor {
-  constructor(readonly tensor: Tensor) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 const MARK = Symbol('mark');
@@ -150,7 +162,6 @@ const ALLOWED_GLOBALS = new Set([
 interface UnpickleContext {
   source: string;
   persistentLoad(pid: Value): Value;
-  rebuildTensor(storage: StorageRef, offset: number, size: number[], stride: number[]): Tensor;
 }
 
 function describe(v: StackItem): string {
@@ -191,7 +202,10 @@ function callGlobal(fn: Global, args: Value[], ctx: UnpickleContext): Value {
       }
       const dims = asIntTuple(size ?? null, 'tensor size', source);
       const strides = asIntTuple(stride ?? null, 'tensor stride', source);
-      return new PickledTensor(ctx.rebuildTensor(storage as StorageRef, asInt(offset ?? null, 'storage offset', source), dims, strides));
+      const ref = storage as StorageRef;
+      const at = asInt(offset ?? null, 'storage offset', source);
+      checkTensorLayout(ref, at, dims, strides, source);
+      return new PickledTensor(ref, at, dims, strides);
     }
     case 'torch._utils._rebuild_parameter':
     case 'torch._utils._rebuild_parameter_with_state': {
@@ -204,14 +218,14 @@ function callGlobal(fn: Global, args: Value[], ctx: UnpickleContext): Value {
   }
 }
 
-/** Runs a pickle program with only the allowed opcodes and globals. */
-function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
+/** Runs the pickle program at `start` with only the allowed opcodes and globals; `end` is the byte after its STOP. */
+function unpickle(data: Uint8Array, ctx: UnpickleContext, start = 0): { value: Value; end: number } {
   const { source } = ctx;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const text = new TextDecoder('utf-8', { fatal: true });
   const stack: StackItem[] = [];
   const memo = new Map<number, Value>();
-  let pos = 0;
+  let pos = start;
 
   const need = (n: number) => {
     if (pos + n > data.length) throw new FormatError(source, `truncated pickle (needs ${n} more bytes at ${pos})`);
@@ -220,7 +234,20 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
   const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
   const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true));
   const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true));
-  const bytesN = (n: number) => (need(n), (pos += n), data.subarray(pos - n, pos));
+  const bytesN = (n: number) => {
+    // A negative length (BINSTRING's is signed) would move `pos` backwards and loop forever.
+    if (n < 0) throw new FormatError(source, `corrupt pickle (negative length ${n} at ${pos})`);
+    need(n);
+    pos += n;
+    return data.subarray(pos - n, pos);
+  };
+  const utf8 = (b: Uint8Array) => {
+    try {
+      return text.decode(b);
+    } catch {
+      throw new FormatError(source, `corrupt pickle (a string that is not UTF-8 at ${pos - b.length})`);
+    }
+  };
   const line = () => {
     const end = data.indexOf(0x0a, pos);
     if (end < 0) throw new FormatError(source, `truncated pickle (unterminated line at ${pos})`);
@@ -261,7 +288,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
   };
   const append = (list: Value, items: Value[]) => {
     if (!Array.isArray(list)) throw new FormatError(source, `corrupt pickle (APPEND on ${describe(list)})`);
-    list.push(...items);
+    for (const item of items) list.push(item); // not push(...items): 100k items would overflow the call stack
   };
 
   for (;;) {
@@ -276,7 +303,7 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         break;
       case 0x2e: // STOP
         if (stack.length !== 1) throw new FormatError(source, `corrupt pickle (${stack.length} items left at STOP)`);
-        return pop();
+        return { value: pop(), end: pos };
       case 0x28: // MARK
         stack.push(MARK);
         break;
@@ -323,17 +350,17 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
         pos += 8;
         break;
       case 0x58: // BINUNICODE
-        stack.push(text.decode(bytesN(u32())));
+        stack.push(utf8(bytesN(u32())));
         break;
       case 0x8c: // SHORT_BINUNICODE
-        stack.push(text.decode(bytesN(u8())));
+        stack.push(utf8(bytesN(u8())));
         break;
       case 0x8d: {
         // BINUNICODE8
         need(8);
         const n = Number(view.getBigUint64(pos, true));
         pos += 8;
-        stack.push(text.decode(bytesN(n)));
+        stack.push(utf8(bytesN(n)));
         break;
       }
       case 0x55: // SHORT_BINSTRING (py2 str; torch writes none, but decode as latin-1 text)
@@ -474,13 +501,9 @@ function unpickle(data: Uint8Array, ctx: UnpickleContext): Value {
 
 // ---------------------------------------------------------------- torch checkpoint
 
-/** Reads a state dict from `torch.save` zip bytes. `source` names the file in errors. */
+/** Reads a state dict from `torch.save` bytes, zip (PyTorch >= 1.6) or legacy. `source` names the file in errors. */
 export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Map<string, Tensor> {
-  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5) {
-    throw new FormatError(
-      source, `legacy torch.save format (PyTorch < 1.6) is not supported; re-save it with a newer torch or convert it to safetensors`,
-    );
-  }
+  if (bytes.length >= 2 && bytes[0] === 0x80 && bytes[1]! <= 5) return parseLegacyTorchCheckpoint(bytes, source);
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
     throw new FormatError(source, `not a PyTorch checkpoint (not a zip archive)`);
   }
@@ -502,35 +525,141 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): Map<str
         throw new FormatError(source, `unsupported persistent id ${describe(pid)}`);
       }
       const [, type, key, , count] = pid;
-      if (!(type instanceof Global) || type.module !== 'torch' || !(type.name in STORAGE_TYPES)) {
-        throw new FormatError(source, `unsupported storage type ${describe(type ?? null)}`);
-      }
+      const info = storageType(type ?? null, source);
       if (typeof key !== 'string') throw new FormatError(source, `storage key must be a string`);
-      const info = STORAGE_TYPES[type.name]!;
-      const n = asInt(count ?? null, 'storage size', source);
+      const n = storageSize(count ?? null, source);
       const cached = storages.get(key);
       if (cached) return cached.ref;
       const file = entries.get(`${root}data/${key}`);
       if (!file) throw new FormatError(source, `storage ${root}data/${key} is missing from the archive`);
       if (file.length !== n * info.bytes) {
-        throw new FormatError(source, `storage ${key} has ${file.length} bytes but ${n} x ${type.name} needs ${n * info.bytes}`);
+        throw new FormatError(source, `storage ${key} has ${file.length} bytes but ${n} x ${info.name} needs ${n * info.bytes}`);
       }
-      const ref: StorageRef = { kind: 'storage', dtype: info.dtype, widenFromF64: info.widenFromF64 ?? false, key, numel: n };
+      const ref: StorageRef = { kind: 'storage', dtype: info.dtype, widenFromF64: info.widenFromF64 ?? false, key, start: 0, numel: n };
       storages.set(key, { ref, bytes: file });
       return ref;
     },
-    rebuildTensor(storage, offset, size, stride) {
-      const s = storages.get(storage.key)!;
-      return tensorFromStorage(s.bytes, storage, offset, size, stride, source);
+  };
+  const { value } = unpickle(entries.get(pklName)!, ctx);
+  return stateDict(value, (key) => storages.get(key)!.bytes, source);
+}
+
+/** torch.serialization.MAGIC_NUMBER and PROTOCOL_VERSION of the legacy (pre-1.6) format. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+const LEGACY_PROTOCOL = 1001;
+
+/**
+ * The legacy `torch.save` format (PyTorch < 1.6, or `_use_new_zipfile_serialization=False`): five
+ * pickles back to back — the magic number, the protocol version (1001), a sys-info dict, the state
+ * dict (storages as persistent ids), the sorted list of storage keys — then, for each key in that
+ * order, an int64 element count and the storage's raw little-endian bytes. All pickles go through the
+ * same restricted unpickler; every storage size is checked against the bytes present before use.
+ */
+function parseLegacyTorchCheckpoint(bytes: Uint8Array, source: string): Map<string, Tensor> {
+  const plain: UnpickleContext = {
+    source,
+    persistentLoad: () => {
+      throw new FormatError(source, 'legacy torch.save header holds a persistent id; corrupt file');
     },
   };
-  const result = unpickle(entries.get(pklName)!, ctx);
-  if (!(result instanceof Map)) throw new FormatError(source, `not a state dict (the pickle holds ${describe(result)})`);
+  const magic = unpickle(bytes, plain, 0);
+  if (magic.value !== LEGACY_MAGIC) {
+    throw new FormatError(source, `not a PyTorch checkpoint (a pickle, but its first value is not torch's magic number)`);
+  }
+  const protocol = unpickle(bytes, plain, magic.end);
+  if (protocol.value !== LEGACY_PROTOCOL) {
+    throw new FormatError(source, `legacy torch.save protocol ${describe(protocol.value)} is not supported (expected ${LEGACY_PROTOCOL})`);
+  }
+  const sysInfo = unpickle(bytes, plain, protocol.end);
+  if (!(sysInfo.value instanceof Map)) throw new FormatError(source, `corrupt legacy torch.save header (sys info is ${describe(sysInfo.value)})`);
+  if (sysInfo.value.get('little_endian') === false) {
+    throw new FormatError(source, `big-endian checkpoint; only little-endian storages are supported`);
+  }
+
+  // Root storages by key, as the persistent ids describe them; their bytes come after the pickle.
+  const roots = new Map<string, { info: StorageInfo; numel: number }>();
+  const ctx: UnpickleContext = {
+    source,
+    persistentLoad(pid) {
+      // ('storage', <storage type>, root key, location, numel, view metadata: None or (view key, offset, size))
+      if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length !== 6) {
+        throw new FormatError(source, `unsupported persistent id ${describe(pid)}`);
+      }
+      const [, type, key, , count, view] = pid;
+      const info = storageType(type ?? null, source);
+      if (typeof key !== 'string') throw new FormatError(source, `storage key must be a string`);
+      const n = storageSize(count ?? null, source);
+      const known = roots.get(key);
+      if (!known) roots.set(key, { info, numel: n });
+      else if (known.info !== info || known.numel !== n) {
+        throw new FormatError(source, `storage ${key} is named as ${known.numel} x ${known.info.name} and as ${n} x ${info.name}`);
+      }
+      const base = { kind: 'storage', dtype: info.dtype, widenFromF64: info.widenFromF64 ?? false, key } as const;
+      if (view === null || view === undefined) return { ...base, start: 0, numel: n };
+      if (!Array.isArray(view) || view.length !== 3) throw new FormatError(source, `storage ${key}: view metadata is ${describe(view)}`);
+      const start = storageSize(view[1]!, source);
+      const size = storageSize(view[2]!, source);
+      if (start + size > n) throw new FormatError(source, `storage ${key}: a view of ${size} elements at ${start} is past its ${n} elements`);
+      return { ...base, start, numel: size };
+    },
+  };
+  const main = unpickle(bytes, ctx, sysInfo.end);
+  const keyList = unpickle(bytes, plain, main.end);
+  if (!Array.isArray(keyList.value) || !keyList.value.every((k) => typeof k === 'string')) {
+    throw new FormatError(source, `corrupt legacy torch.save file (the storage key list is ${describe(keyList.value)})`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data = new Map<string, Uint8Array>();
+  let pos = keyList.end;
+  for (const key of keyList.value as string[]) {
+    const root = roots.get(key);
+    if (!root) throw new FormatError(source, `storage ${key} is listed but no tensor uses it`);
+    if (data.has(key)) throw new FormatError(source, `storage ${key} is listed twice`);
+    if (pos + 8 > bytes.length) throw new FormatError(source, `truncated legacy torch.save file (storage ${key} is missing)`);
+    const count = view.getBigInt64(pos, true);
+    if (count !== BigInt(root.numel)) {
+      throw new FormatError(source, `storage ${key} holds ${count} elements but the pickle says ${root.numel} x ${root.info.name}`);
+    }
+    const nbytes = root.numel * root.info.bytes;
+    if (nbytes > bytes.length - pos - 8) {
+      throw new FormatError(source, `truncated legacy torch.save file: storage ${key} needs ${nbytes} bytes at ${pos + 8}, file has ${bytes.length}`);
+    }
+    data.set(key, bytes.subarray(pos + 8, pos + 8 + nbytes));
+    pos += 8 + nbytes;
+  }
+  for (const key of roots.keys()) {
+    if (!data.has(key)) throw new FormatError(source, `storage ${key} is used by a tensor but its data is not in the file`);
+  }
+  return stateDict(main.value, (key) => data.get(key)!, source);
+}
+
+type StorageInfo = (typeof STORAGE_TYPES)[string] & { name: string };
+const STORAGE_INFO = new Map<string, StorageInfo>(Object.entries(STORAGE_TYPES).map(([name, t]) => [name, { ...t, name }]));
+
+function storageType(type: Value, source: string): StorageInfo {
+  const info = type instanceof Global && type.module === 'torch' ? STORAGE_INFO.get(type.name) : undefined;
+  if (!info) throw new FormatError(source, `unsupported storage type ${describe(type)}`);
+  return info;
+}
+
+function storageSize(v: Value, source: string): number {
+  const n = asInt(v, 'storage size', source);
+  if (n < 0) throw new FormatError(source, `storage size ${n} is negative`);
+  return n;
+}
+
+/** The unpickled value as a state dict of tensors, each read from its storage's bytes (views when aligned and contiguous). */
+function stateDict(value: Value, storageBytes: (key: string) => Uint8Array, source: string): Map<string, Tensor> {
+  if (!(value instanceof Map)) throw new FormatError(source, `not a state dict (the pickle holds ${describe(value)})`);
+  const views = new Map<string, ElemArray>(); // one element view (or aligned copy) per storage, however many tensors share it
   const out = new Map<string, Tensor>();
-  for (const [k, v] of result) {
+  for (const [k, v] of value) {
     if (typeof k !== 'string') throw new FormatError(source, `state dict key ${describe(k)} is not a string`);
     if (!(v instanceof PickledTensor)) throw new FormatError(source, `state dict entry "${k}" is ${describe(v)}, not a tensor`);
-    out.set(k, v.tensor);
+    const ref = v.storage;
+    let elems = views.get(ref.key);
+    if (!elems) views.set(ref.key, (elems = elementView(storageBytes(ref.key), ref)));
+    out.set(k, tensorFromStorage(elems, ref, v.offset, v.size, v.stride));
   }
   return out;
 }
@@ -558,36 +687,44 @@ function elementView(bytes: Uint8Array, ref: StorageRef): ElemArray {
   }
 }
 
-/** A tensor over storage[offset …] with torch strides: a view when contiguous, else gathered into a contiguous copy. */
-function tensorFromStorage(
-  bytes: Uint8Array,
-  ref: StorageRef,
-  offset: number,
-  size: number[],
-  stride: number[],
-  source: string,
-): Tensor {
+/**
+ * A tensor layout must stay inside its storage: sizes and strides non-negative, the last element it
+ * reaches inside the storage, and no more elements than the storage holds (a stride-0 "view" of
+ * 10^12 elements over one float would otherwise be gathered into 4 TB). Checked before any data is read.
+ */
+function checkTensorLayout(ref: StorageRef, offset: number, size: number[], stride: number[], source: string): void {
   if (size.length !== stride.length || size.some((d) => d < 0) || stride.some((s) => s < 0) || offset < 0) {
     throw new FormatError(source, `tensor with size (${size}) stride (${stride}) offset ${offset} is malformed`);
   }
   const n = numel(size);
-  const elems = elementView(bytes, ref);
-  if (n > 0) {
-    let last = offset;
-    for (let i = 0; i < size.length; i++) last += (size[i]! - 1) * stride[i]!;
-    if (last >= ref.numel) {
-      throw new FormatError(
-        source, `tensor size (${size}) stride (${stride}) offset ${offset} reaches element ${last} of storage ${ref.key} (${ref.numel} elements)`,
-      );
-    }
+  if (n === 0) return;
+  let last = offset;
+  for (let i = 0; i < size.length; i++) last += (size[i]! - 1) * stride[i]!;
+  if (last >= ref.numel) {
+    throw new FormatError(
+      source,
+      `tensor size (${size}) stride (${stride}) offset ${offset} reaches element ${last} of storage ${ref.key} (${ref.numel} elements)`,
+    );
   }
+  if (n > ref.numel) {
+    throw new FormatError(
+      source,
+      `tensor size (${size}) stride (${stride}) has ${n} elements but storage ${ref.key} holds ${ref.numel}; overlapping views larger than their storage are not supported`,
+    );
+  }
+}
+
+/** A tensor over storage[offset …] with torch strides: a view when contiguous, else gathered into a contiguous copy. */
+function tensorFromStorage(elems: ElemArray, ref: StorageRef, storageOffset: number, size: number[], stride: number[]): Tensor {
+  const n = numel(size);
+  const offset = ref.start + storageOffset;
   let contiguous = true;
   for (let i = size.length - 1, expect = 1; i >= 0; i--) {
     if (size[i]! !== 1 && stride[i]! !== expect) contiguous = false;
     expect *= size[i]!;
   }
   let data: ElemArray;
-  if (contiguous) {
+  if (contiguous || n === 0) {
     data = elems.subarray(offset, offset + n);
   } else {
     // Gather row-major: walk the output index as an odometer over `size`, reading at sum(idx * stride).
