@@ -10,6 +10,8 @@ non-zip) torch.save format, plus two malicious pickles. Committed as test data: 
                               (non-contiguous) view: storage sharing and strides as torch writes them
   malicious-legacy.bin        a dict whose value's __reduce__ calls os.system, legacy format
   malicious-zip.bin           the same, zip format
+  small-legacy.bin            a few small tensors (every dtype the reader takes, shared and strided views),
+  small-zip.bin               legacy and zip format: seeds for the fuzzer (test/fuzz)
 The malicious files would run `touch <marker>` if unpickled by Python; the reader must refuse them.
 
 Run: /usr/bin/python3 scripts/make-legacy-torch-checkpoints.py [path/to/shared/fixtures/models/tiny]
@@ -101,6 +103,16 @@ def main():
     evil = {'weight': torch.zeros(2), 'bias': RunsCode()}
     save_legacy(evil, os.path.join(OUT, 'malicious-legacy.bin'))
     torch.save(evil, os.path.join(OUT, 'malicious-zip.bin'))
+
+    base = torch.arange(12, dtype=torch.float32)
+    small = {
+        'f32': base.view(3, 4), 'f32.t': base.view(3, 4).t(), 'f32.view': base[2:7],
+        'f16': torch.ones(2, 3, dtype=torch.float16), 'bf16': torch.full((4,), 0.5, dtype=torch.bfloat16),
+        'f64': torch.linspace(0, 1, 5, dtype=torch.float64), 'i64': torch.arange(3), 'i32': torch.arange(4, dtype=torch.int32),
+        'bool': torch.tensor([True, False]), 'scalar': torch.tensor(2.5), 'empty': torch.zeros(0, 3),
+    }
+    save_legacy(small, os.path.join(OUT, 'small-legacy.bin'))
+    torch.save(small, os.path.join(OUT, 'small-zip.bin'))
 
     # Check what was written with torch itself (weights_only would refuse the malicious files).
     for sub in ('fp32', 'fp16', 'bf16', 'shared'):
