@@ -6,7 +6,7 @@
  */
 import { FormatError } from '../io/errors.js';
 import { isWav, parseWav } from './wav.js';
-import { resample } from './resample.js';
+import { MAX_RESAMPLE_KERNEL_VALUES, resample, resampleKernelValues } from './resample.js';
 import { assertFinite } from './fbank.js';
 
 export interface DecodedAudio {
@@ -116,6 +116,32 @@ export function downmix(channels: Float32Array[]): Float32Array {
   return out;
 }
 
+/**
+ * Upsampling beyond this factor is refused: a header claiming 1 Hz would otherwise turn each byte of
+ * the file into 16000 samples (8 kHz -> 16 kHz is 2, even 250 Hz -> 16 kHz is 64).
+ */
+export const MAX_UPSAMPLING = 64;
+
+/** Resampling a file's audio must stay within bounds set by the file's size, checked before anything is built. */
+function checkResampling(from: number, to: number, source: string): void {
+  if (!Number.isInteger(from)) throw new FormatError(source, `sampling rate ${from} Hz is not an integer`);
+  if (to > from * MAX_UPSAMPLING) {
+    throw new FormatError(
+      source,
+      `sampled at ${from} Hz; resampling to ${to} Hz would make ${Math.ceil(to / from)} samples of each (at most ${MAX_UPSAMPLING} allowed; ` +
+        'is the header right?)',
+    );
+  }
+  const values = resampleKernelValues(from, to);
+  if (values > MAX_RESAMPLE_KERNEL_VALUES) {
+    throw new FormatError(
+      source,
+      `cannot resample ${from} Hz to ${to} Hz: the rates share no large common factor, so the sinc kernel would need ${values} values ` +
+        `(limit ${MAX_RESAMPLE_KERNEL_VALUES}); resample the file to a common rate first`,
+    );
+  }
+}
+
 /** Decodes WAV/FLAC/MP3/OGG bytes into a mono waveform, optionally resampled. */
 export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> {
   const source = options.source ?? '<bytes>';
@@ -149,6 +175,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   const mono = downmix(channelData);
   assertFinite(mono, source);
   const target = options.samplingRate ?? sampleRate;
+  if (target !== sampleRate) checkResampling(sampleRate, target, source);
   const waveform = target === sampleRate ? mono : resample(mono, sampleRate, target);
   return { waveform, samplingRate: target, channels, originalSamplingRate: sampleRate };
 }

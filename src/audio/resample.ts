@@ -27,11 +27,29 @@ interface ResampleKernel {
   end: Int32Array;
 }
 
+/** Kernels kept for reuse; bounded, so files with ever-new odd rates cannot grow it without end. */
 const kernelCache = new Map<string, ResampleKernel>();
+const KERNEL_CACHE_SIZE = 8;
+
+/**
+ * The most kernel values (float64) a resampling may build: 128 MiB. Common rates need far fewer
+ * (44.1 -> 16 kHz: 76,000; the old NTSC rate 44056 Hz: 11 million), but rates that share no large
+ * factor do not: 44101 -> 16000 Hz would need [16000, 44135] = 706 million values (5.6 GB).
+ */
+export const MAX_RESAMPLE_KERNEL_VALUES = 1 << 24;
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
+}
+
+/** Values in the sinc kernel that resampling `origFreq` -> `newFreq` builds: [new / g, 2 * width + orig / g]. */
+export function resampleKernelValues(origFreq: number, newFreq: number): number {
+  const g = gcd(origFreq, newFreq);
+  const orig = origFreq / g;
+  const next = newFreq / g;
+  const width = Math.ceil((LOWPASS_FILTER_WIDTH * orig) / (Math.min(orig, next) * ROLLOFF));
+  return next * (2 * width + orig);
 }
 
 function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
@@ -75,6 +93,7 @@ function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
     }
   }
   const kernel = { orig, next, width, taps, tapsPerPhase, first, end };
+  if (kernelCache.size >= KERNEL_CACHE_SIZE) kernelCache.delete(kernelCache.keys().next().value!);
   kernelCache.set(key, kernel);
   return kernel;
 }
@@ -88,6 +107,13 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number): Fl
     throw new Error(`resample: rates must be positive integers, got ${origFreq} -> ${newFreq}`);
   }
   if (origFreq === newFreq) return x;
+  const values = resampleKernelValues(origFreq, newFreq);
+  if (values > MAX_RESAMPLE_KERNEL_VALUES) {
+    throw new Error(
+      `resample: ${origFreq} Hz -> ${newFreq} Hz needs a sinc kernel of ${values} values (the rates share only the factor ` +
+        `${gcd(origFreq, newFreq)}); more than the ${MAX_RESAMPLE_KERNEL_VALUES} allowed`,
+    );
+  }
   const { orig, next, width, taps, tapsPerPhase, first, end } = sincResampleKernel(origFreq, newFreq);
   const length = x.length;
   // The signal zero-padded by `width` on the left and `width + orig` on the right.

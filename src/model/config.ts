@@ -50,6 +50,12 @@ export const AST_DEFAULTS = {
 /** PretrainedConfig's default label count when a config has neither num_labels nor id2label. */
 const DEFAULT_NUM_LABELS = 2;
 
+/**
+ * The most labels `num_labels` may ask for: without id2label each gets a LABEL_i name, so a 20-byte
+ * config saying 10^12 would otherwise hang building names. Real heads are far smaller (AudioSet: 527).
+ */
+export const MAX_NUM_LABELS = 100_000;
+
 /** The JSON shape of a config.json as far as we model it; anything else passes through. */
 export interface ASTConfigJSON {
   hidden_size?: number;
@@ -310,6 +316,9 @@ function readLabels(c: ASTConfig, json: Record<string, unknown>, where: string):
   const n = json.num_labels;
   if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n <= 0)) {
     throw new FormatError(where, `num_labels must be a positive integer, got ${JSON.stringify(n)}`);
+  }
+  if (typeof n === 'number' && n > MAX_NUM_LABELS) {
+    throw new FormatError(where, `num_labels is ${n}, more than the ${MAX_NUM_LABELS} labels supported`);
   }
   const id2labelRaw = json.id2label;
   if (id2labelRaw !== undefined && id2labelRaw !== null) {
