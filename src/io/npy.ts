@@ -34,11 +34,14 @@ export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   if (fortran === 'True') throw new FormatError(source, `Fortran-order .npy is not supported`);
   if (!(descr in BYTES)) throw new FormatError(source, `unsupported .npy dtype ${descr}`);
   const d = descr as NpyArray['descr'];
-  const shape = shapeText
+  const dimTexts = shapeText
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
+    .filter((s) => s.length > 0);
+  // Plain non-negative integers only: Number() would also take '', '1.5', '1e3', '0x10' and 'NaN'.
+  const badDim = dimTexts.find((s) => !/^\d{1,15}$/.test(s));
+  if (badDim !== undefined) throw new FormatError(source, `.npy shape (${shapeText}) has ${JSON.stringify(badDim)}, not a dimension`);
+  const shape = dimTexts.map(Number);
   const n = numel(shape);
   const offset = start + headerLen;
   const need = n * BYTES[d];

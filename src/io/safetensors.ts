@@ -7,6 +7,7 @@
  * hostile file costs at most its header's size.
  */
 import { FormatError } from './errors.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './files.js';
 import { numel, type DType, type DataOf, type Tensor } from '../tensor.js';
 
 export interface SafetensorsFile {
@@ -91,7 +92,9 @@ function parseHeader(
   }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    if (jsonDepthExceeds(text)) throw new Error(`nested more than ${MAX_JSON_DEPTH} levels deep`);
+    header = JSON.parse(text);
   } catch (err) {
     throw new FormatError(source, `corrupt safetensors header, not valid JSON (${(err as Error).message})`);
   }

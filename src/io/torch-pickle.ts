@@ -68,6 +68,9 @@ export function readZipEntries(bytes: Uint8Array, source: string): Map<string, U
     const extraLen = u16(p + 30);
     const commentLen = u16(p + 32);
     let local = u32(p + 42);
+    if (p + 46 + nameLen + extraLen + commentLen > cdOffset + cdSize) {
+      throw new FormatError(source, `corrupt zip central directory (entry ${i} runs past its end)`);
+    }
     const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
     // zip64 extended information: the 0xffffffff fields, in order, as 64-bit values.
     let e = p + 46 + nameLen;
@@ -77,9 +80,14 @@ export function readZipEntries(bytes: Uint8Array, source: string): Map<string, U
       const len = u16(e + 2);
       if (id === 0x0001) {
         let q = e + 4;
-        if (size === 0xffffffff) (size = u64(q)), (q += 8);
-        if (compressed === 0xffffffff) (compressed = u64(q)), (q += 8);
-        if (local === 0xffffffff) local = u64(q);
+        const fieldEnd = Math.min(q + len, extraEnd);
+        const next = () => {
+          if (q + 8 > fieldEnd) throw new FormatError(source, `corrupt zip entry ${name} (zip64 extra field too short)`);
+          return (q += 8), u64(q - 8);
+        };
+        if (size === 0xffffffff) size = next();
+        if (compressed === 0xffffffff) compressed = next();
+        if (local === 0xffffffff) local = next();
       }
       e += 4 + len;
     }
