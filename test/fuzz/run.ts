@@ -53,12 +53,13 @@ console.log(`fuzz: ${runs} inputs per target, seed ${seed}, ${targets.length} ta
 const results: FuzzStats[] = [];
 for (const [i, t] of targets.entries()) {
   current[0] = i;
+  const started = performance.now();
   const stats = await fuzz(t, {
     runs,
     seed: seed + i,
     every: Math.max(1000, Math.floor(runs / 5)),
     onInput: () => (heartbeat[0] = Date.now()),
-    onProgress: (s) => process.stderr.write(`  ${t.name}: ${s.inputs} inputs, ${(s.seconds || (performance.now() / 1000)).toFixed(0)} s\n`),
+    onProgress: (s) => process.stderr.write(`  ${t.name}: ${s.inputs} inputs, ${((performance.now() - started) / 1000).toFixed(0)} s\n`),
   });
   results.push(stats);
   const line =
