@@ -482,7 +482,7 @@ const torchStructured = fc
     tokens: fc.array(pickleToken, { maxLength: 24 }),
     keys: fc.array(fc.constantFrom('0', '1', '2', 'x'), { maxLength: 4 }),
     storages: fc.array(fc.record({ count: fc.oneof(fc.bigInt({ min: 0n, max: 16n }), fc.constantFrom(...INTERESTING)), bytes: fc.nat(64) }), { maxLength: 4 }),
-    appends: fc.option(fc.integer({ min: 1000, max: 200_000 }), { freq: 10 }),
+    appends: fc.option(fc.integer({ min: 1000, max: 150_000 }), { freq: 40 }),
   })
   .map((r) => {
     let program: number[];
@@ -523,7 +523,7 @@ const tinyConfig = JSON.parse(new TextDecoder().decode(configSeeds[0]!)) as Reco
 
 const id2labelArb = fc.oneof(
   fc.dictionary(jsonKey, fc.oneof(fc.string({ maxLength: 6 }), jsonValue), { maxKeys: 8 }),
-  fc.integer({ min: 1, max: 5000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `l${i}`]))),
+  fc.integer({ min: 1, max: 2000 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), `l${i}`]))),
   jsonValue,
 );
 const configObjects = fc.oneof(
