@@ -22,9 +22,11 @@ export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
     throw new FormatError(source, `not a .npy file (bad magic)`);
   }
   const major = bytes[6]!;
+  if (major < 1 || major > 3) throw new FormatError(source, `unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are read)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const start = major === 1 ? 10 : 12; // versions 2 and 3 have a 4-byte header length
+  if (bytes.length < start) throw new FormatError(source, `truncated .npy header (${bytes.length} bytes)`);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
   if (start + headerLen > bytes.length) throw new FormatError(source, `truncated .npy header`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];

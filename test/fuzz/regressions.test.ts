@@ -156,6 +156,11 @@ test('npy: a shape of (NaN, 3), (1.5,) or (0x10,) is refused (was parsed into sh
   }
 });
 
+test('npy: a version 2 file cut after 10 bytes, where its 4-byte header length begins (was a RangeError)', () => {
+  refuses(() => parseNpy(new Uint8Array([0x93, ...enc.encode('NUMPY'), 2, 0, 0x76, 0]), 'v2.npy'), 'v2.npy', /^truncated \.npy header \(10 bytes\)$/);
+  refuses(() => parseNpy(new Uint8Array([0x93, ...enc.encode('NUMPY'), 0, 0, 0x76, 0, 0, 0]), 'v0.npy'), 'v0.npy', /^unsupported \.npy format version 0\.0/);
+});
+
 // ---- JSON (config.json, preprocessor_config.json, safetensors headers)
 
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
