@@ -147,7 +147,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   const source = options.source ?? '<bytes>';
   if (bytes.length === 0) throw new FormatError(source, `empty file`);
   if (options.samplingRate !== undefined && !(Number.isInteger(options.samplingRate) && options.samplingRate > 0)) {
-    throw new FormatError(source, `samplingRate must be a positive integer, got ${options.samplingRate}`);
+    throw new Error(`${source}: samplingRate must be a positive integer, got ${options.samplingRate}`); // the caller's option, not the file
   }
   let channelData: Float32Array[];
   let sampleRate: number;

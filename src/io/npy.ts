@@ -34,7 +34,7 @@ export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new FormatError(source, `unreadable .npy header ${header}`);
   if (fortran === 'True') throw new FormatError(source, `Fortran-order .npy is not supported`);
-  if (!(descr in BYTES)) throw new FormatError(source, `unsupported .npy dtype ${descr}`);
+  if (!Object.hasOwn(BYTES, descr)) throw new FormatError(source, `unsupported .npy dtype ${descr}`);
   const d = descr as NpyArray['descr'];
   const dimTexts = shapeText
     .split(',')

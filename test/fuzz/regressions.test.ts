@@ -161,6 +161,12 @@ test('npy: a version 2 file cut after 10 bytes, where its 4-byte header length b
   refuses(() => parseNpy(new Uint8Array([0x93, ...enc.encode('NUMPY'), 0, 0, 0x76, 0, 0, 0]), 'v0.npy'), 'v0.npy', /^unsupported \.npy format version 0\.0/);
 });
 
+test('npy: dtype "toString" is unsupported, not Object.prototype.toString (was read as a valid array)', () => {
+  const header = enc.encode(`{'descr': 'toString', 'fortran_order': False, 'shape': (2,), }\n`);
+  const bytes = new Uint8Array([0x93, ...enc.encode('NUMPY'), 1, 0, header.length, 0, ...header, 1, 2]);
+  refuses(() => parseNpy(bytes, 'p.npy'), 'p.npy', /^unsupported \.npy dtype toString$/);
+});
+
 // ---- JSON (config.json, preprocessor_config.json, safetensors headers)
 
 const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);

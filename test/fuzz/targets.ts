@@ -72,6 +72,7 @@ function checkWav(w: WavData): void {
 }
 
 function checkNpy(a: NpyArray): void {
+  if (!['<f4', '<f8', '<i8', '<i4', '|u1', '|b1'].includes(a.descr)) throw new InvalidResult(`descr ${a.descr}`);
   if (!a.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new InvalidResult(`shape (${a.shape})`);
   if (a.data.length !== numel([...a.shape])) throw new InvalidResult(`${a.data.length} values for shape (${a.shape})`);
 }
@@ -345,7 +346,7 @@ const npySeeds = [
 const npyStructured = fc
   .record({
     major: fc.oneof(fc.constantFrom(1, 2, 3), fc.nat(255)),
-    descr: fc.oneof(fc.constantFrom('<f4', '<f8', '<i8', '<i4', '|u1', '|b1', '>f4', '<f2', '<U8', "'", ''), fc.string({ maxLength: 6 })),
+    descr: fc.oneof(fc.constantFrom('<f4', '<f8', '<i8', '<i4', '|u1', '|b1', '>f4', '<f2', '<U8', "'", '', ...PROTO_KEYS), fc.string({ maxLength: 6 })),
     fortran: fc.constantFrom('False', 'True', 'false', '0'),
     shape: fc.oneof(
       fc.array(fc.oneof(fc.nat(6), fc.constantFrom(...NASTY_NUMBERS), fc.constantFrom('abc', '-3', '1.5', '1e3', '0x10', 'NaN', 'Infinity', '', ' ')), { maxLength: 4 }).map((a) => `(${a.join(', ')}${a.length === 1 ? ',' : ''})`),
