@@ -36,12 +36,13 @@ const kernelCache = new Map<string, ResampleKernel>();
 const KERNEL_CACHE_SIZE = 8;
 
 /**
- * The most kernel values (float64) a resampling may build: 32 MiB. Only the taps near each phase's
- * support are built (about 12 x orig / min(orig, new) per phase, after reducing the rates by their
- * gcd): 44.1 -> 16 kHz needs 6,400, even 44101 -> 16000 Hz (no common factor) 640,000; a rate in the
- * millions with no common factor would need more, and is refused rather than built for seconds.
+ * The most kernel values (float64) a resampling may build: 8 MiB, about 0.5 s to compute on a busy
+ * core. Only the taps near each phase's support are built (about 12 x orig / min(orig, new) per
+ * phase, after reducing the rates by their gcd): 44.1 -> 16 kHz needs 6,400, 44101 -> 16000 Hz (no
+ * common factor) 640,000, any rate up to 87 kHz fits; 549154 -> 16000 Hz would need 3.6 million
+ * (2 s on a busy machine, found by the fuzzer) and is refused.
  */
-export const MAX_RESAMPLE_KERNEL_VALUES = 1 << 22;
+export const MAX_RESAMPLE_KERNEL_VALUES = 1 << 20;
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];

@@ -101,6 +101,8 @@ async function runOne<I>(t: FuzzTarget<I>, input: I, stats: FuzzStats): Promise<
 export interface FuzzOptions {
   runs: number;
   seed: number;
+  /** Stop after this many seconds even if fewer than `runs` inputs ran (the stats say how many did). */
+  seconds?: number;
   /** Called before each input (the watchdog's heartbeat). */
   onInput?: () => void;
   /** Called every `every` inputs. */
@@ -149,7 +151,12 @@ export async function fuzz<I>(t: FuzzTarget<I>, options: FuzzOptions): Promise<F
           throw new Error(`${o.kind}: ${o.detail}`);
         }
       }),
-      { numRuns: options.runs, seed: options.seed, maxSkipsPerRun: 0 },
+      {
+        numRuns: options.runs,
+        seed: options.seed,
+        maxSkipsPerRun: 0,
+        ...(options.seconds ? { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false } : {}),
+      },
     );
     if (details.failed) {
       stats.failure = String((details.errorInstance as Error | undefined)?.message ?? details.errorInstance);

@@ -226,6 +226,13 @@ test('decode: a WAV header claiming 1 Hz is not upsampled into 16000 samples per
   await rejects(decodeAudio(wav, { source: 'slow.wav', samplingRate: 16000 }), 'slow.wav', /^sampled at 1 Hz; resampling to 16000 Hz would make 16000 samples of each \(at most 64 allowed/);
 });
 
+test('decode: a 60-byte WAV claiming 549154 Hz is refused at once (building its 3.6-million-value kernel took 2.2 s)', async () => {
+  const wav = riff([fmtChunk({ tag: 3, channels: 1, rate: 549154, bits: 32 }), dataChunk(new Uint8Array(16))]);
+  const t0 = performance.now();
+  await rejects(decodeAudio(wav, { source: 'odd.wav', samplingRate: 16000 }), 'odd.wav', /^cannot resample 549154 Hz to 16000 Hz: the rates share no large common factor/);
+  assert.ok(performance.now() - t0 < 500);
+});
+
 test('resample: rates with no common factor (44101 -> 16000 Hz) build a small kernel and match the dense computation', () => {
   // The dense kernel torchaudio builds would be [16000, 44135] = 706 million values; only the taps near
   // each phase's support are built now.

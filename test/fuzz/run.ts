@@ -4,6 +4,7 @@
  *   npm run fuzz                          all targets, 100000 inputs each, a fresh seed (printed)
  *   npm run fuzz -- --runs 5000 --seed 7  fewer inputs, a given seed (reproduces a run)
  *   npm run fuzz -- --target torch,npy    some targets
+ *   npm run fuzz -- --seconds 600         at most 10 minutes per target (fewer inputs on a slow machine)
  *
  * A failure is shrunk by fast-check to a small input, which is written to test/fuzz/failures/ and
  * printed, so it can become a regression test (test/fuzz/regressions.test.ts). A watchdog thread ends
@@ -25,6 +26,7 @@ function arg(name: string): string | undefined {
 const runs = Number(arg('runs') ?? 100_000);
 const seed = Number(arg('seed') ?? (Date.now() % 2 ** 31));
 const only = arg('target')?.split(',');
+const seconds = arg('seconds') === undefined ? undefined : Number(arg('seconds'));
 const targets = TARGETS.filter((t) => !only || only.includes(t.name));
 if (!Number.isInteger(runs) || runs <= 0 || !Number.isInteger(seed) || targets.length === 0) {
   console.error(`usage: npm run fuzz -- [--runs N] [--seed S] [--target ${TARGETS.map((t) => t.name).join(',')}]`);
@@ -57,6 +59,7 @@ for (const [i, t] of targets.entries()) {
   const stats = await fuzz(t, {
     runs,
     seed: seed + i,
+    seconds,
     every: Math.max(1000, Math.floor(runs / 5)),
     onInput: () => (heartbeat[0] = Date.now()),
     onProgress: (s) => process.stderr.write(`  ${t.name}: ${s.inputs} inputs, ${((performance.now() - started) / 1000).toFixed(0)} s\n`),

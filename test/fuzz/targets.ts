@@ -171,8 +171,8 @@ export const decodeTarget: FuzzTarget = {
   },
   size: (b) => b.length,
   // Decoded float32 samples (a compressed codec may expand each byte into many) x the 64x upsampling
-  // limit is what resampling may make; plus the resampling kernel (at most 2^24 float64 = 128 MiB).
-  bound: (n) => 4 * DECODE_EXPANSION * n + 128 * MiB,
+  // limit is what resampling may make; plus the resampling kernel (at most 2^20 float64 = 8 MiB).
+  bound: (n) => 4 * DECODE_EXPANSION * n + 16 * MiB,
   fileTag: 'fuzz.audio',
 };
 
@@ -483,7 +483,7 @@ const torchStructured = fc
     tokens: fc.array(pickleToken, { maxLength: 24 }),
     keys: fc.array(fc.constantFrom('0', '1', '2', 'x'), { maxLength: 4 }),
     storages: fc.array(fc.record({ count: fc.oneof(fc.bigInt({ min: 0n, max: 16n }), fc.constantFrom(...INTERESTING)), bytes: fc.nat(64) }), { maxLength: 4 }),
-    appends: fc.option(fc.integer({ min: 1000, max: 150_000 }), { freq: 40 }),
+    appends: fc.option(fc.integer({ min: 1000, max: 130_000 }), { freq: 200 }),
   })
   .map((r) => {
     let program: number[];
