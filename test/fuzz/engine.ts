@@ -11,7 +11,14 @@ import fc from 'fast-check';
 import { FormatError } from '../../src/io/errors.js';
 import { installAllocationProbe, largestAllocation, resetLargestAllocation } from './alloc.js';
 
+/**
+ * A hang: one input using more than HANG_MS of this process's CPU time, or more than HANG_WALL_MS of
+ * wall time. CPU time, not wall time, is the 2 s test, because on a shared machine another process
+ * can stretch a 10 ms input's wall time past 2 s (seen: a Hub-cache input taking 2.3 s at load 20
+ * and 6-60 ms alone); a blocked or spinning parser burns CPU either way.
+ */
 export const HANG_MS = 2000;
+export const HANG_WALL_MS = 10_000;
 
 /** A result that breaks the target's validity rules (a silent wrong answer). */
 export class InvalidResult extends Error {}
@@ -60,15 +67,19 @@ type Outcome = { kind: 'parsed' | 'rejected' } | { kind: 'crash' | 'hang' | 'all
 async function runOne<I>(t: FuzzTarget<I>, input: I, stats: FuzzStats): Promise<Outcome> {
   resetLargestAllocation();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let outcome: Outcome;
   let result: unknown;
   let ms = 0;
+  let cpuMs = 0;
   let alloc = { bytes: 0, what: '' };
   try {
     try {
       result = await t.run(input);
     } finally {
       ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      cpuMs = (cpu.user + cpu.system) / 1000;
       alloc = largestAllocation();
     }
     t.check?.(result);
@@ -91,7 +102,9 @@ async function runOne<I>(t: FuzzTarget<I>, input: I, stats: FuzzStats): Promise<
   }
   stats.largestRatio = Math.max(stats.largestRatio, alloc.bytes / Math.max(1, size));
   if (outcome.kind === 'crash') return outcome;
-  if (ms > HANG_MS) return { kind: 'hang', detail: `${ms.toFixed(0)} ms for one input of ${size} bytes` };
+  if (cpuMs > HANG_MS || ms > HANG_WALL_MS) {
+    return { kind: 'hang', detail: `${cpuMs.toFixed(0)} ms of CPU (${ms.toFixed(0)} ms wall) for one input of ${size} bytes` };
+  }
   if (alloc.bytes > t.bound(size)) {
     return { kind: 'alloc', detail: `${alloc.what} = ${alloc.bytes} bytes for an input of ${size} bytes (bound ${t.bound(size)})` };
   }

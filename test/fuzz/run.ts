@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { REPO_ROOT } from '../helpers/fixtures.js';
-import { HANG_MS, formatBytes, fuzz, type FuzzStats } from './engine.js';
+import { HANG_MS, HANG_WALL_MS, formatBytes, fuzz, type FuzzStats } from './engine.js';
 import { TARGETS } from './targets.js';
 
 function arg(name: string): string | undefined {
@@ -51,7 +51,7 @@ const watchdog = new Worker(
 );
 watchdog.unref();
 
-console.log(`fuzz: ${runs} inputs per target, seed ${seed}, ${targets.length} targets; hang = one input over ${HANG_MS} ms`);
+console.log(`fuzz: ${runs} inputs per target, seed ${seed}, ${targets.length} targets; hang = one input over ${HANG_MS} ms of CPU or ${HANG_WALL_MS} ms wall`);
 const results: FuzzStats[] = [];
 for (const [i, t] of targets.entries()) {
   current[0] = i;
