@@ -11,6 +11,7 @@ import { FormatError } from '../io/errors.js';
 import { isWav, parseWav } from './wav.js';
 import { MAX_RESAMPLE_KERNEL_VALUES, resample, resampleKernelValues } from './resample.js';
 import { assertFinite } from './fbank.js';
+import { trimMp3Gapless } from './mp3-gapless.js';
 
 export interface DecodedAudio {
   /** Mono: the mean over channels, at `samplingRate`. */
@@ -122,7 +123,9 @@ async function decodeWithLibrary(bytes: Uint8Array, format: string | undefined, 
     }
     throw new FormatError(source, `cannot decode ${kind}: ${msg} (corrupt or truncated file?)`);
   }
-  const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  let channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  // Encoder delay and padding, as a gapless player removes them (mp3-gapless.ts).
+  if (format === 'MP3') channelData = trimMp3Gapless(bytes, channelData);
   const bits = integerBits(bytes, format);
   if (bits !== undefined && bits <= 24) {
     const maxCode = 2 ** (bits - 1) - 1;
