@@ -7,6 +7,7 @@ export type { DType, DataOf, Tensor, Float32Tensor } from './tensor.js';
 export { float32Tensor, toFloat32, numel } from './tensor.js';
 export { registerRuntime, getRuntime } from './runtime/backend.js';
 export type { OrtModule, RuntimeRegistration } from './runtime/backend.js';
+export { FormatError } from './io/errors.js';
 export { parseNpy, formatNpy } from './io/npy.js';
 export type { NpyArray, NpyData } from './io/npy.js';
 export { memorySource, urlSource, registerFileSourceResolver, resolveSource } from './io/files.js';

@@ -7,8 +7,9 @@
  * 2^(bits-1) - 1, which we undo). Channels are averaged like `waveform.mean(0)`; resampling, when asked
  * for, is torchaudio's sinc.
  */
+import { FormatError } from '../io/errors.js';
 import { isWav, parseWav } from './wav.js';
-import { resample } from './resample.js';
+import { MAX_RESAMPLE_KERNEL_VALUES, resample, resampleKernelValues } from './resample.js';
 import { assertFinite } from './fbank.js';
 import { trimMp3Gapless } from './mp3-gapless.js';
 
@@ -113,14 +114,14 @@ async function decodeWithLibrary(bytes: Uint8Array, format: string | undefined, 
     const msg = e instanceof Error ? e.message : String(e);
     if (/unknown audio format/i.test(msg)) {
       const first = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-      throw new Error(`${source}: unsupported codec: unrecognised format (first bytes ${first}); read are ${READ_FORMATS}`);
+      throw new FormatError(source, `unsupported codec: unrecognised format (first bytes ${first}); read are ${READ_FORMATS}`);
     }
     const missing = /no decoder for (\w+)/i.exec(msg)?.[1];
     if (missing) {
       const name = missing === 'mid' ? 'MIDI (notes, not audio)' : missing === 'ape' ? "Monkey's Audio (APE)" : missing.toUpperCase();
-      throw new Error(`${source}: unsupported codec: ${name}; read are ${READ_FORMATS}`);
+      throw new FormatError(source, `unsupported codec: ${name}; read are ${READ_FORMATS}`);
     }
-    throw new Error(`${source}: cannot decode ${kind}: ${msg} (corrupt or truncated file?)`);
+    throw new FormatError(source, `cannot decode ${kind}: ${msg} (corrupt or truncated file?)`);
   }
   let channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
   // Encoder delay and padding, as a gapless player removes them (mp3-gapless.ts).
@@ -151,12 +152,38 @@ export function downmix(channels: Float32Array[]): Float32Array {
   return out;
 }
 
+/**
+ * Upsampling beyond this factor is refused: a header claiming 1 Hz would otherwise turn each byte of
+ * the file into 16000 samples (8 kHz -> 16 kHz is 2, even 250 Hz -> 16 kHz is 64).
+ */
+export const MAX_UPSAMPLING = 64;
+
+/** Resampling a file's audio must stay within bounds set by the file's size, checked before anything is built. */
+function checkResampling(from: number, to: number, source: string): void {
+  if (!Number.isInteger(from)) throw new FormatError(source, `sampling rate ${from} Hz is not an integer`);
+  if (to > from * MAX_UPSAMPLING) {
+    throw new FormatError(
+      source,
+      `sampled at ${from} Hz; resampling to ${to} Hz would make ${Math.ceil(to / from)} samples of each (at most ${MAX_UPSAMPLING} allowed; ` +
+        'is the header right?)',
+    );
+  }
+  const values = resampleKernelValues(from, to);
+  if (values > MAX_RESAMPLE_KERNEL_VALUES) {
+    throw new FormatError(
+      source,
+      `cannot resample ${from} Hz to ${to} Hz: the rates share no large common factor, so the sinc kernel would need ${values} values ` +
+        `(limit ${MAX_RESAMPLE_KERNEL_VALUES}); resample the file to a common rate first`,
+    );
+  }
+}
+
 /** Decodes audio bytes (WAV, or any format audio-decode reads: READ_FORMATS) into a mono waveform, optionally resampled. */
 export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> {
   const source = options.source ?? '<bytes>';
-  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  if (bytes.length === 0) throw new FormatError(source, `empty file`);
   if (options.samplingRate !== undefined && !(Number.isInteger(options.samplingRate) && options.samplingRate > 0)) {
-    throw new Error(`${source}: samplingRate must be a positive integer, got ${options.samplingRate}`);
+    throw new Error(`${source}: samplingRate must be a positive integer, got ${options.samplingRate}`); // the caller's option, not the file
   }
   let channelData: Float32Array[];
   let sampleRate: number;
@@ -169,7 +196,7 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
     if (format === 'OGG') {
       const inner = oggCodec(bytes);
       if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'FLAC' && inner !== 'truncated') {
-        throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis, Opus or FLAC`);
+        throw new FormatError(source, `unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis, Opus or FLAC`);
       }
     }
     kind = format ?? 'audio';
@@ -177,12 +204,13 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   }
   const channels = channelData.length;
   if (channels === 0 || channelData[0]!.length === 0) {
-    throw new Error(`${source}: no audio samples decoded from this ${kind} file (empty, truncated or corrupt)`);
+    throw new FormatError(source, `no audio samples decoded from this ${kind} file (empty, truncated or corrupt)`);
   }
-  if (!(sampleRate > 0)) throw new Error(`${source}: decoder reported a sampling rate of ${sampleRate}`);
+  if (!(sampleRate > 0)) throw new FormatError(source, `decoder reported a sampling rate of ${sampleRate}`);
   const mono = downmix(channelData);
   assertFinite(mono, source);
   const target = options.samplingRate ?? sampleRate;
+  if (target !== sampleRate) checkResampling(sampleRate, target, source);
   const waveform = target === sampleRate ? mono : resample(mono, sampleRate, target);
   return { waveform, samplingRate: target, channels, originalSamplingRate: sampleRate };
 }

@@ -3,6 +3,7 @@
  * Kaldi's flags with Kaldi's (torchaudio's) defaults. Computed in float64 from the float32
  * waveform; the result is float32 `[frames, numMelBins]`, row-major.
  */
+import { FormatError } from '../io/errors.js';
 import { powerSpectrum, powerSpectrumDft, realFftPlan } from './fft.js';
 import { fbankFramesWasm } from './fbank-wasm.js';
 import { logFloorInto } from './fast-log.js';
@@ -211,7 +212,7 @@ export function assertFinite(x: Float32Array, source: string): void {
   if (s0 + s1 + s2 + s3 === 0) return;
   for (let j = 0; j < n; j++) {
     const v = x[j]!;
-    if (v - v !== 0) throw new Error(`${source}: sample ${j} is ${v} (audio must be finite; NaN/Inf samples are rejected)`);
+    if (v - v !== 0) throw new FormatError(source, `sample ${j} is ${v} (audio must be finite; NaN/Inf samples are rejected)`);
   }
 }
 

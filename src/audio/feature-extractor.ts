@@ -2,6 +2,7 @@
  * Hugging Face's ASTFeatureExtractor (torchaudio path): Kaldi fbank, zero-pad or truncate to
  * `max_length` frames in the log domain, then `(x - mean) / (2 * std)`.
  */
+import { FormatError } from '../io/errors.js';
 import { stackRows, type Float32Tensor } from '../tensor.js';
 import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 import { fbankInto, astFbankOptions, type Normalization } from './fbank.js';
@@ -50,20 +51,20 @@ const BOOL_FIELDS = ['do_normalize', 'return_attention_mask'] as const;
 
 function validate(json: Record<string, unknown>, source: string): ASTFeatureExtractorConfig {
   const c: Record<string, unknown> = { ...AST_FEATURE_EXTRACTOR_DEFAULTS };
-  for (const [k, v] of Object.entries(json)) if (v !== undefined && v !== null && k in c) c[k] = v;
+  for (const [k, v] of Object.entries(json)) if (v !== undefined && v !== null && Object.hasOwn(c, k)) c[k] = v;
   for (const k of INT_FIELDS) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: ${k} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new FormatError(source, `${k} must be a positive integer, got ${JSON.stringify(v)}`);
   }
   for (const k of NUM_FIELDS) {
     const v = c[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${source}: ${k} must be a finite number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(source, `${k} must be a finite number, got ${JSON.stringify(v)}`);
   }
   for (const k of BOOL_FIELDS) {
-    if (typeof c[k] !== 'boolean') throw new Error(`${source}: ${k} must be true or false, got ${JSON.stringify(c[k])}`);
+    if (typeof c[k] !== 'boolean') throw new FormatError(source, `${k} must be true or false, got ${JSON.stringify(c[k])}`);
   }
-  if (c.do_normalize && !((c.std as number) > 0)) throw new Error(`${source}: std must be positive to normalise, got ${String(c.std)}`);
-  if ((c.num_mel_bins as number) <= 3) throw new Error(`${source}: num_mel_bins must be at least 4 (Kaldi's mel bank), got ${String(c.num_mel_bins)}`);
+  if (c.do_normalize && !((c.std as number) > 0)) throw new FormatError(source, `std must be positive to normalise, got ${String(c.std)}`);
+  if ((c.num_mel_bins as number) <= 3) throw new FormatError(source, `num_mel_bins must be at least 4 (Kaldi's mel bank), got ${String(c.num_mel_bins)}`);
   return c as unknown as ASTFeatureExtractorConfig;
 }
 
@@ -78,10 +79,10 @@ export class ASTFeatureExtractor {
   }
 
   static fromConfig(json: Partial<ASTFeatureExtractorConfig> | Record<string, unknown> = {}, source = 'preprocessor config'): ASTFeatureExtractor {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${source}: expected a JSON object`);
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(source, `expected a JSON object`);
     const obj = json as Record<string, unknown>;
     const extra: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(obj)) if (!(k in AST_FEATURE_EXTRACTOR_DEFAULTS)) extra[k] = v;
+    for (const [k, v] of Object.entries(obj)) if (!Object.hasOwn(AST_FEATURE_EXTRACTOR_DEFAULTS, k)) extra[k] = v;
     return new ASTFeatureExtractor(validate(obj, source), extra);
   }
 
@@ -101,7 +102,7 @@ export class ASTFeatureExtractor {
     const src = await resolveSource(location);
     const where = src.describe(name);
     if (!(await src.exists(name))) {
-      throw new Error(`${where}: no such file (a checkpoint needs preprocessor_config.json for its feature extractor)`);
+      throw new FormatError(where, `no such file (a checkpoint needs preprocessor_config.json for its feature extractor)`);
     }
     const json = parseJson(await src.read(name), where);
     return ASTFeatureExtractor.fromConfig(json as Record<string, unknown>, where);
@@ -128,8 +129,8 @@ export class ASTFeatureExtractor {
     let wave = waveform;
     if (samplingRate !== c.sampling_rate) {
       if (!options.resample) {
-        throw new Error(
-          `${source}: sampled at ${samplingRate} Hz but the feature extractor expects ${c.sampling_rate} Hz; ` +
+        throw new FormatError(
+          source, `sampled at ${samplingRate} Hz but the feature extractor expects ${c.sampling_rate} Hz; ` +
             `resample it first (e.g. decodeAudio(bytes, { samplingRate: ${c.sampling_rate} })) or pass resample: true`,
         );
       }

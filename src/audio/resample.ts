@@ -15,9 +15,13 @@ interface ResampleKernel {
   next: number;
   /** Taps on each side beyond one input period. */
   width: number;
-  /** One filter per output phase: [next, 2 * width + orig] */
+  /**
+   * One filter per output phase, torchaudio's [next, 2 * width + orig] kernel stored sparsely: row j
+   * holds `span` taps starting at tap `lo[j]`, a window that contains the filter's support. [next, span]
+   */
   taps: Float64Array;
-  tapsPerPhase: number;
+  span: number;
+  lo: Int32Array;
   /**
    * Per phase, the taps [first, end) inside the filter's support (|t| < lowpass_filter_width).
    * Outside it torchaudio clamps t to the edge, where window x sinc is below 1e-20: skipping those
@@ -27,11 +31,35 @@ interface ResampleKernel {
   end: Int32Array;
 }
 
+/** Kernels kept for reuse; bounded, so files with ever-new odd rates cannot grow it without end. */
 const kernelCache = new Map<string, ResampleKernel>();
+const KERNEL_CACHE_SIZE = 8;
+
+/**
+ * The most kernel values (float64) a resampling may build: 8 MiB, about 0.5 s to compute on a busy
+ * core. Only the taps near each phase's support are built (about 12 x orig / min(orig, new) per
+ * phase, after reducing the rates by their gcd): 44.1 -> 16 kHz needs 6,400, 44101 -> 16000 Hz (no
+ * common factor) 640,000, any rate up to 87 kHz fits; 549154 -> 16000 Hz would need 3.6 million
+ * (2 s on a busy machine, found by the fuzzer) and is refused.
+ */
+export const MAX_RESAMPLE_KERNEL_VALUES = 1 << 20;
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
+}
+
+/** Taps stored per phase: the support |t| < lowpass_filter_width spans 2 * 6 * orig / baseFreq taps, plus a margin. */
+function spanOf(orig: number, baseFreq: number): number {
+  return Math.ceil((2 * LOWPASS_FILTER_WIDTH * orig) / baseFreq) + 6;
+}
+
+/** Values in the (sparse) sinc kernel that resampling `origFreq` -> `newFreq` builds: [new / g, ~12 orig / min(orig, new)]. */
+export function resampleKernelValues(origFreq: number, newFreq: number): number {
+  const g = gcd(origFreq, newFreq);
+  const orig = origFreq / g;
+  const next = newFreq / g;
+  return next * spanOf(orig, Math.min(orig, next) * ROLLOFF);
 }
 
 function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
@@ -46,7 +74,11 @@ function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
   const baseFreq = Math.min(orig, next) * ROLLOFF;
   const width = Math.ceil((LOWPASS_FILTER_WIDTH * orig) / baseFreq);
   const tapsPerPhase = 2 * width + orig;
-  const taps = new Float64Array(next * tapsPerPhase); // [next, 2 * width + orig]
+  // Only the taps near the support are computed and kept: torchaudio's dense kernel is [next, 2 * width + orig],
+  // 706 million values for 44101 -> 16000 Hz, of which 36 per phase are inside the support.
+  const span = spanOf(orig, baseFreq);
+  const taps = new Float64Array(next * span);
+  const lo = new Int32Array(next);
   // torchaudio builds the kernel in the waveform's dtype (float32), step by step; each step is
   // rounded to float32 here too (f32 = Math.fround), because the kernel's rounding is systematic:
   // it shapes the stop band, which is what quiet log-mel bins see. Measured on the fixtures:
@@ -59,7 +91,12 @@ function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
   const end = new Int32Array(next);
   for (let j = 0; j < next; j++) {
     const tj = f32(-j / next);
-    for (let k = 0; k < tapsPerPhase; k++) {
+    // |t| < 6 where |(k - width) / orig - j / next| < 6 / baseFreq; a margin of taps on each side
+    // absorbs float32 rounding (t is tested exactly below).
+    const kLo = Math.max(0, Math.floor(width + orig * (j / next - LOWPASS_FILTER_WIDTH / baseFreq)) - 2);
+    const kHi = Math.min(tapsPerPhase, kLo + span);
+    lo[j] = kLo;
+    for (let k = kLo; k < kHi; k++) {
       // Time of input sample (k - width) relative to output sample j, in units of the cut-off period.
       let t = f32(f32(tj + f32((k - width) / orig)) * baseF);
       if (Math.abs(t) < LOWPASS_FILTER_WIDTH) {
@@ -71,10 +108,11 @@ function sincResampleKernel(origFreq: number, newFreq: number): ResampleKernel {
       const window = f32(c * c);
       const x = f32(t * piF);
       const sinc = x === 0 ? 1 : f32(f32(Math.sin(x)) / x);
-      taps[j * tapsPerPhase + k] = f32(sinc * f32(window * scaleF));
+      taps[j * span + (k - kLo)] = f32(sinc * f32(window * scaleF));
     }
   }
-  const kernel = { orig, next, width, taps, tapsPerPhase, first, end };
+  const kernel = { orig, next, width, taps, span, lo, first, end };
+  if (kernelCache.size >= KERNEL_CACHE_SIZE) kernelCache.delete(kernelCache.keys().next().value!);
   kernelCache.set(key, kernel);
   return kernel;
 }
@@ -88,7 +126,14 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number): Fl
     throw new Error(`resample: rates must be positive integers, got ${origFreq} -> ${newFreq}`);
   }
   if (origFreq === newFreq) return x;
-  const { orig, next, width, taps, tapsPerPhase, first, end } = sincResampleKernel(origFreq, newFreq);
+  const values = resampleKernelValues(origFreq, newFreq);
+  if (values > MAX_RESAMPLE_KERNEL_VALUES) {
+    throw new Error(
+      `resample: ${origFreq} Hz -> ${newFreq} Hz needs a sinc kernel of ${values} values (the rates share only the factor ` +
+        `${gcd(origFreq, newFreq)}); more than the ${MAX_RESAMPLE_KERNEL_VALUES} allowed`,
+    );
+  }
+  const { orig, next, width, taps, span, lo, first, end } = sincResampleKernel(origFreq, newFreq);
   const length = x.length;
   // The signal zero-padded by `width` on the left and `width + orig` on the right.
   const padded = new Float32Array(length + 2 * width + orig);
@@ -101,7 +146,7 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number): Fl
     for (let j = 0; j < next; j++) {
       const n = b * next + j;
       if (n >= target) return out;
-      const row = j * tapsPerPhase;
+      const row = j * span - lo[j]!;
       let acc = 0;
       for (let k = first[j]!, e = end[j]!; k < e; k++) acc += padded[base + k]! * taps[row + k]!;
       out[n] = acc;

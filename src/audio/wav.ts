@@ -12,6 +12,7 @@
  * file"; any other size that runs past the end of the file is an error (a truncated file or a
  * lying header). A trailing partial sample frame is dropped, as sox does.
  */
+import { FormatError } from '../io/errors.js';
 
 export interface WavData {
   /** One array per channel, float32 scaled to [-1, 1). */
@@ -55,7 +56,7 @@ interface Fmt {
 }
 
 function parseFmt(view: DataView, at: number, size: number, source: string): Fmt {
-  if (size < 16) throw new Error(`${source}: WAV fmt chunk is ${size} bytes, needs at least 16`);
+  if (size < 16) throw new FormatError(source, `WAV fmt chunk is ${size} bytes, needs at least 16`);
   let formatTag = view.getUint16(at, true);
   const channels = view.getUint16(at + 2, true);
   const sampleRate = view.getUint32(at + 4, true);
@@ -63,7 +64,7 @@ function parseFmt(view: DataView, at: number, size: number, source: string): Fmt
   const bitsPerSample = view.getUint16(at + 14, true);
   if (formatTag === WAVE_FORMAT_EXTENSIBLE) {
     // cbSize(2) validBits(2) channelMask(4) subFormat GUID(16): its first two bytes are the real tag.
-    if (size < 40) throw new Error(`${source}: WAVE_FORMAT_EXTENSIBLE fmt chunk is ${size} bytes, needs 40`);
+    if (size < 40) throw new FormatError(source, `WAVE_FORMAT_EXTENSIBLE fmt chunk is ${size} bytes, needs 40`);
     formatTag = view.getUint16(at + 24, true);
   }
   return { formatTag, channels, sampleRate, blockAlign, bitsPerSample };
@@ -71,12 +72,12 @@ function parseFmt(view: DataView, at: number, size: number, source: string): Fmt
 
 /** Decodes a whole WAV file. `source` names the file in errors. */
 export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
-  if (bytes.length === 0) throw new Error(`${source}: empty file`);
+  if (bytes.length === 0) throw new FormatError(source, `empty file`);
   if (!isWav(bytes)) {
     if (bytes.length >= 4 && (fourcc(bytes, 0) === 'RF64' || fourcc(bytes, 0) === 'BW64')) {
-      throw new Error(`${source}: unsupported codec: RF64/BW64 (64-bit WAV) is not supported; convert to WAV or FLAC`);
+      throw new FormatError(source, `unsupported codec: RF64/BW64 (64-bit WAV) is not supported; convert to WAV or FLAC`);
     }
-    throw new Error(`${source}: not a WAV file (no RIFF/WAVE header)`);
+    throw new FormatError(source, `not a WAV file (no RIFF/WAVE header)`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let fmt: Fmt | undefined;
@@ -92,8 +93,8 @@ export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
     if (id === 'data') {
       if (size > remaining) {
         if (size !== UNKNOWN_LENGTH) {
-          throw new Error(
-            `${source}: WAV data chunk claims ${size} bytes but only ${remaining} follow (truncated file or a header that lies about its size)`,
+          throw new FormatError(
+            source, `WAV data chunk claims ${size} bytes but only ${remaining} follow (truncated file or a header that lies about its size)`,
           );
         }
         dataBytes = remaining; // streaming placeholder: read what is there
@@ -103,7 +104,7 @@ export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
       dataStart = body;
       if (fmt) break; // fmt already seen: nothing after data matters
     } else if (id === 'fmt ') {
-      if (size > remaining) throw new Error(`${source}: WAV fmt chunk claims ${size} bytes but only ${remaining} follow (truncated file)`);
+      if (size > remaining) throw new FormatError(source, `WAV fmt chunk claims ${size} bytes but only ${remaining} follow (truncated file)`);
       fmt = parseFmt(view, body, size, source);
       if (dataStart >= 0) break;
     } else if (size > remaining) {
@@ -112,26 +113,26 @@ export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
     if (id === 'data' && dataBytes !== size) break; // read to the end: no chunk can follow
     at = body + size + (size & 1); // odd-sized chunks carry a pad byte
   }
-  if (!fmt) throw new Error(`${source}: WAV has no fmt chunk (truncated or not audio)`);
-  if (dataStart < 0) throw new Error(`${source}: WAV has no data chunk (truncated file?)`);
+  if (!fmt) throw new FormatError(source, `WAV has no fmt chunk (truncated or not audio)`);
+  if (dataStart < 0) throw new FormatError(source, `WAV has no data chunk (truncated file?)`);
   const { formatTag, channels, sampleRate, bitsPerSample } = fmt;
   if (formatTag !== WAVE_FORMAT_PCM && formatTag !== WAVE_FORMAT_IEEE_FLOAT) {
     const name = FORMAT_NAMES[formatTag] ?? 'unknown';
-    throw new Error(`${source}: unsupported codec: WAV format tag 0x${formatTag.toString(16).padStart(4, '0')} (${name}); only PCM and IEEE float WAV are read`);
+    throw new FormatError(source, `unsupported codec: WAV format tag 0x${formatTag.toString(16).padStart(4, '0')} (${name}); only PCM and IEEE float WAV are read`);
   }
-  if (channels === 0) throw new Error(`${source}: WAV header says 0 channels`);
-  if (sampleRate === 0) throw new Error(`${source}: WAV header says a sampling rate of 0 Hz`);
+  if (channels === 0) throw new FormatError(source, `WAV header says 0 channels`);
+  if (sampleRate === 0) throw new FormatError(source, `WAV header says a sampling rate of 0 Hz`);
   // The container width is what the samples occupy; 12- or 20-bit audio sits left-justified in it.
   const containerBytes = Math.ceil(bitsPerSample / 8);
   const encoding = formatTag === WAVE_FORMAT_IEEE_FLOAT ? 'float' : 'pcm';
   const supported = encoding === 'float' ? containerBytes === 4 || containerBytes === 8 : containerBytes >= 1 && containerBytes <= 4;
-  if (!supported) throw new Error(`${source}: unsupported WAV sample format: ${bitsPerSample}-bit ${encoding}`);
+  if (!supported) throw new FormatError(source, `unsupported WAV sample format: ${bitsPerSample}-bit ${encoding}`);
   const frameBytes = containerBytes * channels;
   if (fmt.blockAlign !== 0 && fmt.blockAlign !== frameBytes) {
-    throw new Error(`${source}: WAV block align ${fmt.blockAlign} does not match ${channels} channels x ${containerBytes} bytes`);
+    throw new FormatError(source, `WAV block align ${fmt.blockAlign} does not match ${channels} channels x ${containerBytes} bytes`);
   }
   const frames = Math.floor(dataBytes / frameBytes);
-  if (frames === 0) throw new Error(`${source}: WAV contains no audio samples`);
+  if (frames === 0) throw new FormatError(source, `WAV contains no audio samples`);
   const channelData = Array.from({ length: channels }, () => new Float32Array(frames));
   const bits = containerBytes * 8;
   readSamples(view, dataStart, frames, channels, containerBytes, encoding, channelData);

@@ -3,6 +3,7 @@
  * model.safetensors, then the sharded model.safetensors.index.json, then PyTorch's
  * pytorch_model.bin (and its sharded index), read with a restricted unpickler.
  */
+import { FormatError } from './errors.js';
 import { parseJson, type FileSource } from './files.js';
 import type { Tensor } from '../tensor.js';
 import { parseSafetensors } from './safetensors.js';
@@ -41,15 +42,16 @@ export async function readCheckpoint(
         : parseTorchCheckpoint;
     return { ...(await readSharded(source, name, shardReader)), format };
   }
-  throw new Error(
-    `${source.description}: no weights found; looked for ${Object.values(CHECKPOINT_FILES).join(', ')}`,
+  throw new FormatError(
+    source.description,
+    `no weights found; looked for ${Object.values(CHECKPOINT_FILES).join(', ')}`,
   );
 }
 
 /** A shard file name from an index: a plain file name in the same folder (no paths, no traversal). */
 function checkShardName(shard: unknown, indexWhere: string): string {
   if (typeof shard !== 'string' || shard.length === 0 || /[/\\]/.test(shard) || shard === '.' || shard === '..') {
-    throw new Error(`${indexWhere}: weight_map names ${JSON.stringify(shard)}, which is not a file name in the same folder`);
+    throw new FormatError(indexWhere, `weight_map names ${JSON.stringify(shard)}, which is not a file name in the same folder`);
   }
   return shard;
 }
@@ -63,7 +65,7 @@ async function readSharded(
   const index = parseJson(await source.read(indexName), where);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
-    throw new Error(`${where}: no "weight_map" object`);
+    throw new FormatError(where, `no "weight_map" object`);
   }
   const wanted = new Map<string, string[]>(); // shard -> tensor names it should hold
   for (const [tensor, shard] of Object.entries(weightMap as Record<string, unknown>)) {
@@ -75,15 +77,15 @@ async function readSharded(
   const tensors = new Map<string, Tensor>();
   const origin = new Map<string, string>();
   for (const [file, names] of wanted) {
-    if (!(await source.exists(file))) throw new Error(`${where}: shard ${source.describe(file)} is missing`);
+    if (!(await source.exists(file))) throw new FormatError(where, `shard ${source.describe(file)} is missing`);
     const shardWhere = source.describe(file);
     const shardTensors = readShard(await source.read(file), shardWhere);
     for (const n of names) {
-      if (!shardTensors.has(n)) throw new Error(`${where}: weight_map puts "${n}" in ${file}, but ${shardWhere} does not hold it`);
+      if (!shardTensors.has(n)) throw new FormatError(where, `weight_map puts "${n}" in ${file}, but ${shardWhere} does not hold it`);
     }
     for (const [n, t] of shardTensors) {
       const other = origin.get(n);
-      if (other) throw new Error(`${where}: tensor "${n}" is in two shards, ${other} and ${file}`);
+      if (other) throw new FormatError(where, `tensor "${n}" is in two shards, ${other} and ${file}`);
       origin.set(n, file);
       tensors.set(n, t);
     }

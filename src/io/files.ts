@@ -2,6 +2,7 @@
  * Where a checkpoint's files come from, without the core knowing the platform:
  * a folder on disk (Node), a URL prefix (browser), the Hugging Face Hub (Node, cached).
  */
+import { FormatError } from './errors.js';
 export interface FileSource {
   /** Shown in errors: a folder path, a URL, or `hub:owner/name@revision`. */
   readonly description: string;
@@ -39,11 +40,36 @@ export async function resolveSource(
 
 /** A JSON file's bytes as a value; bad JSON is an error that names the file (`where`). */
 export function parseJson(bytes: Uint8Array, where: string): unknown {
+  const text = new TextDecoder().decode(bytes);
+  if (jsonDepthExceeds(text)) throw new FormatError(where, `JSON nested more than ${MAX_JSON_DEPTH} levels deep`);
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(text);
   } catch (err) {
-    throw new Error(`${where}: not valid JSON (${(err as Error).message})`);
+    throw new FormatError(where, `not valid JSON (${(err as Error).message})`);
   }
+}
+
+/**
+ * JSON nested deeper than this is refused. No config or header comes near it, and anything that walks
+ * a deeper value recursively (JSON.stringify when the config is saved, Python's json) overflows its stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Whether JSON text nests arrays/objects deeper than `limit` (brackets inside strings do not count); one pass, no parsing. */
+export function jsonDepthExceeds(text: string, limit = MAX_JSON_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
 }
 
 /** A source over in-memory files (tests, browser uploads). */
@@ -54,7 +80,7 @@ export function memorySource(files: Record<string, Uint8Array>, description = 'm
     exists: async (name) => name in files,
     read: async (name) => {
       const f = files[name];
-      if (!f) throw new Error(`${description}/${name}: no such file`);
+      if (!f) throw new FormatError(`${description}/${name}`, 'no such file');
       return f;
     },
   };

@@ -2,6 +2,7 @@
  * NumPy `.npy` (format 1.0 / 2.0 / 3.0) read and write, little-endian, C order.
  * Enough for fixtures (float32, float64, int64) and for the CLI's outputs (float32).
  */
+import { FormatError } from './errors.js';
 import { numel } from '../tensor.js';
 
 export type NpyData = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
@@ -18,31 +19,36 @@ const BYTES: Record<NpyArray['descr'], number> = { '<f4': 4, '<f8': 8, '<i8': 8,
 
 export function parseNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
-    throw new Error(`${source}: not a .npy file (bad magic)`);
+    throw new FormatError(source, `not a .npy file (bad magic)`);
   }
   const major = bytes[6]!;
+  if (major < 1 || major > 3) throw new FormatError(source, `unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are read)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const start = major === 1 ? 10 : 12; // versions 2 and 3 have a 4-byte header length
+  if (bytes.length < start) throw new FormatError(source, `truncated .npy header (${bytes.length} bytes)`);
   const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  if (start + headerLen > bytes.length) throw new Error(`${source}: truncated .npy header`);
+  if (start + headerLen > bytes.length) throw new FormatError(source, `truncated .npy header`);
   const header = new TextDecoder().decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new Error(`${source}: unreadable .npy header ${header}`);
-  if (fortran === 'True') throw new Error(`${source}: Fortran-order .npy is not supported`);
-  if (!(descr in BYTES)) throw new Error(`${source}: unsupported .npy dtype ${descr}`);
+  if (!descr || !fortran || shapeText === undefined) throw new FormatError(source, `unreadable .npy header ${header}`);
+  if (fortran === 'True') throw new FormatError(source, `Fortran-order .npy is not supported`);
+  if (!Object.hasOwn(BYTES, descr)) throw new FormatError(source, `unsupported .npy dtype ${descr}`);
   const d = descr as NpyArray['descr'];
-  const shape = shapeText
+  const dimTexts = shapeText
     .split(',')
     .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
+    .filter((s) => s.length > 0);
+  // Plain non-negative integers only: Number() would also take '', '1.5', '1e3', '0x10' and 'NaN'.
+  const badDim = dimTexts.find((s) => !/^\d{1,15}$/.test(s));
+  if (badDim !== undefined) throw new FormatError(source, `.npy shape (${shapeText}) has ${JSON.stringify(badDim)}, not a dimension`);
+  const shape = dimTexts.map(Number);
   const n = numel(shape);
   const offset = start + headerLen;
   const need = n * BYTES[d];
   if (offset + need > bytes.length) {
-    throw new Error(`${source}: truncated .npy data (${bytes.length - offset} bytes, shape needs ${need})`);
+    throw new FormatError(source, `truncated .npy data (${bytes.length - offset} bytes, shape needs ${need})`);
   }
   // Copy (Node's Buffer#slice would share memory) so the result is aligned and independent.
   const raw = new Uint8Array(bytes.subarray(offset, offset + need)).buffer;

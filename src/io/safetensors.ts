@@ -6,6 +6,8 @@
  * one tensor. The whole header is checked before any tensor memory is touched, so a corrupt or
  * hostile file costs at most its header's size.
  */
+import { FormatError } from './errors.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './files.js';
 import { numel, type DType, type DataOf, type Tensor } from '../tensor.js';
 
 export interface SafetensorsFile {
@@ -70,32 +72,34 @@ function parseHeader(
   source: string,
 ): { entries: Entry[]; metadata: Record<string, string>; dataStart: number } {
   if (bytes.length < 8) {
-    throw new Error(`${source}: truncated safetensors file (${bytes.length} bytes; the 8-byte header length alone is missing)`);
+    throw new FormatError(source, `truncated safetensors file (${bytes.length} bytes; the 8-byte header length alone is missing)`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = view.getBigUint64(0, true);
   if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-    throw new Error(`${source}: header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; corrupt, or not a safetensors file`);
+    throw new FormatError(source, `header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit; corrupt, or not a safetensors file`);
   }
   if (headerLen > BigInt(bytes.length - 8)) {
-    throw new Error(
-      `${source}: header length ${headerLen} is larger than the file (${bytes.length} bytes); truncated, or not a safetensors file`,
+    throw new FormatError(
+      source, `header length ${headerLen} is larger than the file (${bytes.length} bytes); truncated, or not a safetensors file`,
     );
   }
   const n = Number(headerLen);
   const dataStart = 8 + n;
   const headerBytes = bytes.subarray(8, dataStart);
   if (n < 2 || headerBytes[0] !== 0x7b /* { */) {
-    throw new Error(`${source}: not a safetensors file (header does not start with '{')`);
+    throw new FormatError(source, `not a safetensors file (header does not start with '{')`);
   }
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    if (jsonDepthExceeds(text)) throw new Error(`nested more than ${MAX_JSON_DEPTH} levels deep`);
+    header = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${source}: corrupt safetensors header, not valid JSON (${(err as Error).message})`);
+    throw new FormatError(source, `corrupt safetensors header, not valid JSON (${(err as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw new Error(`${source}: corrupt safetensors header, not a JSON object`);
+    throw new FormatError(source, `corrupt safetensors header, not a JSON object`);
   }
 
   let metadata: Record<string, string> = {};
@@ -115,51 +119,52 @@ function parseHeader(
   for (const e of byOffset) {
     if (e.begin < expected) {
       const prev = byOffset[byOffset.indexOf(e) - 1]!;
-      throw new Error(`${source}: tensors "${prev.name}" and "${e.name}" overlap (data_offsets [${prev.begin}, ${prev.end}] and [${e.begin}, ${e.end}])`);
+      throw new FormatError(source, `tensors "${prev.name}" and "${e.name}" overlap (data_offsets [${prev.begin}, ${prev.end}] and [${e.begin}, ${e.end}])`);
     }
     if (e.begin > expected) {
-      throw new Error(`${source}: ${e.begin - expected} bytes before tensor "${e.name}" (offset ${expected}) belong to no tensor`);
+      throw new FormatError(source, `${e.begin - expected} bytes before tensor "${e.name}" (offset ${expected}) belong to no tensor`);
     }
     expected = e.end;
   }
   if (expected > dataLength) {
     const last = byOffset[byOffset.length - 1]!;
-    throw new Error(
-      `${source}: truncated safetensors file: tensors need ${expected} bytes of data but the file has ${dataLength} ` +
+    throw new FormatError(
+      source, `truncated safetensors file: tensors need ${expected} bytes of data but the file has ${dataLength} ` +
         `after its header (tensor "${last.name}" ends at ${last.end})`,
     );
   }
   if (expected < dataLength) {
-    throw new Error(`${source}: ${dataLength - expected} trailing bytes after the last tensor belong to no tensor`);
+    throw new FormatError(source, `${dataLength - expected} trailing bytes after the last tensor belong to no tensor`);
   }
   return { entries, metadata, dataStart };
 }
 
 function readMetadata(info: unknown, source: string): Record<string, string> {
   if (info === null) return {};
-  if (typeof info !== 'object' || Array.isArray(info)) throw new Error(`${source}: __metadata__ must be an object of strings`);
+  if (typeof info !== 'object' || Array.isArray(info)) throw new FormatError(source, `__metadata__ must be an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
-    if (typeof v !== 'string') throw new Error(`${source}: __metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw new FormatError(source, `__metadata__["${k}"] must be a string, got ${JSON.stringify(v)}`);
     out[k] = v;
   }
   return out;
 }
 
 function readEntry(name: string, info: unknown, source: string): Entry {
-  const where = `${source}: tensor "${name}"`;
-  if (typeof info !== 'object' || info === null || Array.isArray(info)) throw new Error(`${where}: header entry is not an object`);
+  const where = `tensor "${name}"`;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) throw new FormatError(source, `${where}: header entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-  if (typeof dtype !== 'string' || !(dtype in READ_DTYPES)) {
+  if (typeof dtype !== 'string' || !Object.hasOwn(READ_DTYPES, dtype)) {
     const known = Object.keys(READ_DTYPES).join(', ');
-    throw new Error(
+    throw new FormatError(
+      source,
       OTHER_DTYPES.has(String(dtype))
         ? `${where}: dtype ${dtype} is not supported (readable: ${known})`
         : `${where}: unknown dtype ${JSON.stringify(dtype)} (readable: ${known})`,
     );
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new Error(`${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw new FormatError(source, `${where}: shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
   }
   if (
     !Array.isArray(offsets) ||
@@ -167,14 +172,15 @@ function readEntry(name: string, info: unknown, source: string): Entry {
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
     offsets[1] < offsets[0]
   ) {
-    throw new Error(`${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    throw new FormatError(source, `${where}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
   }
   const st = dtype as StDtype;
   const [begin, end] = offsets as [number, number];
   const count = numel(shape as number[]);
   const need = count * READ_DTYPES[st].bytes;
   if (end - begin !== need) {
-    throw new Error(
+    throw new FormatError(
+      source,
       `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${st} [${shape.join(', ')}] needs ${need} ` +
         `(${count} x ${READ_DTYPES[st].bytes} bytes)`,
     );

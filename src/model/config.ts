@@ -5,6 +5,7 @@
  * names; fields we do not model (architectures, transformers_version, …) pass through
  * untouched so `toJSON()` writes back what was read.
  */
+import { FormatError } from '../io/errors.js';
 import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'silu' | 'swish' | 'quick_gelu';
@@ -48,6 +49,13 @@ export const AST_DEFAULTS = {
 
 /** PretrainedConfig's default label count when a config has neither num_labels nor id2label. */
 const DEFAULT_NUM_LABELS = 2;
+
+/**
+ * The most labels `num_labels` may ask for: without id2label each gets a LABEL_i name, so a 20-byte
+ * config saying 10^12 would otherwise hang building names (100,000 took 1.5 s on a busy machine: the
+ * fuzzer's hang limit). Real heads are far smaller (AudioSet: 527, ImageNet-21k: 21,841).
+ */
+export const MAX_NUM_LABELS = 50_000;
 
 /** The JSON shape of a config.json as far as we model it; anything else passes through. */
 export interface ASTConfigJSON {
@@ -147,7 +155,7 @@ export class ASTConfig {
   static fromJSON(json: unknown, source = 'config.json'): ASTConfig {
     const where = source;
     if (!isRecord(json)) {
-      throw new Error(`${where}: a config must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+      throw new FormatError(where, `a config must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
     }
     const c = new ASTConfig();
     for (const [k, v] of Object.entries(json)) {
@@ -156,8 +164,8 @@ export class ASTConfig {
     }
 
     if (json.model_type !== undefined && json.model_type !== AST_MODEL_TYPE) {
-      throw new Error(
-        `${where}: model_type is ${JSON.stringify(json.model_type)}, not "${AST_MODEL_TYPE}"; this is not an Audio Spectrogram Transformer checkpoint`,
+      throw new FormatError(
+        where, `model_type is ${JSON.stringify(json.model_type)}, not "${AST_MODEL_TYPE}"; this is not an Audio Spectrogram Transformer checkpoint`,
       );
     }
 
@@ -165,7 +173,7 @@ export class ASTConfig {
       const v = json[f];
       if (v === undefined) continue;
       if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-        throw new Error(`${where}: ${f} must be a positive integer, got ${JSON.stringify(v)}`);
+        throw new FormatError(where, `${f} must be a positive integer, got ${JSON.stringify(v)}`);
       }
       c[f] = v;
     }
@@ -173,48 +181,48 @@ export class ASTConfig {
       const v = json[f];
       if (v === undefined) continue;
       if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
-        throw new Error(`${where}: ${f} must be a number in [0, 1], got ${JSON.stringify(v)}`);
+        throw new FormatError(where, `${f} must be a number in [0, 1], got ${JSON.stringify(v)}`);
       }
       c[f] = v;
     }
     if (json.initializer_range !== undefined) {
       const v = json.initializer_range;
       if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) {
-        throw new Error(`${where}: initializer_range must be a finite number >= 0, got ${JSON.stringify(v)}`);
+        throw new FormatError(where, `initializer_range must be a finite number >= 0, got ${JSON.stringify(v)}`);
       }
       c.initializer_range = v;
     }
     if (json.layer_norm_eps !== undefined) {
       const v = json.layer_norm_eps;
       if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-        throw new Error(`${where}: layer_norm_eps must be a finite number > 0, got ${JSON.stringify(v)}`);
+        throw new FormatError(where, `layer_norm_eps must be a finite number > 0, got ${JSON.stringify(v)}`);
       }
       c.layer_norm_eps = v;
     }
     if (json.hidden_act !== undefined) {
       const v = json.hidden_act;
       if (typeof v !== 'string' || !(HIDDEN_ACTS as readonly string[]).includes(v)) {
-        throw new Error(`${where}: unknown hidden_act ${JSON.stringify(v)}; known: ${HIDDEN_ACTS.join(', ')}`);
+        throw new FormatError(where, `unknown hidden_act ${JSON.stringify(v)}; known: ${HIDDEN_ACTS.join(', ')}`);
       }
       c.hidden_act = v as HiddenAct;
     }
     if (json.qkv_bias !== undefined) {
       if (typeof json.qkv_bias !== 'boolean') {
-        throw new Error(`${where}: qkv_bias must be true or false, got ${JSON.stringify(json.qkv_bias)}`);
+        throw new FormatError(where, `qkv_bias must be true or false, got ${JSON.stringify(json.qkv_bias)}`);
       }
       c.qkv_bias = json.qkv_bias;
     }
     if (json.problem_type !== undefined && json.problem_type !== null) {
       const v = json.problem_type;
       if (typeof v !== 'string' || !(PROBLEM_TYPES as readonly string[]).includes(v)) {
-        throw new Error(`${where}: problem_type ${JSON.stringify(v)} is not one of ${PROBLEM_TYPES.join(', ')} (or null)`);
+        throw new FormatError(where, `problem_type ${JSON.stringify(v)} is not one of ${PROBLEM_TYPES.join(', ')} (or null)`);
       }
       c.problem_type = v as ProblemType;
     }
     // Newer transformers write `dtype`, older `torch_dtype`; either names the stored precision.
     const dtype = json.torch_dtype ?? json.dtype;
     if (dtype !== undefined && dtype !== null) {
-      if (typeof dtype !== 'string') throw new Error(`${where}: torch_dtype must be a string, got ${JSON.stringify(dtype)}`);
+      if (typeof dtype !== 'string') throw new FormatError(where, `torch_dtype must be a string, got ${JSON.stringify(dtype)}`);
       c.torch_dtype = dtype;
     }
 
@@ -291,15 +299,15 @@ export class ASTConfig {
 
   private validateArchitecture(where: string): void {
     if (this.hidden_size % this.num_attention_heads !== 0) {
-      throw new Error(
-        `${where}: hidden_size (${this.hidden_size}) is not a multiple of num_attention_heads (${this.num_attention_heads})`,
+      throw new FormatError(
+        where, `hidden_size (${this.hidden_size}) is not a multiple of num_attention_heads (${this.num_attention_heads})`,
       );
     }
     if (this.patch_size > this.num_mel_bins) {
-      throw new Error(`${where}: patch_size (${this.patch_size}) is larger than num_mel_bins (${this.num_mel_bins})`);
+      throw new FormatError(where, `patch_size (${this.patch_size}) is larger than num_mel_bins (${this.num_mel_bins})`);
     }
     if (this.patch_size > this.max_length) {
-      throw new Error(`${where}: patch_size (${this.patch_size}) is larger than max_length (${this.max_length})`);
+      throw new FormatError(where, `patch_size (${this.patch_size}) is larger than max_length (${this.max_length})`);
     }
   }
 }
@@ -308,27 +316,30 @@ export class ASTConfig {
 function readLabels(c: ASTConfig, json: Record<string, unknown>, where: string): void {
   const n = json.num_labels;
   if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n <= 0)) {
-    throw new Error(`${where}: num_labels must be a positive integer, got ${JSON.stringify(n)}`);
+    throw new FormatError(where, `num_labels must be a positive integer, got ${JSON.stringify(n)}`);
+  }
+  if (typeof n === 'number' && n > MAX_NUM_LABELS) {
+    throw new FormatError(where, `num_labels is ${n}, more than the ${MAX_NUM_LABELS} labels supported`);
   }
   const id2labelRaw = json.id2label;
   if (id2labelRaw !== undefined && id2labelRaw !== null) {
-    if (!isRecord(id2labelRaw)) throw new Error(`${where}: id2label must be an object {"0": "label", …}`);
+    if (!isRecord(id2labelRaw)) throw new FormatError(where, `id2label must be an object {"0": "label", …}`);
     const entries = Object.entries(id2labelRaw);
-    if (entries.length === 0) throw new Error(`${where}: id2label is empty`);
+    if (entries.length === 0) throw new FormatError(where, `id2label is empty`);
     const id2label: Record<string, string> = {};
     for (const [k, v] of entries) {
-      if (!/^(0|[1-9]\d*)$/.test(k)) throw new Error(`${where}: id2label key ${JSON.stringify(k)} is not a non-negative integer`);
-      if (typeof v !== 'string') throw new Error(`${where}: id2label[${k}] must be a string, got ${JSON.stringify(v)}`);
+      if (!/^(0|[1-9]\d*)$/.test(k)) throw new FormatError(where, `id2label key ${JSON.stringify(k)} is not a non-negative integer`);
+      if (typeof v !== 'string') throw new FormatError(where, `id2label[${k}] must be a string, got ${JSON.stringify(v)}`);
       id2label[k] = v;
     }
     for (let i = 0; i < entries.length; i++) {
       if (!(String(i) in id2label)) {
-        throw new Error(`${where}: id2label has ${entries.length} entries but no id ${i}; ids must be 0..${entries.length - 1}`);
+        throw new FormatError(where, `id2label has ${entries.length} entries but no id ${i}; ids must be 0..${entries.length - 1}`);
       }
     }
     if (typeof n === 'number' && n !== entries.length) {
-      throw new Error(
-        `${where}: num_labels is ${n} but id2label has ${entries.length} labels; they must agree (remove one of them)`,
+      throw new FormatError(
+        where, `num_labels is ${n} but id2label has ${entries.length} labels; they must agree (remove one of them)`,
       );
     }
     c.id2label = id2label;
@@ -341,13 +352,13 @@ function readLabels(c: ASTConfig, json: Record<string, unknown>, where: string):
 
   const label2idRaw = json.label2id;
   if (label2idRaw !== undefined && label2idRaw !== null) {
-    if (!isRecord(label2idRaw)) throw new Error(`${where}: label2id must be an object {"label": 0, …}`);
+    if (!isRecord(label2idRaw)) throw new FormatError(where, `label2id must be an object {"label": 0, …}`);
     const label2id: Record<string, number> = {};
     for (const [k, v] of Object.entries(label2idRaw)) {
       // Some hand-written configs store ids as strings ("0"); HF keeps them, we read them as numbers.
       const id = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= c.num_labels) {
-        throw new Error(`${where}: label2id[${JSON.stringify(k)}] must be an id in 0..${c.num_labels - 1}, got ${JSON.stringify(v)}`);
+        throw new FormatError(where, `label2id[${JSON.stringify(k)}] must be an id in 0..${c.num_labels - 1}, got ${JSON.stringify(v)}`);
       }
       label2id[k] = id;
     }

@@ -24,6 +24,7 @@ import { dirname, join, relative } from 'node:path';
 import { downloadFile, fileDownloadInfo, type FileDownloadInfoOutput } from '@huggingface/hub';
 import type { FileSource } from '../io/files.js';
 import { writeFileAtomic } from './files.js';
+import { FormatError } from '../io/errors.js';
 import { DEFAULT_HUB_ENDPOINT, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
 
 export { DEFAULT_HUB_ENDPOINT, isValidRepoId, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
@@ -255,8 +256,9 @@ export function hubSource(repoId: string, options: HubOptions = {}): HubFileSour
   }
 
   function offlineMissing(name: string): never {
-    throw new Error(
-      `${where(name)}: not in the Hugging Face cache (${join(storage, 'snapshots')}) and HF_HUB_OFFLINE is set; ` +
+    throw new FormatError(
+      where(name),
+      `not in the Hugging Face cache (${join(storage, 'snapshots')}) and HF_HUB_OFFLINE is set; ` +
         'load it once with a network connection, or unset HF_HUB_OFFLINE',
     );
   }
@@ -281,7 +283,7 @@ export function hubSource(repoId: string, options: HubOptions = {}): HubFileSour
     },
     read: async (name) => {
       const path = await resolvePath(name);
-      if (path === null) throw new Error(`${where(name)}: no such file in the repository`);
+      if (path === null) throw new FormatError(where(name), 'no such file in the repository');
       return new Uint8Array(await readFile(path));
     },
   };
