@@ -2,20 +2,11 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { positiveInteger, threadsOption } from './options.js';
 import { DEFAULT_MODEL_DIR } from '../pipeline/audio-classification.js';
-import { createServer } from '../serve/app.js';
+import { createServer, type ServeOptions } from '../serve/app.js';
 
-export interface ServeCliOptions {
-  model?: string;
-  revision?: string;
-  dtype: string;
+export interface ServeCliOptions extends Omit<ServeOptions, 'failForwards' | 'logger'> {
   host: string;
   port: number;
-  maxBatch: number;
-  maxDelayMs: number;
-  maxQueue: number;
-  maxBodyMb: number;
-  timeoutS: number;
-  threads?: number;
 }
 
 /** After SIGTERM/SIGINT, accepted requests get this long beyond --timeout-s to be answered before a hard exit. */

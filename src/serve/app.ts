@@ -11,19 +11,13 @@ import type { Aggregation } from '../pipeline/windows.js';
 import { ServeMetrics } from './metrics.js';
 import { InferenceError, ModelWorker } from './model-worker.js';
 import { openApiDocument } from './openapi.js';
-import type { ClassifyRequestOptions, ModelInfo } from './protocol.js';
+import type { ClassifyRequestOptions, ModelInfo, WorkerInit } from './protocol.js';
 
-export interface ServeOptions {
-  /** Folder, Hub id or URL; undefined = the embedded model. */
-  model?: string;
-  revision?: string;
-  dtype: string;
-  maxBatch: number;
-  maxDelayMs: number;
+/** What the model's thread needs (WorkerInit), plus the HTTP side's limits. */
+export interface ServeOptions extends Omit<WorkerInit, 'failForwards'> {
   maxQueue: number;
   maxBodyMb: number;
   timeoutS: number;
-  threads?: number;
   /** See WorkerInit.failForwards. */
   failForwards?: number[];
   logger?: FastifyServerOptions['logger'];

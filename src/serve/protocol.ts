@@ -2,13 +2,13 @@
 import type { ActivationFunction, AudioClassificationResult, TimelineEntry } from '../pipeline/audio-classification.js';
 import type { Aggregation } from '../pipeline/windows.js';
 import type { BatchReport } from './dynamic-batcher.js';
+import type { RuntimeOptions } from '../runtime/options.js';
 
-export interface WorkerInit {
+export interface WorkerInit extends Pick<RuntimeOptions, 'threads'> {
   /** Folder, Hub id or URL; undefined = the embedded model. */
   model?: string;
   revision?: string;
   dtype: string;
-  threads?: number;
   maxBatch: number;
   maxDelayMs: number;
   /**
