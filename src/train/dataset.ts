@@ -3,6 +3,7 @@
  * train/validation split, and per-epoch orders (shuffled or class-balanced). Browser-safe:
  * reading folders and audio lives in dataset-node.ts.
  */
+import { parse } from 'csv-parse/browser/esm/sync';
 import type { Rng } from './rng.js';
 
 export interface LabelledClip {
@@ -15,9 +16,10 @@ export interface LabelledClip {
 /**
  * CSV with a header naming a `path` (or `file`, `filename`, `audio`) column and a `label` or
  * `labels` column; several labels in one cell are separated by `;` or `|` (or `,` inside quotes).
+ * Fields are separated by commas, or by tabs when `source` ends in `.tsv`.
  */
-export function parseCsvManifest(text: string, source: string): LabelledClip[] {
-  const rows = parseCsv(text, source).filter((r) => r.some((c) => c.trim() !== ''));
+export function parseCsvManifest(text: string, source: string, delimiter = /\.tsv$/i.test(source) ? '\t' : ','): LabelledClip[] {
+  const rows = parseCsv(text, source, delimiter).filter((r) => r.some((c) => c.trim() !== ''));
   if (rows.length === 0) throw new Error(`${source}: empty manifest`);
   const header = rows[0]!.map((h) => h.trim().toLowerCase());
   const pathCol = header.findIndex((h) => ['path', 'file', 'filename', 'audio', 'file_name'].includes(h));
@@ -65,39 +67,16 @@ function splitLabels(cell: string): string[] {
   return parts;
 }
 
-/** RFC 4180-ish CSV: quoted fields, doubled quotes, CRLF. */
-function parseCsv(text: string, source: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else field += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      row.push(field);
-      field = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += ch;
+/**
+ * RFC 4180 through csv-parse (its browser build, which carries its own Buffer, so this module stays
+ * browser-safe): quoted fields, doubled quotes, CRLF, a UTF-8 BOM, rows of uneven length.
+ */
+function parseCsv(text: string, source: string, delimiter: string): string[][] {
+  try {
+    return parse(text, { delimiter, bom: true, relax_column_count: true, skip_empty_lines: true });
+  } catch (err) {
+    throw new Error(`${source}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  if (quoted) throw new Error(`${source}: unterminated quote`);
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 /** Sorted label names; multi-label when any clip has other than exactly one label. */

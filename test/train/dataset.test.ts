@@ -15,6 +15,15 @@ test('CSV manifests: header names the columns, quoted multi-label cells split on
   assert.throws(() => parseCsvManifest('file_path,x\na,b\n', 'bad.csv'), /bad.csv: header must name a path column/);
 });
 
+test('CSV manifests: BOM, CRLF and doubled quotes; TSV by extension; a broken quote names the file', () => {
+  assert.deepEqual(parseCsvManifest('\ufeffpath,label\r\n"say ""hi"".wav",yes\r\n\r\nb.wav,no\r\n', 'crlf.csv'), [
+    { path: 'say "hi".wav', labels: ['yes'] },
+    { path: 'b.wav', labels: ['no'] },
+  ]);
+  assert.deepEqual(parseCsvManifest('file\tlabels\na, b.wav\tdog;cat\n', 'm.tsv'), [{ path: 'a, b.wav', labels: ['dog', 'cat'] }]);
+  assert.throws(() => parseCsvManifest('path,label\n"a.wav,yes\n', 'open.csv'), /^Error: open\.csv: .*quote/i);
+});
+
 test('JSONL manifests: label or labels; bad lines are named', () => {
   const clips = parseJsonlManifest('{"path":"a.wav","label":"yes"}\n\n{"path":"b.wav","labels":["no"]}\n', 'm.jsonl');
   assert.deepEqual(clips, [{ path: 'a.wav', labels: ['yes'] }, { path: 'b.wav', labels: ['no'] }]);
