@@ -1,5 +1,7 @@
 /** `ast-audio norm-stats DIR|MANIFEST`: dataset mean and std for preprocessor_config.json. */
+import { basename } from 'node:path';
 import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
 import { positiveInteger } from './options.js';
 import { NormStatsAccumulator, type NormStats } from '../audio/norm-stats.js';
 import { listAudioInput, readAudioFile } from '../node/audio.js';
@@ -57,14 +59,33 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
     .action(async (input: string, opts: { preprocessor?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
-      const tty = process.stderr.isTTY;
-      const stats = await runNormStats(
-        input,
-        opts,
-        tty ? (p, i, n) => process.stderr.write(`\r${i + 1}/${n} ${p.slice(-60).padEnd(60)}`) : undefined,
-        (msg) => process.stderr.write(`${tty ? '\n' : ''}skipped: ${msg}\n`),
-      );
-      if (tty) process.stderr.write('\n');
+      // On a terminal a bar (the same library as classify's and train's); skipped files are reported
+      // after it, so the bar is not torn by the messages.
+      const bar = process.stderr.isTTY
+        ? new cliProgress.SingleBar(
+            { stream: process.stderr, format: 'norm-stats [{bar}] {value}/{total} files | {eta_formatted} left | {file}', hideCursor: true },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      const skipped: string[] = [];
+      let stats: Awaited<ReturnType<typeof runNormStats>>;
+      try {
+        stats = await runNormStats(
+          input,
+          opts,
+          bar
+            ? (p, i, n) => {
+                if (i === 0) bar.start(n, 0, { file: '' });
+                bar.update(i, { file: basename(p) });
+              }
+            : undefined,
+          (msg) => (bar ? skipped.push(msg) : process.stderr.write(`skipped: ${msg}\n`)),
+        );
+        bar?.update(stats.files);
+      } finally {
+        bar?.stop();
+        for (const msg of skipped) process.stderr.write(`skipped: ${msg}\n`);
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
       else process.stdout.write(`mean ${stats.mean.toPrecision(8)}\nstd ${stats.std.toPrecision(8)}\n(${stats.clips} clips${stats.skipped ? `, ${stats.skipped} skipped` : ''}, ${stats.batches} batch(es) of up to ${stats.batchSize})\n`);
     });
