@@ -1,27 +1,32 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { positiveInteger } from './options.js';
-import { runEval } from '../train/train-node.js';
+import { evalSource, runEval } from '../train/train-node.js';
+import type { SplitName } from '../node/data-splits.js';
 import { formatEval } from '../train/trainer.js';
 
 export function register(program: Command): void {
   program
     .command('eval')
     .description('Score a checkpoint on a labelled set: loss and accuracy, or mAP / AUC / d′ for multi-label')
-    .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
+    .argument('<data>', 'a folder with one sub-folder per label (or train/, validation/, test/ each with them), or a .csv / .jsonl manifest')
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
     .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
+    .addOption(new Option('--split <name>', 'in the split layout, the split to score (default test, else validation)').choices(['train', 'validation', 'test']))
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
       'after',
       `
 Examples:
+  ast-audio eval data/ --model runs/cmd            # data/test/ in the split layout (says so on stderr)
   ast-audio eval data/test --model runs/cmd
   ast-audio eval test.csv --model runs/ml --json`,
     )
-    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; json: boolean }) => {
-      const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads });
+    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; json: boolean; split?: SplitName }) => {
+      const { source, note } = evalSource(data, opts.split);
+      if (note) process.stderr.write(`${note}\n`);
+      const r = await runEval(opts.model, source, { batchSize: opts.batchSize, threads: opts.threads });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${r.clips} clips: ${formatEval(r)}\n`);
     });
 }

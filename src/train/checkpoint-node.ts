@@ -9,15 +9,26 @@ import type { Float32Tensor } from '../tensor.js';
 import { parseSafetensors } from '../io/safetensors.js';
 import { toFloat32 } from '../tensor.js';
 import type { CheckpointStore, Trainable, TrainerState } from './trainer.js';
+import { bestEpoch, epochsToKeep } from './retention.js';
 import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './checkpoint.js';
 
 export const epochDirName = (epoch: number): string => `checkpoint-epoch-${epoch}`;
+
+/** How many epoch checkpoints a run keeps on disk (see retention.ts); by default all. */
+export interface CheckpointRetention {
+  /** `--save-total-limit`: at most this many (the best one always among them); 0 keeps all. */
+  saveTotalLimit?: number;
+  /** The newest this many are kept whatever the limit (`--average-last` reads them at the end). */
+  keepNewest?: number;
+}
 
 export class FolderCheckpointStore implements CheckpointStore {
   constructor(
     readonly outDir: string,
     private readonly preprocessor: Record<string, unknown>,
     private readonly extraState: Record<string, unknown> = {},
+    private readonly retention: CheckpointRetention = {},
+    private readonly log: (message: string) => void = () => undefined,
   ) {
     mkdirSync(outDir, { recursive: true });
   }
@@ -34,7 +45,25 @@ export class FolderCheckpointStore implements CheckpointStore {
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(tmp, name), bytes);
     if (existsSync(final)) rmSync(final, { recursive: true, force: true });
     renameSync(tmp, final);
+    this.prune(state);
     return final;
+  }
+
+  /** Deletes the epoch checkpoints the retention policy leaves out (only after the new one is in place). */
+  private prune(state: TrainerState): void {
+    const limit = this.retention.saveTotalLimit ?? 0;
+    if (limit <= 0) return;
+    const saved = savedEpochs(this.outDir);
+    const keep = epochsToKeep(saved, { limit, best: bestEpoch(state.history), keepNewest: this.retention.keepNewest });
+    for (const epoch of saved) {
+      if (keep.has(epoch)) continue;
+      // Renamed away first, so a kill during the delete never leaves a half-deleted checkpoint-epoch-N.
+      const doomed = join(this.outDir, `.${epochDirName(epoch)}.deleting-${process.pid}`);
+      renameSync(join(this.outDir, epochDirName(epoch)), doomed);
+      rmSync(doomed, { recursive: true, force: true });
+    }
+    const dropped = saved.filter((e) => !keep.has(e));
+    if (dropped.length) this.log(`save-total-limit ${limit}: removed ${dropped.map(epochDirName).join(', ')} (kept ${[...keep].sort((a, b) => a - b).map(epochDirName).join(', ')})`);
   }
 
   async saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string> {
@@ -60,15 +89,20 @@ export function writeFilesAtomically(dir: string, files: Record<string, Uint8Arr
   }
 }
 
+/** Epoch numbers of the complete checkpoint-epoch-N folders under outDir, ascending. */
+function savedEpochs(outDir: string): number[] {
+  return readdirSync(outDir)
+    .map((n) => /^checkpoint-epoch-(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(outDir, m[0], TRAINER_STATE_FILE)))
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
 /** The newest complete epoch checkpoint under outDir (or the folder itself when it is one). */
 export function latestCheckpoint(dirOrOut: string): string | undefined {
   if (existsSync(join(dirOrOut, TRAINER_STATE_FILE))) return dirOrOut;
   if (!existsSync(dirOrOut)) return undefined;
-  const epochs = readdirSync(dirOrOut)
-    .map((n) => /^checkpoint-epoch-(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(dirOrOut, m[0], TRAINER_STATE_FILE)))
-    .map((m) => Number(m[1]))
-    .sort((a, b) => a - b);
+  const epochs = savedEpochs(dirOrOut);
   return epochs.length ? join(dirOrOut, epochDirName(epochs[epochs.length - 1]!)) : undefined;
 }
 

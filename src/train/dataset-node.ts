@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { AUDIO_EXTENSIONS, isAudioFile } from '../node/audio.js';
+import { refuseSplitFolders } from '../node/data-splits.js';
 import { parseCsvManifest, parseJsonlManifest, type LabelledClip } from './dataset.js';
 
 /** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
@@ -30,6 +31,7 @@ function scanClassFolders(root: string): LabelledClip[] {
     .map((d) => d.name)
     .sort();
   if (classes.length === 0) throw new Error(`${root}: no class folders (expected ${root}/<label>/<clip>.wav)`);
+  refuseSplitFolders(root, classes);
   for (const label of classes) {
     const files = listAudio(join(root, label));
     for (const f of files) clips.push({ path: f, labels: [label] });

@@ -16,6 +16,8 @@ import { loadAudio } from '../node/audio.js';
 import { NormStatsAccumulator } from '../audio/norm-stats.js';
 import { labelSet, splitTrainValidation, type LabelledClip } from './dataset.js';
 import { readLabelledClips } from './dataset-node.js';
+import { findSplits, splitFolder, type SplitName } from '../node/data-splits.js';
+import { checkMaskWidths } from './augment.js';
 import { Rng } from './rng.js';
 import { warmupStepsFor } from './schedule.js';
 import { initWeights } from './init.js';
@@ -54,6 +56,8 @@ export interface TrainCommand extends Partial<TrainOptions> {
   lowMemory?: boolean;
   warmupRatio?: number;
   progress?: ProgressSink;
+  /** Keep at most this many epoch checkpoints, the best (lowest validation loss) among them; 0 or unset: all. */
+  saveTotalLimit?: number;
   /** Tests: stop after this many epochs (a simulated kill). */
   stopAfterEpoch?: number;
 }
@@ -130,7 +134,16 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
     if (!resumeDir) throw new Error(`--resume: no checkpoint-epoch-N folder with trainer_state.json in ${typeof cmd.resume === 'string' ? cmd.resume : cmd.out}`);
   }
 
-  const clips = readLabelledClips(cmd.data);
+  // Hugging Face's audiofolder layout (data/train, data/validation, data/test): train on train/, validate on
+  // validation/, and never read test/.
+  const splits = findSplits(cmd.data);
+  const trainSource = splits ? splitFolder(splits, 'train') : cmd.data;
+  const validationSource = cmd.validationData ?? splits?.folders.validation;
+  if (splits) {
+    const unused = splits.folders.test ? `; ${splits.folders.test} is left for eval` : '';
+    log(`split layout: training on ${trainSource}${validationSource ? `, validating on ${validationSource}` : ''}${unused}`);
+  }
+  const clips = readLabelledClips(trainSource);
   let { labels, multiLabel } = labelSet(clips);
 
   let config: ASTConfig;
@@ -191,15 +204,16 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
     throw new Error('train: give --model (a pretrained checkpoint), --config (a config.json to train from scratch) or --resume');
   }
   feJson = { ...feJson, num_mel_bins: config.num_mel_bins, max_length: config.max_length };
+  checkMaskWidths(o, config.max_length, config.num_mel_bins); // before minutes of feature extraction
 
   // ---- features, once per clip (raw fbank; normalised per batch)
   const rawFe = ASTFeatureExtractor.fromConfig(feJson, 'preprocessor_config.json');
   const splitRng = new Rng(o.seed ^ 0x5eed);
   let trainClips: LabelledClip[];
   let valClips: LabelledClip[];
-  if (cmd.validationData) {
+  if (validationSource) {
     trainClips = clips;
-    valClips = readLabelledClips(cmd.validationData);
+    valClips = readLabelledClips(validationSource);
   } else {
     ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
   }
@@ -224,7 +238,13 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
 
   o.warmupSteps = warmupStepsFor(stepsPerEpoch(trainEx.length, o) * o.epochs, cmd.warmupSteps, cmd.warmupRatio);
   const model: Trainable = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
-  const store = new FolderCheckpointStore(cmd.out, feJson, { train_options: o });
+  const store = new FolderCheckpointStore(
+    cmd.out,
+    feJson,
+    { train_options: o },
+    { saveTotalLimit: cmd.saveTotalLimit, keepNewest: o.averageLast },
+    log,
+  );
   const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
   if (resume) log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step})`);
   const featurize = (w: Float32Array): Float32Array => rawFe.fbank(w, rawFe.config.sampling_rate).data;
@@ -243,6 +263,22 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   });
   const last = result.state.history[result.state.history.length - 1];
   return { outDir: cmd.out, history: result.state.history, validation: last?.validation };
+}
+
+/**
+ * Which folder `eval` scores: `data` itself, or in the split layout the split asked for (default test/,
+ * else validation/), with a line saying so.
+ */
+export function evalSource(data: string, split?: SplitName): { source: string; note?: string } {
+  const splits = findSplits(data);
+  if (!splits) {
+    if (split) throw new Error(`--split ${split}: ${data} is not in the split layout (${data}/train/, ${data}/validation/, ${data}/test/)`);
+    return { source: data };
+  }
+  const chosen = split ?? (splits.folders.test ? 'test' : splits.folders.validation ? 'validation' : undefined);
+  if (!chosen) throw new Error(`${data}: split layout without a test/ or validation/ folder; give --split train to score the training clips`);
+  const source = splitFolder(splits, chosen);
+  return { source, note: `scoring the ${chosen} split: ${source}` };
 }
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set. */
