@@ -63,7 +63,7 @@ export class FolderCheckpointStore implements CheckpointStore {
       rmSync(doomed, { recursive: true, force: true });
     }
     const dropped = saved.filter((e) => !keep.has(e));
-    if (dropped.length) this.log(`save-total-limit ${limit}: removed ${dropped.map(epochDirName).join(', ')} (kept ${[...keep].sort((a, b) => a - b).map(epochDirName).join(', ')})`);
+    if (dropped.length) this.log(`removed ${dropped.map(epochDirName).join(', ')} (--save-total-limit ${limit})`);
   }
 
   async saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string> {
