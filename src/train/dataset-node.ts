@@ -7,7 +7,8 @@ import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { AUDIO_EXTENSIONS, isAudioFile } from '../node/audio.js';
 import { refuseSplitFolders } from '../node/data-splits.js';
-import { parseCsvManifest, parseJsonlManifest, type LabelledClip } from './dataset.js';
+import type { LabelledClip } from './dataset.js';
+import { parseCsvManifest, parseJsonlManifest } from './manifest.js';
 
 /** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
 export function readLabelledClips(source: string): LabelledClip[] {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCsvManifest, parseJsonlManifest, labelSet, splitTrainValidation, epochOrder } from '../../src/train/dataset.js';
+import { labelSet, splitTrainValidation, epochOrder } from '../../src/train/dataset.js';
+import { parseCsvManifest, parseJsonlManifest } from '../../src/train/manifest.js';
 import { specAugment, mixWaveforms, mixTargets } from '../../src/train/augment.js';
 import { Rng } from '../../src/train/rng.js';
 
