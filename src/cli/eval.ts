@@ -1,7 +1,8 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
 import { Option, type Command } from 'commander';
-import { positiveInteger } from './options.js';
-import { evalSource, runEval } from '../train/train-node.js';
+import { positiveInteger, threadsOption } from './options.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import { evalSource, runEval } from '../node/training.js';
 import type { SplitName } from '../node/data-splits.js';
 import { formatEval } from '../train/trainer.js';
 
@@ -12,7 +13,7 @@ export function register(program: Command): void {
     .argument('<data>', 'a folder with one sub-folder per label (or train/, validation/, test/ each with them), or a .csv / .jsonl manifest')
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
     .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .addOption(new Option('--split <name>', 'in the split layout, the split to score (default test, else validation)').choices(['train', 'validation', 'test']))
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
@@ -23,7 +24,7 @@ Examples:
   ast-audio eval data/test --model runs/cmd
   ast-audio eval test.csv --model runs/ml --json`,
     )
-    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; json: boolean; split?: SplitName }) => {
+    .action(async (data: string, opts: { model: string; batchSize: number; json: boolean; split?: SplitName } & Pick<RuntimeOptions, 'threads'>) => {
       const { source, note } = evalSource(data, opts.split);
       if (note) process.stderr.write(`${note}\n`);
       const r = await runEval(opts.model, source, { batchSize: opts.batchSize, threads: opts.threads });

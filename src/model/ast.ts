@@ -9,10 +9,11 @@
  */
 import { GraphBuilder, type Value } from '../graph/builder.js';
 import { ASTConfig, type HiddenAct } from './config.js';
-import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
-import { readCheckpointTensors } from '../io/safetensors.js';
-import { resolveSource, type FileSource } from '../io/files.js';
-import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
+import { BASE_PREFIX, type HeadKind } from './weights.js';
+import { checkInputValues, loadPretrained } from './pretrained.js';
+import type { FileSource } from '../io/files.js';
+import { Runner, type GraphBytes } from '../runtime/runner.js';
+import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { getRuntime } from '../runtime/backend.js';
 import type { Float32Tensor } from '../tensor.js';
 
@@ -245,19 +246,13 @@ export interface ASTOutput {
   attentions?: Float32Tensor; // [L, B, heads, T, T]
 }
 
-export interface LoadOptions {
-  /** Compute type; fp16/bf16 checkpoints are widened to float32 (ORT has no bf16 CPU kernels). */
-  dtype?: 'float32';
-  /** Intra-op threads; default ORT's (one per physical core). */
-  threads?: number;
-  executionProviders?: string[];
+export interface LoadOptions extends RuntimeOptions {
   revision?: string;
   /**
    * Default 'fused': ORT's com.microsoft.MultiHeadAttention kernel, ~12 % less CPU per AST-Base clip than
    * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only.
    */
   attention?: AttentionImpl;
-  graphOptimizationLevel?: GraphOptimizationLevel;
   /**
    * 'inputs' (default with onnxruntime-node): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
    * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
@@ -273,18 +268,24 @@ export interface ForwardInput {
   outputAttentions?: boolean;
 }
 
+/** Builds the inference graph of one variant and runs it on a Runner (which owns the sessions). */
 abstract class ASTRunner {
-  private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly runner: Runner;
+  private readonly attention: AttentionImpl;
+  private readonly weightsAsInputs: boolean;
 
   protected constructor(
     readonly config: ASTConfig,
     readonly weights: Map<string, Float32Tensor>,
     protected readonly head: HeadKind,
-    protected readonly options: LoadOptions,
+    options: LoadOptions,
   ) {
-    if (options.dtype !== undefined && options.dtype !== 'float32') {
-      throw new Error(`dtype ${String(options.dtype)} is not supported: the engine computes in float32`);
-    }
+    const { runtime } = splitRuntimeOptions(options);
+    this.runner = new Runner(runtime);
+    this.attention = options.attention ?? 'fused';
+    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
+    const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
+    this.weightsAsInputs = (options.weights ?? dflt) === 'inputs';
   }
 
   /** The ONNX bytes of this model's graph (weights included), e.g. to save or to run elsewhere. */
@@ -292,69 +293,35 @@ abstract class ASTRunner {
     return buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, ...options }).encode();
   }
 
-  /** One session per set of optional outputs, built on first use so the default path stays lean. */
-  protected session(hidden: boolean, attentions: boolean): Promise<OrtSession> {
-    const key = `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`;
-    let s = this.sessions.get(key);
-    if (!s) {
+  /** One graph per set of optional outputs, built on first use so the default path stays lean. */
+  private variant(hidden: boolean, attentions: boolean): { key: string; build: () => GraphBytes } {
+    return {
+      key: `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`,
       // weights stay where they are (the checkpoint's own buffer): the model refers to them as external data
-      const graph = buildInferenceGraph(this.config, this.weights, {
-        head: this.head,
-        attention: this.attention,
-        outputHiddenStates: hidden,
-        outputAttentions: attentions,
-        weightsAsInputs: this.weightsAsInputs,
-      });
-      const { model, externalData } = graph.encodeWithExternalData();
-      s = OrtSession.create(model, {
-        threads: this.options.threads,
-        executionProviders: this.options.executionProviders,
-        graphOptimizationLevel: this.options.graphOptimizationLevel,
-        externalData,
-      });
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
-    }
-    return s;
-  }
-
-  private get attention(): AttentionImpl {
-    return this.options.attention ?? 'fused';
-  }
-
-  private get weightsAsInputs(): boolean {
-    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
-    const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
-    return (this.options.weights ?? dflt) === 'inputs';
+      build: () =>
+        buildInferenceGraph(this.config, this.weights, {
+          head: this.head,
+          attention: this.attention,
+          outputHiddenStates: hidden,
+          outputAttentions: attentions,
+          weightsAsInputs: this.weightsAsInputs,
+        }).encodeWithExternalData(),
+    };
   }
 
   /** Builds the default session now (fromPretrained does this so load errors surface at load). */
   async warm(): Promise<void> {
-    await this.session(false, false);
+    const v = this.variant(false, false);
+    await this.runner.session(v.key, v.build);
   }
 
   protected async run(input: ForwardInput): Promise<ASTOutput> {
     const x = input.inputValues;
-    const c = this.config;
-    if (
-      x.dtype !== 'float32' ||
-      x.dims.length !== 3 ||
-      x.dims[1] !== c.max_length ||
-      x.dims[2] !== c.num_mel_bins ||
-      x.dims[0]! < 1 ||
-      x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins
-    ) {
-      throw new Error(
-        `inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}] (max_length, num_mel_bins from config), ` +
-          `got ${x.dtype} [${x.dims.join(', ')}] with ${x.data.length} values`,
-      );
-    }
+    checkInputValues(x, this.config);
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
-    const session = await this.session(hidden, attn);
-    const feeds: Record<string, Float32Tensor> = { input_values: x };
-    if (this.weightsAsInputs) for (const [k, w] of this.weights) feeds[k] = w;
-    const r = await session.run(feeds);
+    const v = this.variant(hidden, attn);
+    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
     const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
     if (f('logits')) out.logits = f('logits');
@@ -363,23 +330,9 @@ abstract class ASTRunner {
     return out;
   }
 
-  async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+  dispose(): Promise<void> {
+    return this.runner.dispose();
   }
-}
-
-async function loadPretrained(
-  source: string | FileSource,
-  head: HeadKind,
-  options: LoadOptions,
-): Promise<{ config: ASTConfig; weights: Map<string, Float32Tensor> }> {
-  const files = await resolveSource(source, { revision: options.revision });
-  const config = await ASTConfig.fromPretrained(files);
-  const tensors = await readCheckpointTensors(files);
-  const { weights } = loadWeights(config, tensors, head, files.description);
-  return { config, weights };
 }
 
 /** The bare encoder: last hidden state, pooler output, optional hidden states and attentions. */
@@ -388,8 +341,9 @@ export class ASTModel extends ASTRunner {
     super(config, weights, 'base', options);
   }
 
+  /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
-    const { config, weights } = await loadPretrained(source, 'base', options);
+    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
     return ASTModel.fromWeights(config, weights, options);
   }
 
@@ -411,8 +365,9 @@ export class ASTForAudioClassification extends ASTRunner {
     super(config, weights, 'classification', options);
   }
 
+  /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
-    const { config, weights } = await loadPretrained(source, 'classification', options);
+    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
     return ASTForAudioClassification.fromWeights(config, weights, options);
   }
 

@@ -1,9 +1,9 @@
 /**
  * Labelled clip lists and their order: the label set, a seeded train/validation split, and per-epoch
  * orders (shuffled or class-balanced). Browser-safe: manifests are parsed in manifest.ts, folders and
- * audio read in dataset-node.ts.
+ * audio read in src/node/training-data.ts.
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../rng.js';
 
 export interface LabelledClip {
   /** File path (resolved against the manifest's folder by the Node loader). */

@@ -1,42 +1,33 @@
 /**
- * `ast-audio train` as a function: data source -> cached features -> model (pretrained with a new
- * head, or fresh from a config) -> trainer -> HF-layout checkpoints. Node-only (reads files).
+ * `ast-audio train` and `ast-audio eval` as functions (Node-only: they read folders and write checkpoints).
+ * Training is two steps: `prepareTraining` (data source -> cached features, checkpoint or config -> model,
+ * norm stats, store) and `train` (the browser-safe loop in train/trainer.ts); `runTraining` does both.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Float32Tensor } from '../tensor.js';
-import { toFloat32 } from '../tensor.js';
 import { ASTConfig } from '../model/config.js';
-import { loadWeights } from '../model/weights.js';
-import { readCheckpointTensors } from '../io/safetensors.js';
-import { parseSafetensors } from '../io/safetensors.js';
-import { parseJson, resolveSource } from '../io/files.js';
-import { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS, type ASTFeatureExtractorConfig } from '../audio/feature-extractor.js';
-import { loadAudio } from '../node/audio.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { ASTForAudioClassification } from '../model/ast.js';
+import { parseJson } from '../io/files.js';
+import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import type { Normalization } from '../audio/fbank.js';
 import { NormStatsAccumulator } from '../audio/norm-stats.js';
-import { labelSet, splitTrainValidation, type LabelledClip } from './dataset.js';
-import { readLabelledClips } from './dataset-node.js';
-import { findSplits, splitFolder, type SplitName } from '../node/data-splits.js';
-import { checkMaskWidths } from './augment.js';
-import { Rng } from './rng.js';
-import { warmupStepsFor } from './schedule.js';
-import { initWeights } from './init.js';
-import { createTrainable } from './trainable.js';
-import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoint-node.js';
-import {
-  train,
-  evaluate,
-  DEFAULT_TRAIN_OPTIONS,
-  stepsPerEpoch,
-  type Example,
-  type Normalisation,
-  type ProgressSink,
-  type TrainOptions,
-  type Trainable,
-  type EvalResult,
-} from './trainer.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import { labelSet, splitTrainValidation, type LabelledClip } from '../train/dataset.js';
+import { checkMaskWidths } from '../train/augment.js';
+import { Rng } from '../rng.js';
+import { warmupStepsFor } from '../train/schedule.js';
+import { initWeights } from '../train/init.js';
+import { createTrainable } from '../train/trainable.js';
+import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
+import { loadAudio } from './audio.js';
+import { dirSource } from './files.js';
+import { resolveNodeSource } from './resolve.js';
+import { readLabelledClips } from './training-data.js';
+import { findSplits, splitFolder, type SplitName } from './data-splits.js';
+import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoints.js';
 
-export interface TrainCommand extends Partial<TrainOptions> {
+export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions, 'threads'> {
   data: string;
   out: string;
   /** Pretrained checkpoint (folder or Hub id). */
@@ -51,7 +42,6 @@ export interface TrainCommand extends Partial<TrainOptions> {
   /** 'compute' (default), 'checkpoint' (keep the pretrained preprocessor's), or explicit numbers. */
   normStats?: 'compute' | 'checkpoint' | { mean: number; std: number };
   resume?: string | boolean;
-  threads?: number;
   /** Trade speed for memory: ORT without its memory arena (about 2x slower, a third less peak memory). */
   lowMemory?: boolean;
   warmupRatio?: number;
@@ -60,13 +50,6 @@ export interface TrainCommand extends Partial<TrainOptions> {
   saveTotalLimit?: number;
   /** Tests: stop after this many epochs (a simulated kill). */
   stopAfterEpoch?: number;
-}
-
-const FE_DEFAULTS: ASTFeatureExtractorConfig = { ...AST_FEATURE_EXTRACTOR_DEFAULTS };
-
-export interface LoadedClips {
-  examples: Example[];
-  clips: LabelledClip[];
 }
 
 /** Decodes every clip once and keeps its raw (un-normalised) fbank; waveforms too when mixup needs them. */
@@ -104,12 +87,15 @@ export function normStats(examples: Example[]): { mean: number; std: number } {
   return { mean, std };
 }
 
-function readJson(path: string): Record<string, unknown> {
+/** A JSON file given on the command line (--config), errors naming it. */
+function readJsonFile(path: string): Record<string, unknown> {
+  let bytes: Uint8Array;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    bytes = readFileSync(path);
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message}`);
   }
+  return parseJson(bytes, path) as Record<string, unknown>;
 }
 
 function labelsJson(labels: string[]): { id2label: Record<string, string>; label2id: Record<string, number>; num_labels: number } {
@@ -120,7 +106,19 @@ function labelsJson(labels: string[]): { id2label: Record<string, string>; label
   };
 }
 
-export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; history: unknown[]; validation?: EvalResult }> {
+/** Own copies: the optimiser updates weights in place, never the checkpoint's buffer. */
+function ownCopies(weights: Map<string, Float32Tensor>): Map<string, Float32Tensor> {
+  return new Map([...weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
+}
+
+/** The model and data of a training run, ready for `train` (the caller may dispose `run.model`). */
+export interface PreparedTraining {
+  run: TrainRun & { model: Awaited<ReturnType<typeof createTrainable>> };
+  outDir: string;
+}
+
+/** Step 1 of `ast-audio train`: data, features, model (pretrained, resumed or fresh), norm stats, store. */
+export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraining> {
   const log = (m: string): void => (cmd.progress ? cmd.progress.log(m) : undefined);
   const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS };
   for (const k of Object.keys(DEFAULT_TRAIN_OPTIONS) as (keyof TrainOptions)[]) {
@@ -143,77 +141,71 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
     const unused = splits.folders.test ? `; ${splits.folders.test} is left for eval` : '';
     log(`split layout: training on ${trainSource}${validationSource ? `, validating on ${validationSource}` : ''}${unused}`);
   }
-  const clips = readLabelledClips(trainSource);
+  const clips = await readLabelledClips(trainSource);
   let { labels, multiLabel } = labelSet(clips);
+  const overrides = {
+    ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
+    ...(cmd.frequencyStride ? { frequency_stride: cmd.frequencyStride } : {}),
+    ...(cmd.timeStride ? { time_stride: cmd.timeStride } : {}),
+  };
 
   let config: ASTConfig;
   let weights: Map<string, Float32Tensor>;
-  let feJson: Record<string, unknown> = { ...FE_DEFAULTS };
+  let rawFe: ASTFeatureExtractor;
   if (resumeDir) {
-    config = ASTConfig.fromJSON(readJson(join(resumeDir, 'config.json')), join(resumeDir, 'config.json'));
-    feJson = readJson(join(resumeDir, 'preprocessor_config.json'));
-    const p = join(resumeDir, 'model.safetensors');
-    weights = new Map([...parseSafetensors(readFileSync(p), p).tensors].map(([k, t]) => [k, { ...toFloat32(t), data: Float32Array.from(toFloat32(t).data) }]));
+    const loaded = await loadPretrained(dirSource(resumeDir), { head: 'classification' });
+    ({ config, extractor: rawFe } = loaded);
+    weights = ownCopies(loaded.weights);
     labels = config.labels;
     multiLabel = config.problem_type === 'multi_label_classification';
   } else if (cmd.model) {
-    const src = await resolveSource(cmd.model);
-    const pretrained = await ASTConfig.fromPretrained(src);
-    // the same label set as the checkpoint's: keep its order, so its head stays meaningful and is kept
-    const same = pretrained.labels.length === labels.length && labels.every((l) => pretrained.labels.includes(l));
-    if (same) labels = pretrained.labels;
-    if (await src.exists('preprocessor_config.json')) {
-      const name = 'preprocessor_config.json';
-      feJson = { ...feJson, ...(parseJson(await src.read(name), src.describe(name)) as Record<string, unknown>) };
-    }
-    const json = {
-      ...pretrained.toJSON(),
-      ...labelsJson(labels),
-      problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
-      ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
-      ...(cmd.frequencyStride ? { frequency_stride: cmd.frequencyStride } : {}),
-      ...(cmd.timeStride ? { time_stride: cmd.timeStride } : {}),
-    };
-    config = ASTConfig.fromJSON(json, `${cmd.model} with the new label set`);
-    const tensors = await readCheckpointTensors(src);
-    const loaded = loadWeights(config, tensors, 'classification', src.description, {
-      ignoreMismatchedHead: true,
-      checkpointGrid: pretrained,
-      seed: o.seed,
+    const loaded = await loadPretrained(await resolveNodeSource(cmd.model), {
+      head: 'classification',
+      preprocessor: 'optional',
+      adapt: (pretrained) => {
+        // the same label set as the checkpoint's: keep its order, so its head stays meaningful and is kept
+        const same = pretrained.labels.length === labels.length && labels.every((l) => pretrained.labels.includes(l));
+        if (same) labels = pretrained.labels;
+        const json = {
+          ...pretrained.toJSON(),
+          ...labelsJson(labels),
+          problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
+          ...overrides,
+        };
+        return ASTConfig.fromJSON(json, `${cmd.model} with the new label set`);
+      },
+      weightOptions: { ignoreMismatchedHead: true, seed: o.seed },
     });
     for (const n of loaded.notices) log(`notice: ${n}`);
-    // own copies: the optimiser updates weights in place
-    weights = new Map([...loaded.weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
+    ({ config, extractor: rawFe } = loaded);
+    weights = ownCopies(loaded.weights);
   } else if (cmd.config) {
-    const { feature_extractor: feOverride, ...fileJson } = readJson(cmd.config);
+    const { feature_extractor: feOverride, ...fileJson } = readJsonFile(cmd.config);
     const json = {
       architectures: ['ASTForAudioClassification'],
       torch_dtype: 'float32',
       ...fileJson,
       ...labelsJson(labels),
       problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
-      ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
-      ...(cmd.frequencyStride ? { frequency_stride: cmd.frequencyStride } : {}),
-      ...(cmd.timeStride ? { time_stride: cmd.timeStride } : {}),
+      ...overrides,
     };
     config = ASTConfig.fromJSON(json, cmd.config);
-    if (typeof feOverride === 'object' && feOverride) feJson = { ...feJson, ...(feOverride as object) };
+    const feJson = { ...(typeof feOverride === 'object' && feOverride ? feOverride : {}), num_mel_bins: config.num_mel_bins, max_length: config.max_length };
+    rawFe = ASTFeatureExtractor.fromConfig(feJson, `${cmd.config} (feature_extractor)`);
     weights = initWeights(config, o.seed);
     log(`training from scratch: ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${labels.length} labels`);
   } else {
     throw new Error('train: give --model (a pretrained checkpoint), --config (a config.json to train from scratch) or --resume');
   }
-  feJson = { ...feJson, num_mel_bins: config.num_mel_bins, max_length: config.max_length };
   checkMaskWidths(o, config.max_length, config.num_mel_bins); // before minutes of feature extraction
 
   // ---- features, once per clip (raw fbank; normalised per batch)
-  const rawFe = ASTFeatureExtractor.fromConfig(feJson, 'preprocessor_config.json');
   const splitRng = new Rng(o.seed ^ 0x5eed);
   let trainClips: LabelledClip[];
   let valClips: LabelledClip[];
   if (validationSource) {
     trainClips = clips;
-    valClips = readLabelledClips(validationSource);
+    valClips = await readLabelledClips(validationSource);
   } else {
     ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
   }
@@ -224,8 +216,7 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   const valEx = await loadExamples(valClips, labels, multiLabel, rawFe, false);
   log(`features of ${trainEx.length + valEx.length} clips in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  let mean = Number(feJson.mean);
-  let std = Number(feJson.std);
+  let { mean, std } = rawFe.config;
   if (!resumeDir) {
     const ns = cmd.normStats ?? 'compute';
     if (ns === 'compute') {
@@ -233,14 +224,14 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
       log(`dataset norm stats: mean ${mean.toFixed(6)}, std ${std.toFixed(6)}`);
     } else if (typeof ns === 'object') ({ mean, std } = ns);
   }
-  feJson = { ...feJson, mean, std, do_normalize: true, feature_extractor_type: 'ASTFeatureExtractor' };
-  const norm: Normalisation = { mean, std, doNormalize: true, maxLength: config.max_length, numMelBins: config.num_mel_bins };
+  const preprocessor = { ...rawFe.toJSON(), mean, std, do_normalize: true, feature_extractor_type: 'ASTFeatureExtractor' };
+  const normalize: Normalization = { mean, scale: 2 * std };
 
   o.warmupSteps = warmupStepsFor(stepsPerEpoch(trainEx.length, o) * o.epochs, cmd.warmupSteps, cmd.warmupRatio);
-  const model: Trainable = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
+  const model = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
   const store = new FolderCheckpointStore(
     cmd.out,
-    feJson,
+    preprocessor,
     { train_options: o },
     { saveTotalLimit: cmd.saveTotalLimit, keepNewest: o.averageLast },
     log,
@@ -248,21 +239,35 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
   if (resume) log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step})`);
   const featurize = (w: Float32Array): Float32Array => rawFe.fbank(w, rawFe.config.sampling_rate).data;
-  const result = await train({
-    model,
-    train: trainEx,
-    validation: valEx,
-    multiLabel,
-    norm,
-    options: o,
-    store,
-    progress: cmd.progress,
-    featurize,
-    resume,
-    stopAfterEpoch: cmd.stopAfterEpoch,
-  });
-  const last = result.state.history[result.state.history.length - 1];
-  return { outDir: cmd.out, history: result.state.history, validation: last?.validation };
+  return {
+    outDir: cmd.out,
+    run: {
+      model,
+      train: trainEx,
+      validation: valEx,
+      multiLabel,
+      input: { maxLength: config.max_length, numMelBins: config.num_mel_bins },
+      normalize,
+      options: o,
+      store,
+      progress: cmd.progress,
+      featurize,
+      resume,
+      stopAfterEpoch: cmd.stopAfterEpoch,
+    },
+  };
+}
+
+/** `ast-audio train`: prepareTraining, then the training loop. */
+export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; history: unknown[]; validation?: EvalResult }> {
+  const { run, outDir } = await prepareTraining(cmd);
+  try {
+    const result = await train(run);
+    const last = result.state.history[result.state.history.length - 1];
+    return { outDir, history: result.state.history, validation: last?.validation };
+  } finally {
+    await run.model.dispose();
+  }
 }
 
 /**
@@ -281,23 +286,23 @@ export function evalSource(data: string, split?: SplitName): { source: string; n
   return { source, note: `scoring the ${chosen} split: ${source}` };
 }
 
-/** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set. */
-export async function runEval(modelDir: string, data: string, options: { batchSize?: number; threads?: number } = {}): Promise<EvalResult> {
-  const src = await resolveSource(modelDir);
-  const config = await ASTConfig.fromPretrained(src);
-  const fe = await ASTFeatureExtractor.fromPretrained(src);
-  const tensors = await readCheckpointTensors(src);
-  const { weights } = loadWeights(config, tensors, 'classification', src.description);
-  const clips = readLabelledClips(data);
+/** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */
+export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads'> = {}): Promise<EvalResult> {
+  const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
+  const clips = await readLabelledClips(data);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
-  const examples = await loadExamples(clips, config.labels, multiLabel, fe, false);
-  const model = await createTrainable(config, weights, { threads: options.threads });
-  return evaluate(
-    model,
-    examples,
-    multiLabel,
-    { mean: fe.config.mean, std: fe.config.std, doNormalize: fe.config.do_normalize, maxLength: config.max_length, numMelBins: config.num_mel_bins },
-    options.batchSize ?? 8,
-  );
+  const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
+  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads });
+  const fe = extractor.config;
+  try {
+    return await evaluate(
+      { config, predict: async (inputValues) => (await model.forward({ inputValues })).logits },
+      examples,
+      multiLabel,
+      { input: { maxLength: config.max_length, numMelBins: config.num_mel_bins }, normalize: fe.do_normalize ? { mean: fe.mean, scale: 2 * fe.std } : undefined },
+      options.batchSize ?? 8,
+    );
+  } finally {
+    await model.dispose();
+  }
 }
-
