@@ -7,11 +7,19 @@
  *   - when /usr/bin/python3 has torch: the PyTorch reference forward (oracle.py classes), same checkpoint
  *   - when transformers.js can be installed into .bench/engine/js (npm) and torch can export ONNX:
  *     transformers.js on an ONNX export of the same checkpoint
- * and the ratios. Run alone: `node --import tsx bench/engine.ts [--runs 5] [--threads 2] [--no-peers]`.
+ * and the ratios. Run alone: `node --import tsx bench/engine.ts [--runs 5] [--threads 2] [--batches 1,4] [--no-peers] [--no-torch]`.
+ *
+ * Same conditions for ours and transformers.js: every timed ORT session (ours, the roofline, the export on our
+ * runtime, and transformers.js's own in its worker process) gets the same intra-op thread count, one inter-op
+ * thread, and `session.intra_op.allow_spinning = 0`, so that no session's idle workers spin on the cores of the
+ * session timed next. The settings each session was created with are recorded where ORT receives them, printed,
+ * and checked: the run stops if they differ. Runs alternate one by one: roofline, ours, the export on our runtime,
+ * transformers.js (its worker process is idle while ours runs, and the other way round).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/index.js';
@@ -22,7 +30,8 @@ import { ASTForAudioClassification } from '../src/model/ast.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { OrtSession } from '../src/runtime/session.js';
 import type { Float32Tensor, Tensor } from '../src/tensor.js';
-import { findReferenceDir } from './python-peer.js';
+import { findReferenceDir, lineReader } from './python-peer.js';
+import { getRuntime } from '../src/runtime/backend.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -37,6 +46,8 @@ export interface EngineBenchOptions {
   batches?: number[];
   /** PyTorch and transformers.js peers (default true; skipped with a message when unavailable). */
   peers?: boolean;
+  /** The PyTorch peer (default: with the peers); off for a quick ours-vs-transformers.js run. */
+  torch?: boolean;
   workDir?: string;
   log?: (line: string) => void;
 }
@@ -48,6 +59,95 @@ export interface EngineBenchResult {
   load: { ms: number; peakRssMB: number; fileMB: number };
   torch?: Record<number, { msPerClip: number }> | string;
   transformersJs?: Record<number, { msPerClip: number }> | string;
+  /** The settings every timed ORT session was created with (as ORT received them). */
+  sessions: SessionSettings[];
+  cpu: string;
+}
+
+/**
+ * ORT session config for every timed session: idle intra-op workers block instead of spinning. ORT's default
+ * spins them after each run, and a spinning pool takes the cores of whichever session is timed next.
+ */
+export const NO_SPINNING = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } as const;
+
+export interface SessionSettings {
+  who: string;
+  intraOpNumThreads: number | undefined;
+  interOpNumThreads: number | undefined;
+  allowSpinning: string | undefined;
+  graphOptimizationLevel: string | undefined;
+  executionProviders: string;
+}
+
+type SessionCreate = (...args: unknown[]) => Promise<unknown>;
+type OptionsRecord = Record<string, unknown> & { extra?: Record<string, unknown> };
+
+/** The settings of one InferenceSession.create options object, as ORT reads them. */
+function settingsOf(who: string, o: OptionsRecord): SessionSettings {
+  const extra = (o.extra ?? {}) as { session?: { intra_op?: { allow_spinning?: string } }; 'session.intra_op.allow_spinning'?: string };
+  const eps = Array.isArray(o.executionProviders) ? o.executionProviders.map((e) => (typeof e === 'string' ? e : (e as { name: string }).name)).join(',') : 'default';
+  return {
+    who,
+    intraOpNumThreads: o.intraOpNumThreads as number | undefined,
+    interOpNumThreads: o.interOpNumThreads as number | undefined,
+    allowSpinning: extra.session?.intra_op?.allow_spinning ?? extra['session.intra_op.allow_spinning'],
+    graphOptimizationLevel: o.graphOptimizationLevel as string | undefined,
+    executionProviders: eps,
+  };
+}
+
+/**
+ * Wraps this process's InferenceSession.create so that every session gets NO_SPINNING (our LoadOptions have no
+ * session-config pass-through) and its settings are recorded, labelled by `label()` at creation time.
+ */
+function watchOurSessions(label: () => string, seen: SessionSettings[]): () => void {
+  const IS = getRuntime().ort.InferenceSession as unknown as { create: SessionCreate };
+  const original = IS.create;
+  IS.create = function (this: unknown, ...args: unknown[]) {
+    let at = args.length - 1;
+    while (at >= 0 && !(typeof args[at] === 'object' && args[at] !== null && !ArrayBuffer.isView(args[at]) && !(args[at] instanceof ArrayBuffer))) at--;
+    const given = (at >= 0 ? args[at] : {}) as OptionsRecord;
+    const extra = given.extra ?? {};
+    const session = { ...NO_SPINNING.session, ...((extra.session as object | undefined) ?? {}) };
+    const options: OptionsRecord = { ...given, extra: { ...extra, session } };
+    if (at >= 0) args[at] = options;
+    else args.push(options);
+    seen.push(settingsOf(label(), options));
+    return original.apply(this, args);
+  };
+  return () => {
+    IS.create = original;
+  };
+}
+
+/** Stops the run when two timed sessions would not compute under the same thread settings. */
+function assertSameSettings(sessions: SessionSettings[], threads: number): void {
+  const bad = sessions.filter((s) => s.intraOpNumThreads !== threads || s.interOpNumThreads !== 1 || s.allowSpinning !== '0');
+  if (bad.length) {
+    throw new Error(
+      `engine bench: sessions not under the same settings (want intra-op ${threads}, inter-op 1, allow_spinning 0): ` +
+        bad.map((s) => `${s.who}: intra ${s.intraOpNumThreads}, inter ${s.interOpNumThreads}, spinning ${s.allowSpinning}`).join('; '),
+    );
+  }
+}
+
+/**
+ * The CPU as /proc/cpuinfo (lscpu's source) names it, with family/model/stepping (virtual machines often show only
+ * "AMD EPYC") and the vector extensions MLAS dispatches on, for the record of every run.
+ */
+export function cpuModel(): string {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0]!;
+  } catch {
+    return cpus()[0]?.model ?? 'unknown CPU';
+  }
+  const field = (k: string): string | undefined => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const isa = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'avx2'].filter((f) => flags.has(f)).slice(0, 3);
+  const fms = [['family', field('cpu family')], ['model', field('model')], ['stepping', field('stepping')]].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  const vm = flags.has('hypervisor') ? ', virtual machine' : '';
+  return `${field('model name') ?? cpus()[0]?.model ?? 'unknown CPU'} (${[...fms, ...isa].join(', ')}${vm})`;
 }
 
 function lcg(seed: number): () => number {
@@ -189,23 +289,40 @@ with torch.no_grad():
 print('exported')
 `;
 
-const TJS_SCRIPT = `
-import fs from 'node:fs'; import path from 'node:path'; import { pathToFileURL } from 'node:url';
-const [jsDir, modelsDir, runs, warm, batches] = process.argv.slice(2);
-const pkg = JSON.parse(fs.readFileSync(path.join(jsDir, 'node_modules/@huggingface/transformers/package.json')));
-const { env, AutoModelForAudioClassification, Tensor } = await import(pathToFileURL(path.join(jsDir, 'node_modules/@huggingface/transformers', pkg.exports.node.import.default)).href);
+/**
+ * transformers.js worker: loads the exported model with the given threads and NO_SPINNING (its `session_options`),
+ * records the options its onnxruntime-node receives, then answers "run B" lines with the ms of one forward at batch B.
+ */
+const TJS_WORKER = `
+import fs from 'node:fs'; import path from 'node:path'; import { createRequire } from 'node:module'; import { pathToFileURL } from 'node:url';
+import readline from 'node:readline';
+const [jsDir, modelsDir, threads, extraJson] = process.argv.slice(2);
+const tjsDir = path.join(jsDir, 'node_modules/@huggingface/transformers');
+const pkg = JSON.parse(fs.readFileSync(path.join(tjsDir, 'package.json')));
+// the onnxruntime-node that transformers.js requires "from here": record what its sessions are created with
+const ort = createRequire(path.join(tjsDir, 'package.json'))('onnxruntime-node');
+const seen = [];
+const create = ort.InferenceSession.create;
+ort.InferenceSession.create = function (...args) {
+  const o = args.findLast((a) => a && typeof a === 'object' && !ArrayBuffer.isView(a) && !(a instanceof ArrayBuffer)) ?? {};
+  seen.push(o);
+  return create.apply(this, args);
+};
+const { env, AutoModelForAudioClassification, Tensor } = await import(pathToFileURL(path.join(tjsDir, pkg.exports.node.import.default)).href);
 env.allowRemoteModels = false; env.allowLocalModels = true; env.localModelPath = modelsDir + '/';
-const model = await AutoModelForAudioClassification.from_pretrained('ast-base', { dtype: 'fp32', device: 'cpu' });
-const out = {};
-for (const b of batches.split(',').map(Number)) {
-  const x = new Tensor('float32', Float32Array.from({ length: b * 1024 * 128 }, (_, i) => Math.sin(i * 0.37) * 0.5), [b, 1024, 128]);
-  for (let i = 0; i < Number(warm); i++) await model({ input_values: x });
-  const ts = [];
-  for (let i = 0; i < Number(runs); i++) { const t0 = performance.now(); await model({ input_values: x }); ts.push(performance.now() - t0); }
-  ts.sort((p, q) => p - q);
-  out[b] = ts[Math.floor(ts.length / 2)] / b;
+const session_options = { intraOpNumThreads: Number(threads), interOpNumThreads: 1, extra: JSON.parse(extraJson) };
+const model = await AutoModelForAudioClassification.from_pretrained('ast-base', { dtype: 'fp32', device: 'cpu', session_options });
+const ortVersion = JSON.parse(fs.readFileSync(path.join(path.dirname(createRequire(path.join(tjsDir, 'package.json')).resolve('onnxruntime-node/package.json')), 'package.json'))).version;
+console.log(JSON.stringify({ ready: true, version: pkg.version, ort: ortVersion, sessions: seen }));
+const inputs = new Map();
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  const b = Number(line.split(' ')[1]);
+  if (!inputs.has(b)) inputs.set(b, new Tensor('float32', Float32Array.from({ length: b * 1024 * 128 }, (_, i) => Math.sin(i * 0.37) * 0.5), [b, 1024, 128]));
+  const t0 = performance.now();
+  await model({ input_values: inputs.get(b) });
+  console.log(JSON.stringify({ ms: performance.now() - t0 }));
 }
-console.log(JSON.stringify({ version: pkg.version, ...out }));
+await model.dispose?.();
 `;
 
 function torchPeer(ref: string, dir: string, threads: number, runs: number, warmup: number, batches: number[]): Record<number, { msPerClip: number }> {
@@ -238,19 +355,43 @@ function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: 
   return modelsDir;
 }
 
-function transformersJsPeer(work: string, runs: number, warmup: number, batches: number[]): Record<number, { msPerClip: number }> {
-  const modelsDir = join(work, 'tjs-models');
-  const jsDir = join(work, 'js');
-  const script = join(work, 'tjs-peer.mjs');
-  writeFileSync(script, TJS_SCRIPT);
-  const r = spawnSync(process.execPath, [script, jsDir, modelsDir, String(runs), String(warmup), batches.join(',')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`transformers.js peer failed: ${r.stderr.slice(-2000)}`);
-  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
-  return Object.fromEntries(
-    Object.entries(o)
-      .filter(([k]) => k !== 'version')
-      .map(([b, ms]) => [Number(b), { msPerClip: ms as number }]),
-  );
+interface TjsWorker {
+  version: string;
+  ort: string;
+  sessions: SessionSettings[];
+  /** One forward at batch `b` in the worker; its ms. */
+  run: (b: number) => Promise<number>;
+  close: () => void;
+}
+
+/** Starts the transformers.js worker and waits until its model is loaded. */
+async function startTransformersJs(work: string, threads: number): Promise<TjsWorker> {
+  const script = join(work, 'tjs-worker.mjs');
+  writeFileSync(script, TJS_WORKER);
+  const child = spawn(process.execPath, [script, join(work, 'js'), join(work, 'tjs-models'), String(threads), JSON.stringify(NO_SPINNING)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
+  const next = lineReader(child.stdout);
+  const reply = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const line = await next();
+      if (line === undefined) throw new Error(`transformers.js worker exited: ${stderr}`);
+      if (line.startsWith('{')) return JSON.parse(line) as Record<string, unknown>;
+    }
+  };
+  const ready = (await reply()) as { version: string; ort: string; sessions: OptionsRecord[] };
+  return {
+    version: ready.version,
+    ort: ready.ort,
+    sessions: ready.sessions.map((o) => settingsOf('transformers.js (its worker process)', o)),
+    run: async (b) => {
+      child.stdin.write(`run ${b}\n`);
+      return (await reply()).ms as number;
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
 export async function benchEngine(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
@@ -263,6 +404,8 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const dir = makeBaseCheckpoint(join(work, 'ast-base'));
   log(`engine bench: AST-Base (12 layers, 768, 527 labels) random fp32 checkpoint in ${dir}; ${threads} threads, median of ${runs} runs`);
 
+  const cpu = cpuModel();
+  log(`CPU: ${cpu}, ${cpus().length} logical CPUs; Node ${process.version}, onnxruntime-node ${getRuntime().ort.env.versions?.node ?? '?'}`);
   log(`machine load average (1/5/15 min) at start: ${loadavg().map((v) => v.toFixed(1)).join(' / ')} on ${cpus().length} CPUs`);
   const load = measureLoad(dir, threads);
   log(`load (fromPretrained -> ready session, fresh process): ${load.ms.toFixed(0)} ms, peak RSS ${load.peakRssMB.toFixed(0)} MB = ${(load.peakRssMB / load.fileMB).toFixed(2)}x the ${load.fileMB.toFixed(0)} MB file`);
@@ -280,92 +423,100 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     }
   }
 
-  // The roofline, our forward and (when exported) the transformers.js ONNX graph on the same ORT are timed
-  // interleaved, run by run, so that drift in the machine's load hits all of them alike.
+  // Every session of this process gets NO_SPINNING and is recorded; transformers.js's worker records its own.
+  const sessions: SessionSettings[] = [];
+  let creating = '';
+  const unwatch = watchOurSessions(() => creating, sessions);
+  creating = 'MatMul roofline (this process)';
   const roofline = await matmulRoofline(threads);
+  creating = 'ours (this process)';
   const model = await ASTForAudioClassification.fromPretrained(dir, { threads });
+  creating = "transformers.js's ONNX export on our runtime (this process)";
   const exported = tjsModels ? await OrtSession.create(readFileSync(join(tjsModels, 'ast-base/onnx/model.onnx')), { threads }) : undefined;
+  unwatch();
+  let tjsWorker: TjsWorker | undefined;
+  if (tjsModels) {
+    try {
+      tjsWorker = await startTransformersJs(work, threads);
+      sessions.push(...tjsWorker.sessions);
+    } catch (e) {
+      tjsSkip = `skipped: ${(e as Error).message}`;
+    }
+  }
+  log('ORT sessions timed here, with the settings ORT received:');
+  for (const s of sessions) {
+    log(`  ${s.who}: intra-op threads ${s.intraOpNumThreads}, inter-op ${s.interOpNumThreads}, session.intra_op.allow_spinning ${s.allowSpinning}, optimisation ${s.graphOptimizationLevel ?? "ORT's default (all)"}, EPs ${s.executionProviders}`);
+  }
+  try {
+    assertSameSettings(sessions, threads);
+  } catch (e) {
+    tjsWorker?.close();
+    throw e;
+  }
+
+  // Alternating run by run (roofline, ours, the export on our runtime, transformers.js in its worker), so that
+  // drift in the machine's load hits all of them alike; only one of them computes at any moment.
   const ours: EngineBenchResult['ours'] = {};
   const exportMs: Record<number, number> = {};
+  const tjsMs: Record<number, number> = {};
   const rnd = lcg(3);
   const roofMs: number[] = [];
-  const inputs = new Map<number, Float32Tensor>();
   const oursTimes = new Map<number, number[]>();
   for (const b of batches) {
     const x: Float32Tensor = { dtype: 'float32', dims: [b, 1024, 128], data: Float32Array.from({ length: b * 1024 * 128 }, () => rnd() - 0.5) };
-    inputs.set(b, x);
-    const forward = () => model.forward({ inputValues: x });
-    const other = exported ? () => exported.run({ input_values: x }, ['logits']) : undefined;
-    for (let i = 0; i < warmup; i++) {
-      await roofline.run();
-      await forward();
-      await other?.();
-    }
+    const time = async (f: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await f();
+      return performance.now() - t0;
+    };
     const ts: number[] = [];
     const es: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      let t0 = performance.now();
-      await roofline.run();
-      roofMs.push(performance.now() - t0);
-      t0 = performance.now();
-      await forward();
-      ts.push(performance.now() - t0);
-      if (other) {
-        t0 = performance.now();
-        await other();
-        es.push(performance.now() - t0);
-      }
+    const js: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const r = await time(() => roofline.run());
+      const o = await time(() => model.forward({ inputValues: x }));
+      const e = exported ? await time(() => exported.run({ input_values: x }, ['logits'])) : undefined;
+      const j = tjsWorker ? await tjsWorker.run(b) : undefined;
+      if (i < warmup) continue;
+      roofMs.push(r);
+      ts.push(o);
+      if (e !== undefined) es.push(e);
+      if (j !== undefined) js.push(j);
     }
     oursTimes.set(b, ts);
     if (es.length) exportMs[b] = median(es) / b;
+    if (js.length) tjsMs[b] = median(js) / b;
   }
   const roof = roofline.gflop / (median(roofMs) / 1e3);
   const roofBest = roofline.gflop / (Math.min(...roofMs) / 1e3);
   await roofline.release();
   await exported?.release();
-
-  // transformers.js itself (its own onnxruntime-node, default session options) in a child process,
-  // bracketed by a second window of our runs so that both see the same machine.
-  let tjs: Record<number, { msPerClip: number }> | string = tjsSkip;
-  if (!tjsSkip) {
-    try {
-      tjs = transformersJsPeer(work, runs, warmup, batches);
-      for (const b of batches) {
-        const x = inputs.get(b)!;
-        for (let i = 0; i < runs; i++) {
-          const t0 = performance.now();
-          await model.forward({ inputValues: x });
-          oursTimes.get(b)!.push(performance.now() - t0);
-        }
-      }
-    } catch (e) {
-      tjs = `skipped: ${(e as Error).message}`;
-    }
-  }
   await model.dispose();
+  tjsWorker?.close();
   for (const b of batches) {
     const ts = oursTimes.get(b)!;
     const ms = median(ts) / b;
     ours[b] = { msPerClip: ms, minMsPerClip: Math.min(...ts) / b, gflops: GFLOP_PER_CLIP / (ms / 1e3) };
   }
 
-  log(`ORT fp32 MatMul, MLP GEMMs 1214x768x3072 chained (roofline): ${roof.toFixed(1)} GFLOP/s (best run ${roofBest.toFixed(1)})`);
+  log(`ORT fp32 MatMul, MLP GEMMs 1214x768x3072 chained (roofline, same run): ${roof.toFixed(1)} GFLOP/s (best run ${roofBest.toFixed(1)})`);
   for (const b of batches) {
     log(`ours batch ${b}: ${ours[b]!.msPerClip.toFixed(0)} ms/clip (min ${ours[b]!.minMsPerClip.toFixed(0)}), ${ours[b]!.gflops.toFixed(1)} GFLOP/s = ${((100 * ours[b]!.gflops) / roof).toFixed(0)} % of the MatMul roofline`);
   }
   for (const b of Object.keys(exportMs).map(Number)) {
-    log(`transformers.js's ONNX graph (torch.onnx export) on our ORT session, interleaved, batch ${b}: ${exportMs[b]!.toFixed(0)} ms/clip; ours/it = ${(median(oursTimes.get(b)!.slice(0, runs)) / b / exportMs[b]!).toFixed(2)}x`);
+    log(`transformers.js's ONNX graph (torch.onnx export) on our runtime, alternating, batch ${b}: ${exportMs[b]!.toFixed(0)} ms/clip; ours/it = ${(ours[b]!.msPerClip / exportMs[b]!).toFixed(2)}x`);
   }
-  const result: EngineBenchResult = { ours, matmulGflops: roof, rooflineFraction: ours[batches[0]!]!.gflops / roof, load, transformersJs: tjs };
+  const tjs: Record<number, { msPerClip: number }> | string = tjsWorker ? Object.fromEntries(batches.map((b) => [b, { msPerClip: tjsMs[b]! }])) : tjsSkip;
+  const result: EngineBenchResult = { ours, matmulGflops: roof, rooflineFraction: ours[batches[0]!]!.gflops / roof, load, transformersJs: tjs, sessions, cpu };
   if (typeof tjs === 'string') log(`transformers.js peer ${tjs}`);
   else {
     for (const b of batches) {
       const t = tjs[b]!.msPerClip;
-      log(`transformers.js ${TJS_VERSION} fp32 (ONNX export) batch ${b}: ${t.toFixed(0)} ms/clip; ours/transformers.js = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
+      log(`transformers.js ${tjsWorker!.version} fp32 (ONNX export; onnxruntime-node ${tjsWorker!.ort}), alternating, batch ${b}: ${t.toFixed(0)} ms/clip; ours/transformers.js = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
     }
   }
 
-  if (options.peers !== false) {
+  if (options.peers !== false && options.torch !== false) {
     if (!torchOk) {
       result.torch = `skipped: ${ref ? `${PY} has no torch` : 'oracle.py not found'}`;
       log(`PyTorch peer ${result.torch}`);
@@ -397,6 +548,8 @@ if (isMain) {
       const i = args.indexOf(flag);
       return i >= 0 ? Number(args[i + 1]) : d;
     };
-    await benchEngine({ runs: num('--runs', 5), threads: num('--threads', 2), peers: !args.includes('--no-peers') });
+    const at = args.indexOf('--batches');
+    const batches = at >= 0 ? args[at + 1]!.split(',').map(Number) : undefined;
+    await benchEngine({ runs: num('--runs', 5), threads: num('--threads', 2), batches, peers: !args.includes('--no-peers'), torch: !args.includes('--no-torch') });
   }
 }

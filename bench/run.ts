@@ -4,6 +4,7 @@
  *   npm run bench                          # features, engine, train (about 15-25 min on 2 cores)
  *   npm run bench -- --only features       # or engine, train; comma-separated
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
+ *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -34,7 +35,15 @@ if (wanted('features')) {
 
 if (wanted('engine')) {
   log('\n== engine: AST-Base forward per 10 s clip vs PyTorch and transformers.js ==');
-  const r = await benchEngine({ log, peers });
+  const runsAt = args.indexOf('--runs');
+  const batchesAt = args.indexOf('--batches');
+  const r = await benchEngine({
+    log,
+    peers,
+    torch: !args.includes('--no-torch'),
+    runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
+    batches: batchesAt >= 0 ? args[batchesAt + 1]!.split(',').map(Number) : undefined,
+  });
   for (const [batch, o] of Object.entries(r.ours)) {
     const torch = typeof r.torch === 'object' ? r.torch[Number(batch)]?.msPerClip : undefined;
     const tjs = typeof r.transformersJs === 'object' ? r.transformersJs[Number(batch)]?.msPerClip : undefined;
@@ -44,6 +53,10 @@ if (wanted('engine')) {
         `  transformers.js ${tjs?.toFixed(0) ?? 'n/a'} (${fmtRatio(tjs ? o.msPerClip / tjs : null)})`,
     );
   }
+  summary.push(
+    `engine    ${r.cpu}; every session ${r.sessions[0]?.intraOpNumThreads} intra-op threads, spinning off` +
+      ` (${r.sessions.length} sessions checked)`,
+  );
   summary.push(
     `engine    roofline ${r.matmulGflops.toFixed(0)} GFLOP/s, ours at ${(100 * r.rooflineFraction).toFixed(0)} %;` +
       ` load ${r.load.ms.toFixed(0)} ms, peak RSS ${r.load.peakRssMB.toFixed(0)} MB for a ${r.load.fileMB.toFixed(0)} MB file`,
