@@ -5,7 +5,8 @@ import cliProgress from 'cli-progress';
 import { positiveInteger } from './options.js';
 import { NormStatsAccumulator, type NormStats } from '../audio/norm-stats.js';
 import { listAudioInput, readAudioFile } from '../node/audio.js';
-import { loadExtractor } from './features.js';
+import { loadExtractor, preprocessorOption } from './features.js';
+import { progressWanted } from './common.js';
 
 const EXAMPLES = `
 Examples:
@@ -54,16 +55,26 @@ export function register(program: Command): void {
     .description('mean and std of the un-normalised log-mel features of a dataset (for preprocessor_config.json)')
     .argument('<dir-or-manifest>', 'folder of audio files, or a manifest listing them')
     .option('-p, --preprocessor <config>', 'preprocessor_config.json, a checkpoint folder, or a Hub id (sampling_rate, num_mel_bins, max_length)')
+    .option('-m, --model <id|dir>', 'take preprocessor_config.json from this checkpoint (folder or Hub id); same as --preprocessor')
     .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInteger('--batch-size'), 1000)
     .option('--skip-bad', 'skip files that cannot be decoded or are shorter than one frame (each reported on stderr) instead of stopping')
     .option('--json', 'print JSON')
+    .option('--progress', 'show progress on stderr even when it is not a terminal')
+    .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, opts: { preprocessor?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
-      // On a terminal a bar (the same library as classify's and train's); skipped files are reported
-      // after it, so the bar is not torn by the messages.
-      const bar = process.stderr.isTTY
+    .action(async (input: string, opts: { preprocessor?: string; model?: string; batchSize: number; json?: boolean; skipBad?: boolean; progress?: boolean }) => {
+      // A cli-progress bar, as classify's and train's (on a terminal, or with --progress); skipped files
+      // are reported after it, so the bar is not torn by the messages.
+      const stderr = process.stderr;
+      const bar = progressWanted(opts.progress, stderr)
         ? new cliProgress.SingleBar(
-            { stream: process.stderr, format: 'norm-stats [{bar}] {value}/{total} files | {eta_formatted} left | {file}', hideCursor: true },
+            {
+              stream: stderr,
+              format: 'norm-stats [{bar}] {value}/{total} files | {eta_formatted} left | {file}',
+              hideCursor: stderr.isTTY === true,
+              noTTYOutput: stderr.isTTY !== true,
+              notTTYSchedule: 2000,
+            },
             cliProgress.Presets.shades_classic,
           )
         : undefined;
@@ -72,19 +83,19 @@ export function register(program: Command): void {
       try {
         stats = await runNormStats(
           input,
-          opts,
+          { ...opts, preprocessor: preprocessorOption(opts) },
           bar
             ? (p, i, n) => {
                 if (i === 0) bar.start(n, 0, { file: '' });
                 bar.update(i, { file: basename(p) });
               }
             : undefined,
-          (msg) => (bar ? skipped.push(msg) : process.stderr.write(`skipped: ${msg}\n`)),
+          (msg) => (bar ? skipped.push(msg) : stderr.write(`skipped: ${msg}\n`)),
         );
         bar?.update(stats.files);
       } finally {
         bar?.stop();
-        for (const msg of skipped) process.stderr.write(`skipped: ${msg}\n`);
+        for (const msg of skipped) stderr.write(`skipped: ${msg}\n`);
       }
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
       else process.stdout.write(`mean ${stats.mean.toPrecision(8)}\nstd ${stats.std.toPrecision(8)}\n(${stats.clips} clips${stats.skipped ? `, ${stats.skipped} skipped` : ''}, ${stats.batches} batch(es) of up to ${stats.batchSize})\n`);
