@@ -1,9 +1,12 @@
 /** `ast-audio norm-stats DIR|MANIFEST`: dataset mean and std for preprocessor_config.json. */
+import { basename } from 'node:path';
 import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
 import { positiveInteger } from './options.js';
 import { NormStatsAccumulator, type NormStats } from '../audio/norm-stats.js';
 import { listAudioInput, readAudioFile } from '../node/audio.js';
 import { loadExtractor, preprocessorOption } from './features.js';
+import { progressWanted } from './common.js';
 
 const EXAMPLES = `
 Examples:
@@ -56,16 +59,44 @@ export function register(program: Command): void {
     .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInteger('--batch-size'), 1000)
     .option('--skip-bad', 'skip files that cannot be decoded or are shorter than one frame (each reported on stderr) instead of stopping')
     .option('--json', 'print JSON')
+    .option('--progress', 'show progress on stderr even when it is not a terminal')
+    .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, opts: { preprocessor?: string; model?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
-      const tty = process.stderr.isTTY;
-      const stats = await runNormStats(
-        input,
-        { ...opts, preprocessor: preprocessorOption(opts) },
-        tty ? (p, i, n) => process.stderr.write(`\r${i + 1}/${n} ${p.slice(-60).padEnd(60)}`) : undefined,
-        (msg) => process.stderr.write(`${tty ? '\n' : ''}skipped: ${msg}\n`),
-      );
-      if (tty) process.stderr.write('\n');
+    .action(async (input: string, opts: { preprocessor?: string; model?: string; batchSize: number; json?: boolean; skipBad?: boolean; progress?: boolean }) => {
+      // A cli-progress bar, as classify's and train's (on a terminal, or with --progress); skipped files
+      // are reported after it, so the bar is not torn by the messages.
+      const stderr = process.stderr;
+      const bar = progressWanted(opts.progress, stderr)
+        ? new cliProgress.SingleBar(
+            {
+              stream: stderr,
+              format: 'norm-stats [{bar}] {value}/{total} files | {eta_formatted} left | {file}',
+              hideCursor: stderr.isTTY === true,
+              noTTYOutput: stderr.isTTY !== true,
+              notTTYSchedule: 2000,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
+      const skipped: string[] = [];
+      let stats: Awaited<ReturnType<typeof runNormStats>>;
+      try {
+        stats = await runNormStats(
+          input,
+          { ...opts, preprocessor: preprocessorOption(opts) },
+          bar
+            ? (p, i, n) => {
+                if (i === 0) bar.start(n, 0, { file: '' });
+                bar.update(i, { file: basename(p) });
+              }
+            : undefined,
+          (msg) => (bar ? skipped.push(msg) : stderr.write(`skipped: ${msg}\n`)),
+        );
+        bar?.update(stats.files);
+      } finally {
+        bar?.stop();
+        for (const msg of skipped) stderr.write(`skipped: ${msg}\n`);
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(stats, null, 2)}\n`);
       else process.stdout.write(`mean ${stats.mean.toPrecision(8)}\nstd ${stats.std.toPrecision(8)}\n(${stats.clips} clips${stats.skipped ? `, ${stats.skipped} skipped` : ''}, ${stats.batches} batch(es) of up to ${stats.batchSize})\n`);
     });

@@ -12,6 +12,12 @@ const num = (name: string, integer = false) => (v: string): number => {
   return n;
 };
 
+const nonNegativeInteger = (name: string) => (v: string): number => {
+  const n = num(name, true)(v);
+  if (n < 0) throw new InvalidArgumentError(`${name} must be 0 or more, got "${v}"`);
+  return n;
+};
+
 const saveStepsOption = (v: string): number => {
   const n = num('--save-steps', true)(v);
   if (n < 0) throw new InvalidArgumentError(`--save-steps must be 0 (off) or a positive integer, got "${v}"`);
@@ -56,7 +62,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Fine-tune an AST on labelled clips (folder per class, or CSV/JSONL manifest), or train one from a config')
-    .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest (path + label or labels)')
+    .argument('<data>', 'a folder with one sub-folder per label (or train/, validation/, test/ each with them), or a .csv / .jsonl manifest (path + label or labels)')
     .requiredOption('--out <dir>', 'output folder: checkpoint-epoch-N/ per epoch, the final model at the top')
     .option('-m, --model <id|dir>', 'pretrained checkpoint to start from (its head is replaced for the new labels)')
     .option('--config <file>', 'config.json for a model trained from scratch (any ASTConfig fields)')
@@ -79,6 +85,7 @@ export function register(program: Command): void {
     .option('--mixup-prob <p>', 'fraction of batches mixed', num('--mixup-prob'), 0.5)
     .option('--balanced', 'class-balanced sampling (weights 1/count per label)', false)
     .option('--average-last <n>', 'final model = average of the last n epoch checkpoints', num('--average-last', true), 0)
+    .option('--save-total-limit <n>', 'keep at most n epoch checkpoints: the best (lowest validation loss) and the newest; 0 keeps all', nonNegativeInteger('--save-total-limit'), 2)
     .option('--save-steps <n>', 'also a resumable checkpoint-step-N every n optimiser steps inside an epoch (the newest is kept); 0: per epoch only', saveStepsOption, 500)
     .option('--norm-stats <how>', '"compute" (dataset mean/std), "checkpoint" (keep the pretrained ones), or MEAN,STD', 'compute')
     .option('--max-length <frames>', 'input frames (position embeddings are cut or interpolated)', num('--max-length', true))
@@ -90,7 +97,8 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  # fine-tune a pretrained AST on a folder per class (data/yes/*.wav, data/no/*.wav, …)
+  # fine-tune a pretrained AST on a folder per class (data/yes/*.wav, data/no/*.wav, …), or on the
+  # split layout data/train/<label>/, data/validation/<label>/ (data/test/ is never read)
   ast-audio train data/ --model MIT/ast-finetuned-audioset-10-10-0.4593 --out runs/cmd --epochs 5 --lr 1e-5
   # train a small AST from scratch from a config
   ast-audio train data/ --config small.json --out runs/small --epochs 30 --lr 5e-4 --freq-mask 8 --time-mask 20
@@ -132,6 +140,7 @@ Examples:
         mixupProb: opts.mixupProb as number,
         balanced: Boolean(opts.balanced),
         averageLast: opts.averageLast as number,
+        saveTotalLimit: opts.saveTotalLimit as number,
         saveSteps: opts.saveSteps as number,
         normStats,
         maxLength: opts.maxLength as number | undefined,

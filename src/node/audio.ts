@@ -1,5 +1,7 @@
 /** Node-only audio file reading: paths -> decodeAudio, and the file lists norm-stats walks. */
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
+import { parse as parseCsv } from 'csv-parse/sync';
+import { glob } from 'tinyglobby';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { decodeAudio, type DecodedAudio } from '../audio/decode.js';
 
@@ -62,19 +64,13 @@ export async function loadAudio(pathOrBytes: string | Uint8Array, options: { sam
   return (await decodeAudio(pathOrBytes, { samplingRate: options.samplingRate })).waveform;
 }
 
-/** Audio files under a folder, recursively, sorted by path (so results do not depend on the file system's order). */
+/**
+ * Audio files under a folder, recursively, sorted by path (so results do not depend on the file system's
+ * order); dot-folders (.git and the like) are skipped, symlinked files and folders followed.
+ */
 export async function listAudioFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    const entries = await readdir(d, { withFileTypes: true });
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (isAudioFile(e.name)) out.push(p);
-    }
-  };
-  await walk(dir);
-  return out.sort();
+  const found = await glob('**/*', { cwd: dir, dot: true, ignore: ['**/.*/**'], expandDirectories: false });
+  return found.filter(isAudioFile).sort().map((f) => join(dir, f));
 }
 
 /**
@@ -116,16 +112,34 @@ export async function readManifestPaths(manifest: string): Promise<string[]> {
     if (!Array.isArray(items)) throw new Error(`${manifest}: JSON manifest must be an array or {"data": [...]}`);
     paths = items.map((it, i) => pick(it, `entry ${i}`));
   } else {
-    const lines = trimmed.split(/\r?\n/).filter((l) => l.trim());
-    const sep = lines[0]!.includes('\t') ? '\t' : ',';
-    const header = lines[0]!.split(sep).map((h) => h.trim().replace(/^"|"$/g, '').toLowerCase());
-    const col = header.findIndex((h) => ['wav', 'path', 'file', 'audio', 'filename', 'file_name'].includes(h));
-    paths = col >= 0
-      ? lines.slice(1).map((l) => (l.split(sep)[col] ?? '').trim().replace(/^"|"$/g, ''))
-      : lines.map((l) => l.trim());
+    paths = csvPaths(trimmed, manifest);
   }
   if (paths.length === 0) throw new Error(`${manifest}: manifest lists no audio`);
   return paths.map(abs);
+}
+
+/**
+ * A CSV/TSV whose header names a path column (tab-separated when the first line has a tab), or plain
+ * lines of paths when no header cell names one.
+ */
+function csvPaths(text: string, manifest: string): string[] {
+  const delimiter = text.split(/\r?\n/, 1)[0]!.includes('\t') ? '\t' : ',';
+  const options = { delimiter, bom: true, relax_column_count: true, skip_empty_lines: true, trim: true };
+  let header: string[] = [];
+  try {
+    header = (parseCsv(text, { ...options, to_line: 1 })[0] ?? []).map((h) => h.toLowerCase());
+  } catch {
+    // Not a CSV header: a plain list of paths (which may hold quotes or commas).
+  }
+  const col = header.findIndex((h) => ['wav', 'path', 'file', 'audio', 'filename', 'file_name'].includes(h));
+  if (col < 0) return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l);
+  let rows: string[][];
+  try {
+    rows = parseCsv(text, options);
+  } catch (err) {
+    throw new Error(`${manifest}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return rows.slice(1).map((r) => r[col] ?? '').filter((p) => p);
 }
 
 /** A folder's audio files, or a manifest's. */

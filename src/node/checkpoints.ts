@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Float32Tensor } from '../tensor.js';
 import { loadPretrained } from '../model/pretrained.js';
 import type { CheckpointStore, Trainable, TrainerState } from '../train/trainer.js';
+import { bestEpoch, epochsToKeep } from '../train/retention.js';
 import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from '../train/checkpoint.js';
 import { parseJson } from '../io/files.js';
 
@@ -31,11 +32,21 @@ export const epochDirName = (epoch: number): string => `checkpoint-epoch-${epoch
 export const stepDirName = (step: number): string => `checkpoint-step-${step}`;
 const CHECKPOINT_DIR = /^checkpoint-(epoch|step)-(\d+)$/;
 
+/** How many epoch checkpoints a run keeps on disk (see retention.ts); by default all. */
+export interface CheckpointRetention {
+  /** `--save-total-limit`: at most this many (the best one always among them); 0 keeps all. */
+  saveTotalLimit?: number;
+  /** The newest this many are kept whatever the limit (`--average-last` reads them at the end). */
+  keepNewest?: number;
+}
+
 export class FolderCheckpointStore implements CheckpointStore {
   constructor(
     readonly outDir: string,
     private readonly preprocessor: Record<string, unknown>,
     private readonly extraState: Record<string, unknown> = {},
+    private readonly retention: CheckpointRetention = {},
+    private readonly log: (message: string) => void = () => undefined,
   ) {
     mkdirSync(outDir, { recursive: true });
     removeStaleTemporaries(outDir);
@@ -48,6 +59,7 @@ export class FolderCheckpointStore implements CheckpointStore {
     };
     const final = this.writeCheckpoint(epochDirName(epoch), files);
     this.removeStepCheckpoints(state.step);
+    this.prune(state);
     return final;
   }
 
@@ -88,6 +100,29 @@ export class FolderCheckpointStore implements CheckpointStore {
       renameSync(join(this.outDir, c.name), doomed);
       rmSync(doomed, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Deletes the epoch checkpoints `--save-total-limit` leaves out (only after the new one is in place);
+   * step checkpoints are not counted: at most the newest one exists, and an epoch checkpoint removes it.
+   */
+  private prune(state: TrainerState): void {
+    const limit = this.retention.saveTotalLimit ?? 0;
+    if (limit <= 0) return;
+    const saved = listCheckpoints(this.outDir)
+      .filter((c) => c.kind === 'epoch')
+      .map((c) => c.n)
+      .sort((a, b) => a - b);
+    const keep = epochsToKeep(saved, { limit, best: bestEpoch(state.history), keepNewest: this.retention.keepNewest });
+    for (const epoch of saved) {
+      if (keep.has(epoch)) continue;
+      // Renamed away first, so a kill during the delete never leaves a half-deleted checkpoint-epoch-N.
+      const doomed = join(this.outDir, `.${epochDirName(epoch)}.deleting-${process.pid}`);
+      renameSync(join(this.outDir, epochDirName(epoch)), doomed);
+      rmSync(doomed, { recursive: true, force: true });
+    }
+    const dropped = saved.filter((e) => !keep.has(e));
+    if (dropped.length) this.log(`removed ${dropped.map(epochDirName).join(', ')} (--save-total-limit ${limit})`);
   }
 
   async saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string> {

@@ -21,7 +21,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { downloadFile, fileDownloadInfo, type FileDownloadInfoOutput } from '@huggingface/hub';
+import {
+  downloadFile,
+  fileDownloadInfo,
+  getRepoFolderName,
+  REGEX_COMMIT_HASH as COMMIT_HASH,
+  scanCachedRepo,
+  type FileDownloadInfoOutput,
+} from '@huggingface/hub';
 import type { FileSource } from '../io/files.js';
 import { writeFileAtomic } from './files.js';
 import { FormatError } from '../io/errors.js';
@@ -29,7 +36,6 @@ import { DEFAULT_HUB_ENDPOINT, validateRepoFileName, validateRepoId, validateRev
 
 export { DEFAULT_HUB_ENDPOINT, isValidRepoId, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
 
-const COMMIT_HASH = /^[0-9a-f]{40}$/;
 const MAX_REDIRECTS = 5;
 /** A metadata request (the 1-byte probe) that takes this long has failed. */
 const PROBE_TIMEOUT_MS = 30_000;
@@ -73,7 +79,7 @@ function expandHome(p: string): string {
 
 /** `models--owner--name`, as huggingface_hub names a model repo's cache folder. */
 export function repoFolderName(repoId: string): string {
-  return ['models', ...repoId.split('/')].join('--');
+  return getRepoFolderName({ type: 'model', name: repoId });
 }
 
 interface ProbeResult {
@@ -250,17 +256,28 @@ export function hubSource(repoId: string, options: HubOptions = {}): HubFileSour
     validateRepoFileName(name);
     const cached = await fromCache(name);
     if (cached !== undefined) return cached;
-    if (offline) return offlineMissing(name);
+    if (offline) return await offlineMissing(name);
     const probed = await probe(name);
     return probed ? download(name, probed) : null;
   }
 
-  function offlineMissing(name: string): never {
+  async function offlineMissing(name: string): Promise<never> {
     throw new FormatError(
       where(name),
       `not in the Hugging Face cache (${join(storage, 'snapshots')}) and HF_HUB_OFFLINE is set; ` +
-        'load it once with a network connection, or unset HF_HUB_OFFLINE',
+        `${await cachedRevisions()}load it once with a network connection, or unset HF_HUB_OFFLINE`,
     );
+  }
+
+  /** What the cache does hold of this repo ("the cache has main = 1a2b3c4 (3 files); "), to say in offline errors. */
+  async function cachedRevisions(): Promise<string> {
+    try {
+      const repo = await scanCachedRepo(storage);
+      const held = repo.revisions.map((r) => `${[...r.refs, r.commitOid.slice(0, 7)].join(' = ')} (${r.files.length} file${r.files.length === 1 ? '' : 's'})`);
+      return held.length ? `the cache has ${held.join(', ')}; ` : '';
+    } catch {
+      return ''; // nothing cached for this repo (or a cache scanCachedRepo cannot read): nothing to add
+    }
   }
 
   return {
@@ -276,7 +293,7 @@ export function hubSource(repoId: string, options: HubOptions = {}): HubFileSour
       if (offline) {
         // A repo never downloaded is an error worth saying; in a cached repo an unseen file counts as
         // absent, so optional files (sharded index, pytorch_model.bin) are skipped.
-        if (!(await cachedCommit())) offlineMissing(name);
+        if (!(await cachedCommit())) await offlineMissing(name);
         return false;
       }
       return (await probe(name)) !== null;

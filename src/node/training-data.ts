@@ -1,11 +1,13 @@
 /**
  * Labelled audio on disk: a folder with one sub-folder per class, or a CSV / JSONL manifest (paths
- * relative to the manifest). The parsing is browser-safe (train/dataset.ts); this reads the files.
+ * relative to the manifest). The parsing is browser-safe (train/manifest.ts); this reads the files.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { AUDIO_EXTENSIONS, listAudioFiles } from './audio.js';
-import { parseCsvManifest, parseJsonlManifest, type LabelledClip } from '../train/dataset.js';
+import { refuseSplitFolders } from './data-splits.js';
+import type { LabelledClip } from '../train/dataset.js';
+import { parseCsvManifest, parseJsonlManifest } from '../train/manifest.js';
 
 /** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
 export async function readLabelledClips(source: string): Promise<LabelledClip[]> {
@@ -29,6 +31,7 @@ async function scanClassFolders(root: string): Promise<LabelledClip[]> {
     .map((d) => d.name)
     .sort();
   if (classes.length === 0) throw new Error(`${root}: no class folders (expected ${root}/<label>/<clip>.wav)`);
+  refuseSplitFolders(root, classes);
   for (const label of classes) {
     for (const f of await listAudioFiles(join(root, label))) clips.push({ path: resolve(f), labels: [label] });
   }

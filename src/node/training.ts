@@ -14,6 +14,7 @@ import type { Normalization } from '../audio/fbank.js';
 import { NormStatsAccumulator } from '../audio/norm-stats.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import { labelSet, splitTrainValidation, type LabelledClip } from '../train/dataset.js';
+import { checkMaskWidths } from '../train/augment.js';
 import { Rng } from '../rng.js';
 import { warmupStepsFor } from '../train/schedule.js';
 import { initWeights } from '../train/init.js';
@@ -23,6 +24,7 @@ import { loadAudio } from './audio.js';
 import { dirSource } from './files.js';
 import { resolveNodeSource } from './resolve.js';
 import { readLabelledClips } from './training-data.js';
+import { findSplits, splitFolder, type SplitName } from './data-splits.js';
 import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoints.js';
 
 export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions, 'threads'> {
@@ -44,6 +46,8 @@ export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions
   lowMemory?: boolean;
   warmupRatio?: number;
   progress?: ProgressSink;
+  /** Keep at most this many epoch checkpoints, the best (lowest validation loss) among them; 0 or unset: all. */
+  saveTotalLimit?: number;
   /** Tests: stop after this many epochs (a simulated kill). */
   stopAfterEpoch?: number;
 }
@@ -128,7 +132,16 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
     if (!resumeDir) throw new Error(`--resume: no checkpoint-epoch-N or checkpoint-step-N folder with trainer_state.json in ${typeof cmd.resume === 'string' ? cmd.resume : cmd.out}`);
   }
 
-  const clips = await readLabelledClips(cmd.data);
+  // Hugging Face's audiofolder layout (data/train, data/validation, data/test): train on train/, validate on
+  // validation/, and never read test/.
+  const splits = findSplits(cmd.data);
+  const trainSource = splits ? splitFolder(splits, 'train') : cmd.data;
+  const validationSource = cmd.validationData ?? splits?.folders.validation;
+  if (splits) {
+    const unused = splits.folders.test ? `; ${splits.folders.test} is left for eval` : '';
+    log(`split layout: training on ${trainSource}${validationSource ? `, validating on ${validationSource}` : ''}${unused}`);
+  }
+  const clips = await readLabelledClips(trainSource);
   let { labels, multiLabel } = labelSet(clips);
   const overrides = {
     ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
@@ -184,14 +197,15 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   } else {
     throw new Error('train: give --model (a pretrained checkpoint), --config (a config.json to train from scratch) or --resume');
   }
+  checkMaskWidths(o, config.max_length, config.num_mel_bins); // before minutes of feature extraction
 
   // ---- features, once per clip (raw fbank; normalised per batch)
   const splitRng = new Rng(o.seed ^ 0x5eed);
   let trainClips: LabelledClip[];
   let valClips: LabelledClip[];
-  if (cmd.validationData) {
+  if (validationSource) {
     trainClips = clips;
-    valClips = await readLabelledClips(cmd.validationData);
+    valClips = await readLabelledClips(validationSource);
   } else {
     ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
   }
@@ -215,7 +229,13 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
 
   o.warmupSteps = warmupStepsFor(stepsPerEpoch(trainEx.length, o) * o.epochs, cmd.warmupSteps, cmd.warmupRatio);
   const model = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
-  const store = new FolderCheckpointStore(cmd.out, preprocessor, { train_options: o });
+  const store = new FolderCheckpointStore(
+    cmd.out,
+    preprocessor,
+    { train_options: o },
+    { saveTotalLimit: cmd.saveTotalLimit, keepNewest: o.averageLast },
+    log,
+  );
   const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
   if (resume) {
     checkResumeOptions(o, resume.extra.train_options, resumeDir!);
@@ -271,6 +291,22 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
   } finally {
     await run.model.dispose();
   }
+}
+
+/**
+ * Which folder `eval` scores: `data` itself, or in the split layout the split asked for (default test/,
+ * else validation/), with a line saying so.
+ */
+export function evalSource(data: string, split?: SplitName): { source: string; note?: string } {
+  const splits = findSplits(data);
+  if (!splits) {
+    if (split) throw new Error(`--split ${split}: ${data} is not in the split layout (${data}/train/, ${data}/validation/, ${data}/test/)`);
+    return { source: data };
+  }
+  const chosen = split ?? (splits.folders.test ? 'test' : splits.folders.validation ? 'validation' : undefined);
+  if (!chosen) throw new Error(`${data}: split layout without a test/ or validation/ folder; give --split train to score the training clips`);
+  const source = splitFolder(splits, chosen);
+  return { source, note: `scoring the ${chosen} split: ${source}` };
 }
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */

@@ -15,6 +15,19 @@ export interface SpecAugmentOptions {
   maskValue: number;
 }
 
+/**
+ * Mask widths wider than the input are refused: torchaudio would quietly cap them at the input's size
+ * (a `--time-mask 192` meant for 1024-frame AudioSet clips would then blank up to all of a 128-frame input).
+ */
+export function checkMaskWidths(o: Pick<SpecAugmentOptions, 'freqMask' | 'timeMask'>, frames: number, bins: number): void {
+  if (o.timeMask > frames) {
+    throw new Error(`--time-mask ${o.timeMask} is wider than the model's input of ${frames} frames (max_length); use at most ${frames} (the AST recipe masks up to ~20 % of the frames: 192 of 1024)`);
+  }
+  if (o.freqMask > bins) {
+    throw new Error(`--freq-mask ${o.freqMask} is wider than the model's ${bins} mel bins (num_mel_bins); use at most ${bins} (the AST recipe masks up to 48 of 128)`);
+  }
+}
+
 /** Masks one clip's features [frames, bins] in place. */
 export function specAugment(
   features: Float32Array,

@@ -19,7 +19,7 @@ import { lrMultiplier, type ScheduleKind } from './schedule.js';
 import { clipGradNorm } from './clip.js';
 import { Rng, type RngState } from '../rng.js';
 import { epochOrder } from './dataset.js';
-import { specAugment, mixWaveforms, mixTargets } from './augment.js';
+import { checkMaskWidths, specAugment, mixWaveforms, mixTargets } from './augment.js';
 import { accuracy, multiLabelMetrics } from './metrics.js';
 
 /** What the loop needs from a model: its weights (updated in place) and a gradient step. */
@@ -198,6 +198,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
   const progress = run.progress ?? silentProgress;
   const now = run.now ?? (() => performance.now());
   if (run.train.length === 0) throw new Error('train: no training clips');
+  checkMaskWidths(o, maxLength, numMelBins);
   const L = model.config.num_labels;
   const problemType: ProblemType = run.multiLabel ? 'multi_label_classification' : 'single_label_classification';
   const frameSize = maxLength * numMelBins;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { expandInputs, glob, segmentRegExp } from '../../src/cli/expand-inputs.js';
+import { expandInputs, glob } from '../../src/cli/expand-inputs.js';
 
 describe('classify inputs: files, folders, globs', () => {
   let root: string;
@@ -29,7 +29,28 @@ describe('classify inputs: files, folders, globs', () => {
     assert.deepEqual(await glob(`${root}/[ab].wav`), [join(root, 'a.wav')]);
     assert.deepEqual(await glob(`${root}/[!a].flac`), [join(root, 'b.flac')]);
     assert.deepEqual(await glob(`${root}/sub/deep/?.mp3`), [join(root, 'sub/deep/d.mp3')]);
-    assert.ok(segmentRegExp('x.(1)+').test('x.(1)+'), 'regex characters are literal');
+  });
+
+  it('regex characters in a pattern are literal', async () => {
+    const dir = join(root, 'odd');
+    mkdirSync(dir);
+    try {
+      for (const f of ['x.(1)+.wav', 'x1.wav', 'x.11.wav']) writeFileSync(join(dir, f), '');
+      assert.deepEqual(await glob(`${dir}/x.(1)+.*`), [join(dir, 'x.(1)+.wav')]);
+      assert.deepEqual(await glob(`${dir}/x.*.wav`), [join(dir, 'x.(1)+.wav'), join(dir, 'x.11.wav')]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a relative pattern gives paths relative to the working folder', async () => {
+    const cwd = process.cwd();
+    process.chdir(root);
+    try {
+      assert.deepEqual(await glob('sub/**/*.{wav,mp3}'), ['sub/c.wav', 'sub/deep/d.mp3']);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 
   it('keeps the order of arguments, drops duplicates, and reports what named nothing', async () => {

@@ -84,6 +84,15 @@ describe('Hub download into the Hugging Face cache (loopback server)', { timeout
     assert.equal(hub.requests.length, before, 'offline mode makes no request');
   });
 
+  it('HF_HUB_OFFLINE=1 with another revision cached: the error says which revisions the cache holds', async () => {
+    const cache = join(root, 'offline-other');
+    await hubSource(hub.repoId, env(cache)).read('config.json');
+    const before = hub.requests.length;
+    const pinned = hubSource(hub.repoId, { ...env(cache, { HF_HUB_OFFLINE: '1' }), revision: 'v2' });
+    await assert.rejects(pinned.read('config.json'), new RegExp(`@v2/config\\.json: not in the Hugging Face cache .*the cache has main = ${hub.commit.slice(0, 7)} \\(1 file\\)`));
+    assert.equal(hub.requests.length, before, 'offline mode makes no request');
+  });
+
   it('404s: an unknown repo, revision or file give errors that name it', async () => {
     const cache = join(root, 'missing');
     await assert.rejects(

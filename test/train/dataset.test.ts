@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCsvManifest, parseJsonlManifest, labelSet, splitTrainValidation, epochOrder } from '../../src/train/dataset.js';
+import { labelSet, splitTrainValidation, epochOrder } from '../../src/train/dataset.js';
+import { parseCsvManifest, parseJsonlManifest } from '../../src/train/manifest.js';
 import { specAugment, mixWaveforms, mixTargets } from '../../src/train/augment.js';
 import { Rng } from '../../src/rng.js';
 
@@ -13,6 +14,15 @@ test('CSV manifests: header names the columns, quoted multi-label cells split on
   ]);
   assert.deepEqual(labelSet(clips), { labels: ['bird', 'cat', 'dog'], multiLabel: true });
   assert.throws(() => parseCsvManifest('file_path,x\na,b\n', 'bad.csv'), /bad.csv: header must name a path column/);
+});
+
+test('CSV manifests: BOM, CRLF and doubled quotes; TSV by extension; a broken quote names the file', () => {
+  assert.deepEqual(parseCsvManifest('\ufeffpath,label\r\n"say ""hi"".wav",yes\r\n\r\nb.wav,no\r\n', 'crlf.csv'), [
+    { path: 'say "hi".wav', labels: ['yes'] },
+    { path: 'b.wav', labels: ['no'] },
+  ]);
+  assert.deepEqual(parseCsvManifest('file\tlabels\na, b.wav\tdog;cat\n', 'm.tsv'), [{ path: 'a, b.wav', labels: ['dog', 'cat'] }]);
+  assert.throws(() => parseCsvManifest('path,label\n"a.wav,yes\n', 'open.csv'), /^Error: open\.csv: .*quote/i);
 });
 
 test('JSONL manifests: label or labels; bad lines are named', () => {
