@@ -81,6 +81,22 @@ export class GraphBuilder implements GradGraph<Value> {
     return v;
   }
 
+  /** A weight of another element type (int8 quantised data, float16 halves, ...), stored as given. */
+  typedInitializer(name: string, dtype: OnnxElemType, dims: readonly number[], data: OnnxTensor['data']): Value {
+    if (this.names.has(name)) throw new Error(`graph: duplicate value name "${name}"`);
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new Error(`graph: initializer ${name} has ${data.length} values for [${dims.join(', ')}]`);
+    const v = new Value(this.fresh(name), dtype, [...dims], 'initializer');
+    this.initializers.set(v, { name: v.name, dtype, dims: [...dims], data });
+    return v;
+  }
+
+  /** The float32 data of an initializer (what a low-precision Linear quantises), else undefined. */
+  initializerData(v: Value): Float32Array | undefined {
+    const t = this.initializers.get(v);
+    return t && t.dtype === 'float32' && t.data instanceof Float32Array ? t.data : undefined;
+  }
+
   private constant(dtype: 'float32' | 'int64', values: readonly number[], dims: readonly number[]): Value {
     const key = `${dtype}:${dims.join(',')}:${values.join(',')}`;
     const small = values.length <= 64;
@@ -158,13 +174,16 @@ export class GraphBuilder implements GradGraph<Value> {
       attributes: Object.entries(n.attrs).map(([k, a]) => [k, toOnnxAttr(k, a)] as const),
     }));
     const info = (v: Value) => ({ name: v.name, dtype: v.dtype, dims: v.dims ?? [] });
+    const used = new Set<Value>(this.outputs);
+    for (const n of this.nodes) for (const v of n.inputs) if (v) used.add(v);
     return {
       graph: {
         name: this.name,
         nodes,
         inputs: this.inputs.map(info),
         outputs: this.outputs.map((v) => (v.dims ? info(v) : { name: v.name, dtype: v.dtype, dims: [] })),
-        initializers: [...this.initializers.values()],
+        // only what a node or an output reads: a Linear emitted in low precision leaves its float32 weight unused
+        initializers: [...this.initializers.entries()].filter(([v]) => used.has(v)).map(([, t]) => t),
       },
       opsets: [...this.domains].map(([domain, version]) => ({ domain, version })),
       irVersion: 8,
@@ -269,6 +288,7 @@ function inferShapes(
   if (inputs.some((v, i) => v && !v.dims && i === 0 && type !== 'Shape')) return undefined;
   if (domain === MS_DOMAIN) {
     if (type === 'FusedMatMul') return [matmulShape(x!, dims[1]!, num('transA', 0) === 1, num('transB', 0) === 1)];
+    if (type === 'DynamicQuantizeMatMul') return [matmulShape(x!, dims[1]!, false, false)];
     if (UNARY.has(type)) return [[...x!]];
     if (type === 'MultiHeadAttention' || type === 'Attention') {
       const hidden = type === 'Attention' ? (dims[1]![1] as number) / 3 : (dims[2]?.[2] ?? x![2]!);

@@ -14,6 +14,10 @@ import { readCheckpointTensors } from '../io/safetensors.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
 import { getRuntime } from '../runtime/backend.js';
+import { linearQ8 } from '../graph/linear-q8.js';
+import { toFloat16 } from '../graph/float16.js';
+import { encodeModel } from '../graph/onnx.js';
+import { parseModelDtype, type ModelDtype } from './dtype.js';
 import type { Float32Tensor } from '../tensor.js';
 
 /** How attention is expressed: plain ONNX ops, or ORT's fused com.microsoft Attention kernel. */
@@ -30,6 +34,14 @@ export interface ASTGraphOptions {
   outputAttentions?: boolean;
   /** Default 'plain' (what autodiff differentiates); attention probabilities (outputAttentions) always use plain ops. */
   attention?: AttentionImpl;
+  /**
+   * How the encoder's Linears are emitted (default 'fp32'): 'q8' quantises their weights (which must then be
+   * initializers) and runs them as DynamicQuantizeMatMul. 'fp16' is a pass over the finished model (toFloat16),
+   * so buildAST emits fp32 for it.
+   */
+  dtype?: ModelDtype;
+  /** q8 only: query, key and value as one int8 GEMM over their concatenated weights (default true). */
+  fuseQkv?: boolean;
 }
 
 export interface ASTGraphValues {
@@ -52,6 +64,16 @@ export type ParamLookup = (name: string) => Value;
 function linear(g: GraphBuilder, x: Value, w: Value, b: Value | null, alpha = 1): Value {
   const attrs: Attrs = alpha === 1 ? { transB: 1 } : { transB: 1, alpha, beta: alpha };
   return g.op1('Gemm', b ? [x, w, b] : [x, w], attrs); // [rows, out]
+}
+
+/** The encoder's Linears: fp32 Gemm, or int8 DynamicQuantizeMatMul for q8. */
+interface EncoderLinears {
+  q8: boolean;
+  fuseQkv: boolean;
+}
+
+function encLinear(g: GraphBuilder, lin: EncoderLinears, x: Value, w: Value, b: Value | null, alpha = 1): Value {
+  return lin.q8 ? linearQ8(g, x, [{ w, b, alpha }])[0]! : linear(g, x, w, b, alpha);
 }
 
 function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): Value {
@@ -111,6 +133,7 @@ function selfAttention(
   p: ParamLookup,
   impl: AttentionImpl,
   wantProbs: boolean,
+  lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const H = config.hidden_size;
   const nh = config.num_attention_heads;
@@ -125,18 +148,28 @@ function selfAttention(
   // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
   const scale = hd ** -0.5;
   const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B, T, H]
-  if (impl === 'fused' && !wantProbs) {
+  const fusedMha = impl === 'fused' && !wantProbs;
+  // q8: query, key and value as one int8 GEMM, split after ([B*T, H] each); q scaled here unless MHA scales
+  const qkv =
+    lin.q8 && lin.fuseQkv
+      ? linearQ8(g, x, [
+          { w: wq, b: bias('query'), alpha: fusedMha ? 1 : scale },
+          { w: wk, b: bias('key') },
+          { w: wv, b: bias('value') },
+        ])
+      : undefined;
+  if (fusedMha) {
     // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]; it applies the scale itself
-    const q = seq(linear(g, x, wq, bias('query')));
-    const k = seq(linear(g, x, wk, bias('key')));
-    const v = seq(linear(g, x, wv, bias('value')));
+    const q = seq(qkv?.[0] ?? encLinear(g, lin, x, wq, bias('query')));
+    const k = seq(qkv?.[1] ?? encLinear(g, lin, x, wk, bias('key')));
+    const v = seq(qkv?.[2] ?? encLinear(g, lin, x, wv, bias('value')));
     const ctx = g.op1('MultiHeadAttention', [q, k, v], { num_heads: nh, scale }, MS_DOMAIN); // [B, T, H]
     return { out: g.op1('Reshape', [ctx, g.constI64([-1, H])]) };
   }
   const heads = (v: Value, perm: number[]) => g.op1('Transpose', [g.op1('Reshape', [v, g.constI64([-1, T, nh, hd])])], { perm });
-  const q = heads(linear(g, x, wq, bias('query'), scale), [0, 2, 1, 3]); // [B, nh, T, hd]
-  const kT = heads(linear(g, x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
-  const v = heads(linear(g, x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
+  const q = heads(qkv?.[0] ?? encLinear(g, lin, x, wq, bias('query'), scale), [0, 2, 1, 3]); // [B, nh, T, hd]
+  const kT = heads(qkv?.[1] ?? encLinear(g, lin, x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
+  const v = heads(qkv?.[2] ?? encLinear(g, lin, x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
   const probs = g.op1('Softmax', [g.op1('MatMul', [q, kT])], { axis: -1 }); // [B, nh, T, T]
   const ctx = g.op1('MatMul', [probs, v]); // [B, nh, T, hd]
   const out = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([-1, H])]); // [B*T, H]
@@ -151,16 +184,17 @@ function layer(
   p: ParamLookup,
   impl: AttentionImpl,
   wantProbs: boolean,
+  lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const pre = `encoder.layer.${i}.`;
   const eps = config.layer_norm_eps;
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
   const h1 = layerNorm(g, x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), eps);
-  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs);
-  const x1 = g.op1('Add', [linear(g, att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x]);
+  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
+  const x1 = g.op1('Add', [encLinear(g, lin, att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x]);
   const h2 = layerNorm(g, x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), eps);
-  const inter = activation(g, linear(g, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B*T, I]
-  const out = g.op1('Add', [linear(g, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B*T, H]
+  const inter = activation(g, encLinear(g, lin, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B*T, I]
+  const out = g.op1('Add', [encLinear(g, lin, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B*T, H]
   return { out, probs: att.probs };
 }
 
@@ -170,6 +204,7 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
   const p: ParamLookup = (name) => param(base + name);
   const impl = options.attention ?? 'plain';
   const wantProbs = options.outputAttentions ?? false;
+  const lin: EncoderLinears = { q8: options.dtype === 'q8', fuseQkv: options.fuseQkv ?? true };
   const H = config.hidden_size;
   const T = config.sequenceLength;
   const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B*T, H] -> [B, T, H]
@@ -179,7 +214,7 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
   const hiddenStates = [emb];
   const attentions: Value[] = [];
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    const r = layer(g, config, h, i, p, impl, wantProbs);
+    const r = layer(g, config, h, i, p, impl, wantProbs, lin);
     h = r.out;
     if (options.outputHiddenStates) hiddenStates.push(seq(h));
     if (r.probs) attentions.push(r.probs);
@@ -241,8 +276,12 @@ export interface ASTOutput {
 }
 
 export interface LoadOptions {
-  /** Compute type; fp16/bf16 checkpoints are widened to float32 (ORT has no bf16 CPU kernels). */
-  dtype?: 'float32';
+  /**
+   * Compute precision (default 'fp32'; fp16/bf16 checkpoints are widened to float32 first): 'q8' quantises every
+   * encoder Linear to int8 at load, 'fp16' runs the graph in float16 (slower than fp32 on x86 CPUs, whose ORT
+   * kernels lack float16; meant for WebGPU/CUDA). See src/model/dtype.ts.
+   */
+  dtype?: ModelDtype;
   /** Intra-op threads; default ORT's (one per physical core). */
   threads?: number;
   executionProviders?: string[];
@@ -277,14 +316,15 @@ abstract class ASTRunner {
     protected readonly head: HeadKind,
     protected readonly options: LoadOptions,
   ) {
-    if (options.dtype !== undefined && options.dtype !== 'float32') {
-      throw new Error(`dtype ${String(options.dtype)} is not supported: the engine computes in float32`);
-    }
+    this.dtype = options.dtype === undefined ? 'fp32' : parseModelDtype(options.dtype);
   }
+
+  readonly dtype: ModelDtype;
 
   /** The ONNX bytes of this model's graph (weights included), e.g. to save or to run elsewhere. */
   toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
-    return buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, ...options }).encode();
+    const g = buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, dtype: this.dtype, ...options });
+    return this.dtype === 'fp16' ? encodeModel(toFloat16(g.toModel())) : g.encode();
   }
 
   /** One session per set of optional outputs, built on first use so the default path stays lean. */
@@ -299,8 +339,11 @@ abstract class ASTRunner {
         outputHiddenStates: hidden,
         outputAttentions: attentions,
         weightsAsInputs: this.weightsAsInputs,
+        dtype: this.dtype,
       });
-      const { model, externalData } = graph.encodeWithExternalData();
+      // fp32: weights stay in the checkpoint's buffer as external data; fp16 and q8 weights are new arrays anyway
+      const { model, externalData } =
+        this.dtype === 'fp32' ? graph.encodeWithExternalData() : { model: this.dtype === 'fp16' ? encodeModel(toFloat16(graph.toModel())) : graph.encode(), externalData: [] };
       s = OrtSession.create(model, {
         threads: this.options.threads,
         executionProviders: this.options.executionProviders,
@@ -318,6 +361,8 @@ abstract class ASTRunner {
   }
 
   private get weightsAsInputs(): boolean {
+    // quantised and float16 weights are made once at load and belong in the model
+    if (this.dtype !== 'fp32') return false;
     // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
     const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
     return (this.options.weights ?? dflt) === 'inputs';
