@@ -316,7 +316,7 @@ abstract class ASTRunner {
     protected readonly head: HeadKind,
     protected readonly options: LoadOptions,
   ) {
-    this.dtype = options.dtype === undefined ? 'fp32' : parseModelDtype(options.dtype);
+    this.dtype = checkDtype(options);
   }
 
   readonly dtype: ModelDtype;
@@ -410,11 +410,22 @@ abstract class ASTRunner {
   }
 }
 
+/** The dtype, checked against the execution providers that must run it. */
+function checkDtype(options: LoadOptions): ModelDtype {
+  const dtype = options.dtype === undefined ? 'fp32' : parseModelDtype(options.dtype);
+  const eps = options.executionProviders;
+  if (dtype === 'q8' && eps && !eps.some((e) => e === 'cpu' || e === 'wasm')) {
+    throw new Error(`dtype q8 runs on the cpu or wasm execution provider (com.microsoft.DynamicQuantizeMatMul); got ${eps.join(', ')}`);
+  }
+  return dtype;
+}
+
 async function loadPretrained(
   source: string | FileSource,
   head: HeadKind,
   options: LoadOptions,
 ): Promise<{ config: ASTConfig; weights: Map<string, Float32Tensor> }> {
+  checkDtype(options); // before reading any file
   const files = await resolveSource(source, { revision: options.revision });
   const config = await ASTConfig.fromPretrained(files);
   const tensors = await readCheckpointTensors(files);

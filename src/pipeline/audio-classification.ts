@@ -25,6 +25,7 @@ import { resolveSource, type FileSource } from '../io/files.js';
 import type { ASTConfig } from '../model/config.js';
 import { float32Tensor } from '../tensor.js';
 import { ASTForAudioClassification } from '../model/ast.js';
+import type { ModelDtype } from '../model/dtype.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
@@ -66,6 +67,8 @@ export interface PipelineOptions extends ClassifyOptions {
   /** ONNX Runtime intra-op threads. */
   threads?: number;
   executionProviders?: string[];
+  /** Compute precision: 'fp32' (default), 'fp16' or 'q8' (int8 Linears quantised at load). */
+  dtype?: ModelDtype;
 }
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
@@ -113,9 +116,9 @@ export async function pipeline(
   });
   const [featureExtractor, classifier] = await Promise.all([
     ASTFeatureExtractor.fromPretrained(source),
-    ASTForAudioClassification.fromPretrained(source, { threads: options.threads, executionProviders: options.executionProviders }),
+    ASTForAudioClassification.fromPretrained(source, { threads: options.threads, executionProviders: options.executionProviders, dtype: options.dtype }),
   ]);
-  const { revision: _r, threads: _t, executionProviders: _e, ...defaults } = options;
+  const { revision: _r, threads: _t, executionProviders: _e, dtype: _d, ...defaults } = options;
   return createAudioClassificationPipeline(featureExtractor, classifier, defaults);
 }
 
