@@ -8,6 +8,7 @@ import { register as registerTrain } from './train.js';
 import { register as registerEval } from './eval.js';
 import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
+import { register as registerExport } from './export.js';
 
 const program = new Command();
 program
@@ -22,6 +23,7 @@ registerTrain(program);
 registerEval(program);
 registerClassify(program);
 registerEmbed(program);
+registerExport(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`ast-audio: ${err instanceof Error ? err.message : String(err)}\n`);
