@@ -4,6 +4,7 @@
  *   npm run bench                          # features, engine, train (about 15-25 min on 2 cores)
  *   npm run bench -- --only features       # or engine, train; comma-separated
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
+ *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -11,11 +12,14 @@
 import { benchFeatures } from './features.js';
 import { benchEngine } from './engine.js';
 import { benchTrain } from './train.js';
+import { parseDtypeList } from '../src/model/export.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : undefined;
 const peers = !args.includes('--no-peers');
+const dtypeAt = args.indexOf('--dtype');
+const dtypes = dtypeAt >= 0 ? parseDtypeList(args[dtypeAt + 1] ?? '') : undefined;
 const wanted = (name: string): boolean => !only || only.has(name);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const fmtRatio = (r: number | null | undefined): string => (r == null ? 'n/a' : `${r.toFixed(2)}x`);
@@ -34,7 +38,7 @@ if (wanted('features')) {
 
 if (wanted('engine')) {
   log('\n== engine: AST-Base forward per 10 s clip vs PyTorch and transformers.js ==');
-  const r = await benchEngine({ log, peers });
+  const r = await benchEngine({ log, peers, dtypes });
   for (const [batch, o] of Object.entries(r.ours)) {
     const torch = typeof r.torch === 'object' ? r.torch[Number(batch)]?.msPerClip : undefined;
     const tjs = typeof r.transformersJs === 'object' ? r.transformersJs[Number(batch)]?.msPerClip : undefined;
@@ -42,6 +46,32 @@ if (wanted('engine')) {
       `engine bs${batch}  ours ${o.msPerClip.toFixed(0)} ms/clip (${o.gflops.toFixed(0)} GFLOP/s)` +
         `  PyTorch ${torch?.toFixed(0) ?? 'n/a'} (${fmtRatio(torch ? o.msPerClip / torch : null)})` +
         `  transformers.js ${tjs?.toFixed(0) ?? 'n/a'} (${fmtRatio(tjs ? o.msPerClip / tjs : null)})`,
+    );
+  }
+  for (const [dtype, perBatch] of Object.entries(r.byDtype)) {
+    if (dtype === 'fp32') continue;
+    for (const [batch, o] of Object.entries(perBatch)) {
+      const fp32 = r.ours[Number(batch)]!.msPerClip;
+      const peer = (p: Record<number, { msPerClip: number }> | string | undefined) => (typeof p === 'object' ? p[Number(batch)]?.msPerClip : undefined);
+      const tq8 = peer(r.transformersJsQ8);
+      const ti8 = peer(r.torchInt8);
+      const tbf = peer(r.torchBf16);
+      summary.push(
+        `engine bs${batch}  ours ${dtype} ${o.msPerClip.toFixed(0)} ms/clip (${fmtRatio(o.msPerClip / fp32)} of fp32)` +
+          (dtype === 'q8'
+            ? `  transformers.js q8 ${tq8?.toFixed(0) ?? 'n/a'} (${fmtRatio(tq8 ? o.msPerClip / tq8 : null)})` +
+              `  PyTorch int8 ${ti8?.toFixed(0) ?? 'n/a'} (${fmtRatio(ti8 ? o.msPerClip / ti8 : null)})  bf16 ${tbf?.toFixed(0) ?? 'n/a'} (${fmtRatio(tbf ? o.msPerClip / tbf : null)})`
+            : ''),
+      );
+    }
+  }
+  for (const [dtype, l] of Object.entries(r.loads)) {
+    if (dtype === 'fp32') continue;
+    const a = r.agreement[dtype as keyof typeof r.agreement];
+    summary.push(
+      `engine    ${dtype}: load ${l.ms.toFixed(0)} ms (${fmtRatio(l.ms / r.load.ms)}), peak RSS ${l.peakRssMB.toFixed(0)} MB (${fmtRatio(l.peakRssMB / r.load.peakRssMB)}),` +
+        ` RSS after load ${l.rssAfterMB.toFixed(0)} MB (${fmtRatio(l.rssAfterMB / r.load.rssAfterMB)})` +
+        (a ? `; top-1 agreement ${(100 * a.base.top1).toFixed(0)} % (AST-Base), ${(100 * a.embedded.top1).toFixed(0)} % (embedded), max logit diff ${a.base.maxLogitDiff.toFixed(3)}` : ''),
     );
   }
   summary.push(
