@@ -7,14 +7,13 @@
  * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
-import { GraphBuilder, MS_DOMAIN, type Attrs, type Value } from '../graph/builder.js';
+import { GraphBuilder, type LinearDType, type Value } from '../graph/builder.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
 import { readCheckpointTensors } from '../io/safetensors.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
 import { getRuntime } from '../runtime/backend.js';
-import { linearQ8 } from '../graph/linear-q8.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
 import { parseModelDtype, type ModelDtype } from './dtype.js';
@@ -57,53 +56,26 @@ export type ParamLookup = (name: string) => Value;
 
 // ------------------------------------------------------------------ the model, op by op
 
-/**
- * y = alpha (x W^T + b) for x [rows, in] and W in HF's [out, in] layout: one Gemm with transB, which
- * ORT prepacks from that layout directly (a Transpose of the weight would be folded at load, slowly).
- */
-function linear(g: GraphBuilder, x: Value, w: Value, b: Value | null, alpha = 1): Value {
-  const attrs: Attrs = alpha === 1 ? { transB: 1 } : { transB: 1, alpha, beta: alpha };
-  return g.op1('Gemm', b ? [x, w, b] : [x, w], attrs); // [rows, out]
-}
-
-/** The encoder's Linears: fp32 Gemm, or int8 DynamicQuantizeMatMul for q8. */
-interface EncoderLinears {
-  q8: boolean;
-  fuseQkv: boolean;
-}
-
-function encLinear(g: GraphBuilder, lin: EncoderLinears, x: Value, w: Value, b: Value | null, alpha = 1): Value {
-  return lin.q8 ? linearQ8(g, x, [{ w, b, alpha }])[0]! : linear(g, x, w, b, alpha);
-}
-
-function layerNorm(g: GraphBuilder, x: Value, w: Value, b: Value, eps: number): Value {
-  return g.op1('LayerNormalization', [x, w, b], { axis: -1, epsilon: eps });
-}
-
 /** HF's ACT2FN, from primitives (ORT's optimiser fuses the GELU patterns into its Gelu/FastGelu kernels). */
 export function activation(g: GraphBuilder, x: Value, act: HiddenAct): Value {
-  const c = (v: number) => g.constF32([v], []);
   switch (act) {
-    case 'gelu': {
+    case 'gelu':
       // 0.5 x (1 + erf(x / sqrt 2)), exact as torch's gelu
-      const e = g.op1('Erf', [g.op1('Div', [x, c(Math.SQRT2)])]);
-      return g.op1('Mul', [g.op1('Mul', [x, g.op1('Add', [e, c(1)])]), c(0.5)]);
-    }
+      return g.mul(g.mul(x, g.add(g.erf(g.div(x, Math.SQRT2)), 1)), 0.5);
     case 'gelu_new':
     case 'gelu_pytorch_tanh': {
       // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const x3 = g.op1('Mul', [g.op1('Mul', [x, x]), x]);
-      const inner = g.op1('Mul', [g.op1('Add', [x, g.op1('Mul', [x3, c(0.044715)])]), c(Math.sqrt(2 / Math.PI))]);
-      const t = g.op1('Tanh', [inner]);
-      return g.op1('Mul', [g.op1('Mul', [x, c(0.5)]), g.op1('Add', [t, c(1)])]);
+      const x3 = g.mul(g.mul(x, x), x);
+      const inner = g.mul(g.add(x, g.mul(x3, 0.044715)), Math.sqrt(2 / Math.PI));
+      return g.mul(g.mul(x, 0.5), g.add(g.tanh(inner), 1));
     }
     case 'relu':
-      return g.op1('Relu', [x]);
+      return g.relu(x);
     case 'silu':
     case 'swish':
-      return g.op1('Mul', [x, g.op1('Sigmoid', [x])]);
+      return g.mul(x, g.sigmoid(x));
     case 'quick_gelu':
-      return g.op1('Mul', [x, g.op1('Sigmoid', [g.op1('Mul', [x, c(1.702)])])]);
+      return g.mul(x, g.sigmoid(g.mul(x, 1.702)));
   }
 }
 
@@ -112,17 +84,23 @@ function embeddings(g: GraphBuilder, config: ASTConfig, x: Value, p: ParamLookup
   const H = config.hidden_size;
   const f = config.frequencyOutDim;
   const t = config.timeOutDim;
-  const img = g.op1('Transpose', [g.op1('Unsqueeze', [x, g.constI64([1])])], { perm: [0, 1, 3, 2] }); // [B, 1, mel, T]
-  const conv = g.op1('Conv', [img, p('embeddings.patch_embeddings.projection.weight'), p('embeddings.patch_embeddings.projection.bias')], {
-    kernel_shape: [config.patch_size, config.patch_size],
+  const img = g.transpose(g.unsqueeze(x, [1]), [0, 1, 3, 2]); // [B, 1, mel, T]
+  const conv = g.conv(img, p('embeddings.patch_embeddings.projection.weight'), p('embeddings.patch_embeddings.projection.bias'), {
+    kernelShape: [config.patch_size, config.patch_size],
     strides: [config.frequency_stride, config.time_stride],
   }); // [B, H, f, t]
-  const patches = g.op1('Transpose', [g.op1('Reshape', [conv, g.constI64([0, H, f * t])])], { perm: [0, 2, 1] }); // [B, f*t, H]
-  const special = g.op1('Concat', [p('embeddings.cls_token'), p('embeddings.distillation_token')], { axis: 1 }); // [1, 2, H]
-  const batch = g.op1('Slice', [g.op1('Shape', [x]), g.constI64([0]), g.constI64([1])]); // [1] = B
-  const special2 = g.op1('Expand', [special, g.op1('Concat', [batch, g.constI64([2, H])], { axis: 0 })]); // [B, 2, H]
-  const tokens = g.op1('Concat', [special2, patches], { axis: 1 }); // [B, f*t + 2, H]
-  return g.op1('Add', [tokens, p('embeddings.position_embeddings')]);
+  const patches = g.transpose(g.reshape(conv, [0, H, f * t]), [0, 2, 1]); // [B, f*t, H]
+  const special = g.concat([p('embeddings.cls_token'), p('embeddings.distillation_token')], 1); // [1, 2, H]
+  const batch = g.slice(g.shapeOf(x), [0], [1]); // [1] = B
+  const special2 = g.expand(special, g.concat([batch, g.constI64([2, H])], 0)); // [B, 2, H]
+  const tokens = g.concat([special2, patches], 1); // [B, f*t + 2, H]
+  return g.add(tokens, p('embeddings.position_embeddings'));
+}
+
+/** How the encoder's Linears are emitted. */
+interface EncoderLinears {
+  dtype: LinearDType;
+  fuseQkv: boolean;
 }
 
 function selfAttention(
@@ -147,32 +125,31 @@ function selfAttention(
   // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
   // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
   const scale = hd ** -0.5;
-  const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B, T, H]
+  const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B, T, H]
   const fusedMha = impl === 'fused' && !wantProbs;
-  // q8: query, key and value as one int8 GEMM, split after ([B*T, H] each); q scaled here unless MHA scales
-  const qkv =
-    lin.q8 && lin.fuseQkv
-      ? linearQ8(g, x, [
-          { w: wq, b: bias('query'), alpha: fusedMha ? 1 : scale },
-          { w: wk, b: bias('key') },
-          { w: wv, b: bias('value') },
-        ])
-      : undefined;
+  // q unscaled for MultiHeadAttention (it applies the scale itself), scaled here for the plain ops
+  const qkvParts = [
+    { w: wq, b: bias('query'), alpha: fusedMha ? 1 : scale },
+    { w: wk, b: bias('key') },
+    { w: wv, b: bias('value') },
+  ];
+  // [B*T, H] each; q8 with fuseQkv: one int8 GEMM over the three weights, then a Split
+  const [qRows, kRows, vRows] = lin.fuseQkv ? g.linears(x, qkvParts, { dtype: lin.dtype }) : qkvParts.map((pt) => g.linear(x, pt.w, pt.b, { dtype: lin.dtype, alpha: pt.alpha }));
   if (fusedMha) {
-    // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]; it applies the scale itself
-    const q = seq(qkv?.[0] ?? encLinear(g, lin, x, wq, bias('query')));
-    const k = seq(qkv?.[1] ?? encLinear(g, lin, x, wk, bias('key')));
-    const v = seq(qkv?.[2] ?? encLinear(g, lin, x, wv, bias('value')));
-    const ctx = g.op1('MultiHeadAttention', [q, k, v], { num_heads: nh, scale }, MS_DOMAIN); // [B, T, H]
-    return { out: g.op1('Reshape', [ctx, g.constI64([-1, H])]) };
+    // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]
+    const q = seq(qRows!);
+    const k = seq(kRows!);
+    const v = seq(vRows!);
+    const ctx = g.multiHeadAttention(q, k, v, { numHeads: nh, scale }); // [B, T, H]
+    return { out: g.reshape(ctx, [-1, H]) };
   }
-  const heads = (v: Value, perm: number[]) => g.op1('Transpose', [g.op1('Reshape', [v, g.constI64([-1, T, nh, hd])])], { perm });
-  const q = heads(qkv?.[0] ?? encLinear(g, lin, x, wq, bias('query'), scale), [0, 2, 1, 3]); // [B, nh, T, hd]
-  const kT = heads(qkv?.[1] ?? encLinear(g, lin, x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
-  const v = heads(qkv?.[2] ?? encLinear(g, lin, x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
-  const probs = g.op1('Softmax', [g.op1('MatMul', [q, kT])], { axis: -1 }); // [B, nh, T, T]
-  const ctx = g.op1('MatMul', [probs, v]); // [B, nh, T, hd]
-  const out = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.constI64([-1, H])]); // [B*T, H]
+  const heads = (v: Value, perm: number[]) => g.transpose(g.reshape(v, [-1, T, nh, hd]), perm);
+  const q = heads(qRows!, [0, 2, 1, 3]); // [B, nh, T, hd]
+  const kT = heads(kRows!, [0, 2, 3, 1]); // [B, nh, hd, T]
+  const v = heads(vRows!, [0, 2, 1, 3]); // [B, nh, T, hd]
+  const probs = g.softmax(g.matMul(q, kT), -1); // [B, nh, T, T]
+  const ctx = g.matMul(probs, v); // [B, nh, T, hd]
+  const out = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, H]); // [B*T, H]
   return { out, probs: wantProbs ? probs : undefined };
 }
 
@@ -187,14 +164,15 @@ function layer(
   lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const pre = `encoder.layer.${i}.`;
-  const eps = config.layer_norm_eps;
+  const epsilon = config.layer_norm_eps;
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
-  const h1 = layerNorm(g, x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), eps);
+  const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon });
   const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
-  const x1 = g.op1('Add', [encLinear(g, lin, att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x]);
-  const h2 = layerNorm(g, x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), eps);
-  const inter = activation(g, encLinear(g, lin, h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B*T, I]
-  const out = g.op1('Add', [encLinear(g, lin, inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1]); // [B*T, H]
+  const o = { dtype: lin.dtype };
+  const x1 = g.add(g.linear(att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`), o), x);
+  const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon });
+  const inter = activation(g, g.linear(h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`), o), config.hidden_act); // [B*T, I]
+  const out = g.add(g.linear(inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`), o), x1); // [B*T, H]
   return { out, probs: att.probs };
 }
 
@@ -204,13 +182,15 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
   const p: ParamLookup = (name) => param(base + name);
   const impl = options.attention ?? 'plain';
   const wantProbs = options.outputAttentions ?? false;
-  const lin: EncoderLinears = { q8: options.dtype === 'q8', fuseQkv: options.fuseQkv ?? true };
+  // the encoder's Linears follow the dtype (fp16 is a pass over the finished model, so they stay fp32 here);
+  // the classifier head stays fp32
+  const lin: EncoderLinears = { dtype: options.dtype === 'q8' ? 'q8' : 'fp32', fuseQkv: options.fuseQkv ?? true };
   const H = config.hidden_size;
   const T = config.sequenceLength;
-  const seq = (v: Value) => g.op1('Reshape', [v, g.constI64([-1, T, H])]); // [B*T, H] -> [B, T, H]
+  const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B*T, H] -> [B, T, H]
   const emb = embeddings(g, config, inputValues, p); // [B, T, H]
   // the encoder works on tokens as rows, [B*T, H]: every Linear is then one 2-D Gemm
-  let h = g.op1('Reshape', [emb, g.constI64([-1, H])]); // [B*T, H]
+  let h = g.reshape(emb, [-1, H]); // [B*T, H]
   const hiddenStates = [emb];
   const attentions: Value[] = [];
   for (let i = 0; i < config.num_hidden_layers; i++) {
@@ -219,31 +199,41 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
     if (options.outputHiddenStates) hiddenStates.push(seq(h));
     if (r.probs) attentions.push(r.probs);
   }
-  const eps = config.layer_norm_eps;
-  const lastHiddenState = seq(layerNorm(g, h, p('layernorm.weight'), p('layernorm.bias'), eps)); // [B, T, H]
-  const first2 = g.op1('Slice', [lastHiddenState, g.constI64([0]), g.constI64([2]), g.constI64([1])]); // [B, 2, H]
-  const poolerOutput = g.op1('ReduceMean', [first2, g.constI64([1])], { keepdims: 0 }); // [B, H]
+  const epsilon = config.layer_norm_eps;
+  const lastHiddenState = seq(g.layerNorm(h, p('layernorm.weight'), p('layernorm.bias'), { epsilon })); // [B, T, H]
+  const first2 = g.slice(lastHiddenState, [0], [2], [1]); // [B, 2, H]
+  const poolerOutput = g.reduceMean(first2, [1], { keepdims: false }); // [B, H]
   let logits: Value | undefined;
   if (options.head === 'classification') {
-    const ln = layerNorm(g, poolerOutput, param('classifier.layernorm.weight'), param('classifier.layernorm.bias'), eps);
-    logits = linear(g, ln, param('classifier.dense.weight'), param('classifier.dense.bias')); // [B, num_labels]
+    const ln = g.layerNorm(poolerOutput, param('classifier.layernorm.weight'), param('classifier.layernorm.bias'), { epsilon });
+    logits = g.linear(ln, param('classifier.dense.weight'), param('classifier.dense.bias')); // [B, num_labels]
   }
   return { logits, poolerOutput, lastHiddenState, hiddenStates, attentions };
 }
 
 /** Stacks values of one shape along a new leading axis: L x [B, ...] -> [L, B, ...]. */
 function stack(g: GraphBuilder, values: Value[]): Value {
-  const axis0 = g.constI64([0]);
-  return g.op1('Concat', values.map((v) => g.op1('Unsqueeze', [v, axis0])), { axis: 0 });
+  return g.concat(values.map((v) => g.unsqueeze(v, [0])), 0);
 }
 
-/** The inference graph: input `input_values`, weights as initializers, outputs named as HF's. */
-export function buildInferenceGraph(
+/** A parameter's dims, and its numbers when it is to be stored in the graph (an initializer). */
+export interface ParamSource {
+  readonly dims: readonly number[];
+  readonly data?: Float32Array;
+}
+
+/**
+ * THE forward graph, for inference and training alike: declares `input_values` [batch, max_length,
+ * num_mel_bins] and each parameter the model asks for, by its HF name, as a graph input
+ * (`weightsAsInputs`) or an initializer, then emits the model. Returns the model's values and the
+ * parameter values (what training differentiates with respect to).
+ */
+export function emitForwardGraph(
+  g: GraphBuilder,
   config: ASTConfig,
-  weights: ReadonlyMap<string, Float32Tensor>,
+  weights: ReadonlyMap<string, ParamSource>,
   options: ASTGraphOptions,
-): GraphBuilder {
-  const g = new GraphBuilder(options.head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
+): { values: ASTGraphValues; params: Map<string, Value> } {
   const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
   const params = new Map<string, Value>();
   const param: ParamLookup = (name) => {
@@ -251,12 +241,24 @@ export function buildInferenceGraph(
     if (!v) {
       const w = weights.get(name);
       if (!w) throw new Error(`weights: no tensor named ${name}`);
-      v = options.weightsAsInputs ? g.input(name, 'float32', w.dims) : g.initializer(name, w.dims, w.data);
+      if (options.weightsAsInputs) v = g.input(name, 'float32', w.dims);
+      else if (w.data) v = g.initializer(name, w.dims, w.data);
+      else throw new Error(`weights: ${name} has no data to store in the graph`);
       params.set(name, v);
     }
     return v;
   };
-  const r = buildAST(g, config, x, param, options);
+  return { values: buildAST(g, config, x, param, options), params };
+}
+
+/** The inference graph: input `input_values`, weights as initializers or inputs, outputs named as HF's. */
+export function buildInferenceGraph(
+  config: ASTConfig,
+  weights: ReadonlyMap<string, ParamSource>,
+  options: ASTGraphOptions,
+): GraphBuilder {
+  const g = new GraphBuilder(options.head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
+  const { values: r } = emitForwardGraph(g, config, weights, options);
   if (r.logits) g.output(r.logits, 'logits');
   g.output(r.poolerOutput, 'pooler_output');
   g.output(r.lastHiddenState, 'last_hidden_state');

@@ -13,6 +13,7 @@
 import type { Tensor, Float32Tensor } from '../tensor.js';
 
 import type { ProblemType } from './config.js';
+import type { GraphBuilder, Value } from '../graph/builder.js';
 export type { ProblemType } from './config.js';
 
 /** Labels as HF takes them: integer class ids [B] (int32/int64), or float targets [B] / [B, L]. */
@@ -129,23 +130,16 @@ export function referenceLoss(logits: Float32Tensor, terms: LossTerms): number {
  * The loss as graph ops (so autodiff differentiates it with the model): Σ W ⊙ ℓ(logits, T), a scalar.
  *   cross-entropy ℓ = −T ⊙ log_softmax(x); MSE ℓ = (x − T)²; BCE ℓ = max(x, 0) − x·T + log(1 + e^{−|x|}).
  */
-export function lossGraph<V>(
-  g: { op(type: string, inputs: readonly (V | null)[], attrs?: Readonly<Record<string, number | string | number[]>>): V[]; constF32(values: readonly number[], dims: readonly number[]): V },
-  problemType: ProblemType,
-  logits: V,
-  targets: V,
-  weights: V,
-): V {
-  const op = (type: string, inputs: V[], attrs?: Readonly<Record<string, number | string | number[]>>): V => g.op(type, inputs, attrs)[0]!;
-  let elementwise: V;
+export function lossGraph(g: GraphBuilder, problemType: ProblemType, logits: Value, targets: Value, weights: Value): Value {
+  let elementwise: Value;
   if (problemType === 'single_label_classification') {
-    elementwise = op('Neg', [op('Mul', [targets, op('LogSoftmax', [logits], { axis: -1 })])]);
+    elementwise = g.neg(g.mul(targets, g.logSoftmax(logits, -1)));
   } else if (problemType === 'regression') {
-    const d = op('Sub', [logits, targets]);
-    elementwise = op('Mul', [d, d]);
+    const d = g.sub(logits, targets);
+    elementwise = g.mul(d, d);
   } else {
-    const softplusNegAbs = op('Log', [op('Add', [g.constF32([1], []), op('Exp', [op('Neg', [op('Abs', [logits])])])])]);
-    elementwise = op('Add', [op('Sub', [op('Relu', [logits]), op('Mul', [logits, targets])]), softplusNegAbs]);
+    const softplusNegAbs = g.log(g.add(1, g.exp(g.neg(g.abs(logits)))));
+    elementwise = g.add(g.sub(g.relu(logits), g.mul(logits, targets)), softplusNegAbs);
   }
-  return op('ReduceSum', [op('Mul', [weights, elementwise])], { keepdims: 0 });
+  return g.reduceSum(g.mul(weights, elementwise), undefined, { keepdims: false });
 }

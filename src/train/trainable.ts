@@ -6,7 +6,7 @@
  */
 import { GraphBuilder, type Value, type NodeRecord } from '../graph/builder.js';
 import { gradients } from '../graph/grad.js';
-import { buildAST } from '../model/ast.js';
+import { buildInferenceGraph, emitForwardGraph, type ParamSource } from '../model/ast.js';
 import type { ASTConfig } from '../model/config.js';
 import { astParameterSpecs } from '../model/weights.js';
 import { lossGraph, lossTerms, type Labels, type ProblemType } from '../model/loss.js';
@@ -36,21 +36,19 @@ export interface GradientsOutput {
 
 export const GRAD_PREFIX = 'grad.';
 
+/** Each classification parameter's dims by HF name: the training graphs feed every weight as an input. */
+function parameterInputs(config: ASTConfig): Map<string, ParamSource> {
+  return new Map(astParameterSpecs(config, 'classification').map((s) => [s.name, { dims: s.shape }]));
+}
+
 /** Builds forward + loss + gradients for one problem type, weights as inputs named by HF names. */
 export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType): GraphBuilder {
   const g = new GraphBuilder('ASTForAudioClassification.train');
-  const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
-  const params = new Map<string, Value>();
-  for (const spec of astParameterSpecs(config, 'classification')) params.set(spec.name, g.input(spec.name, 'float32', spec.shape));
-  const param = (name: string): Value => {
-    const v = params.get(name);
-    if (!v) throw new Error(`training graph: no parameter named ${name}`);
-    return v;
-  };
-  const { logits } = buildAST(g, config, x, param, { head: 'classification', attention: 'plain' });
+  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true });
+  const logits = values.logits!;
   const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
   const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);
-  const loss = lossGraph(g, problemType, logits!, targets, weights);
+  const loss = lossGraph(g, problemType, logits, targets, weights);
   const forwardNodes = [...g.nodes];
   const wrt = [...params.values()];
   // attention probabilities (and the scores they come from) are recomputed in the backward pass:
@@ -59,19 +57,8 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
   const remat = (n: NodeRecord<Value>): boolean => n.op === 'Softmax' || (n.op === 'MatMul' && softmaxInputs.has(n.outputs[0]!));
   const grads = gradients(g, forwardNodes, loss, wrt, { rematerialize: remat });
   g.output(loss, 'loss');
-  g.output(logits!, 'logits');
+  g.output(logits, 'logits');
   for (const [name, v] of params) g.output(grads.get(v)!, GRAD_PREFIX + name);
-  return g;
-}
-
-/** The forward graph with weights as inputs (evaluation during training without re-encoding weights). */
-export function buildLogitsGraph(config: ASTConfig): GraphBuilder {
-  const g = new GraphBuilder('ASTForAudioClassification.logits');
-  const x = g.input('input_values', 'float32', ['batch', config.max_length, config.num_mel_bins]);
-  const params = new Map<string, Value>();
-  for (const spec of astParameterSpecs(config, 'classification')) params.set(spec.name, g.input(spec.name, 'float32', spec.shape));
-  const { logits } = buildAST(g, config, x, (n) => params.get(n)!, { head: 'classification', attention: 'plain' });
-  g.output(logits!, 'logits');
   return g;
 }
 
@@ -148,7 +135,9 @@ export class ASTTrainable implements Trainable {
 
   async predict(inputValues: Float32Tensor): Promise<Float32Tensor> {
     this.checkInput(inputValues);
-    const session = await this.session('logits', () => buildLogitsGraph(this.config));
+    const session = await this.session('logits', () =>
+      buildInferenceGraph(this.config, parameterInputs(this.config), { head: 'classification', attention: 'plain', weightsAsInputs: true }),
+    );
     const r = await session.run({ input_values: inputValues, ...this.weightFeeds() }, ['logits']);
     return r.logits as Float32Tensor;
   }

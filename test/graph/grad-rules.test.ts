@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { encodeModel, type OnnxNode, type OnnxTensor, type OnnxAttrValue } from '../../src/graph/onnx.js';
 import { gradients, type Dim } from '../../src/graph/grad.js';
-import { OnnxGradGraph, nodeRecords } from '../../src/graph/grad-onnx.js';
+import { OnnxGradGraph, nodeRecords } from '../helpers/grad-onnx.js';
 import { Rng } from '../../src/train/rng.js';
 
 interface Case {

@@ -24,7 +24,6 @@ import { loadWeights } from '../../src/model/weights.js';
 import { readCheckpointTensors } from '../../src/io/safetensors.js';
 import { dirSource } from '../../src/node/files.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
-import { linearQ8 } from '../../src/graph/linear-q8.js';
 import { OrtSession } from '../../src/runtime/session.js';
 import { int8GemmErrorBound } from '../../src/model/quant.js';
 import { DEFAULT_MODEL_DIR, pipeline } from '../../src/pipeline/audio-classification.js';
@@ -53,8 +52,8 @@ function lcg(seed: number): () => number {
 async function checkGemm(label: string, x: Float32Array, rows: number, w: Float32Array, out: number, inF: number, b: Float32Array): Promise<void> {
   const g = new GraphBuilder('q8-linear');
   const xv = g.input('x', 'float32', [rows, inF]);
-  const [y] = linearQ8(g, xv, [{ w: g.initializer('w', [out, inF], w), b: g.initializer('b', [out], b) }]);
-  g.output(y!, 'y');
+  const y = g.linear(xv, g.initializer('w', [out, inF], w), g.initializer('b', [out], b), { dtype: 'q8' });
+  g.output(y, 'y');
   const s = await OrtSession.create(g.encode(), { threads: 1 });
   try {
     const r = (await s.run({ x: { dtype: 'float32', dims: [rows, inF], data: x } })).y as Float32Tensor;

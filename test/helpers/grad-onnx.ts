@@ -3,8 +3,8 @@
  * are appended to a node list, new constants to an initializer list. The forward graph's shapes and
  * constants come from whoever built it (the graph builder); the rules only ask about forward values.
  */
-import type { Attrs, AttrValue, Dim, GradGraph, NodeRecord } from './grad.js';
-import type { OnnxAttrValue, OnnxNode, OnnxTensor } from './onnx.js';
+import type { Attrs, AttrValue, Dim, GradGraph, NodeRecord } from '../../src/graph/types.js';
+import type { OnnxAttrValue, OnnxNode, OnnxTensor } from '../../src/graph/onnx.js';
 
 export interface OnnxGradGraphOptions {
   /** Static shape of a forward value (symbolic dims as strings). */
