@@ -214,21 +214,25 @@ export class GraphBuilder implements GradGraph<Value> {
    * is the file's own buffer, so ORT reads the weights straight from the bytes that were read from disk.
    */
   encodeWithExternalData(minBytes = 1024): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
-    const model = this.toModel();
-    const files = new Map<ArrayBufferLike, string>();
-    const externalData: { path: string; data: Uint8Array }[] = [];
-    const initializers = model.graph.initializers.map((t) => {
-      if (t.data.byteLength < minBytes || t.data.byteOffset % 4 !== 0) return t;
-      let path = files.get(t.data.buffer);
-      if (!path) {
-        path = `weights_${files.size}.bin`;
-        files.set(t.data.buffer, path);
-        externalData.push({ path, data: new Uint8Array(t.data.buffer) });
-      }
-      return { ...t, external: { location: path, offset: t.data.byteOffset } };
-    });
-    return { model: encodeModel({ ...model, graph: { ...model.graph, initializers } }), externalData };
+    return encodeWithExternalData(this.toModel(), minBytes);
   }
+}
+
+/** `GraphBuilder.encodeWithExternalData` for any model (e.g. one rewritten by a pass such as toFloat16). */
+export function encodeWithExternalData(model: OnnxModel, minBytes = 1024): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+  const files = new Map<ArrayBufferLike, string>();
+  const externalData: { path: string; data: Uint8Array }[] = [];
+  const initializers = model.graph.initializers.map((t) => {
+    if (t.data.byteLength < minBytes || t.data.byteOffset % 4 !== 0) return t;
+    let path = files.get(t.data.buffer);
+    if (!path) {
+      path = `weights_${files.size}.bin`;
+      files.set(t.data.buffer, path);
+      externalData.push({ path, data: new Uint8Array(t.data.buffer) });
+    }
+    return { ...t, external: { location: path, offset: t.data.byteOffset } };
+  });
+  return { model: encodeModel({ ...model, graph: { ...model.graph, initializers } }), externalData };
 }
 
 /** An attribute as ONNX types it: numbers are FLOAT(S) where the op's entry says so, else INT(S). */

@@ -7,7 +7,7 @@
  * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
-import { GraphBuilder, type LinearDType, type Value } from '../graph/builder.js';
+import { GraphBuilder, encodeWithExternalData, type LinearDType, type Value } from '../graph/builder.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
 import { readCheckpointTensors } from '../io/safetensors.js';
@@ -334,7 +334,6 @@ abstract class ASTRunner {
     const key = `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      // weights stay where they are (the checkpoint's own buffer): the model refers to them as external data
       const graph = buildInferenceGraph(this.config, this.weights, {
         head: this.head,
         attention: this.attention,
@@ -343,9 +342,8 @@ abstract class ASTRunner {
         weightsAsInputs: this.weightsAsInputs,
         dtype: this.dtype,
       });
-      // fp32: weights stay in the checkpoint's buffer as external data; fp16 and q8 weights are new arrays anyway
-      const { model, externalData } =
-        this.dtype === 'fp32' ? graph.encodeWithExternalData() : { model: this.dtype === 'fp16' ? encodeModel(toFloat16(graph.toModel())) : graph.encode(), externalData: [] };
+      // weights stay where they are (the checkpoint's buffer; the int8 / float16 arrays made at load) as external data
+      const { model, externalData } = encodeWithExternalData(this.dtype === 'fp16' ? toFloat16(graph.toModel()) : graph.toModel());
       s = OrtSession.create(model, {
         threads: this.options.threads,
         executionProviders: this.options.executionProviders,

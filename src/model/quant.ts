@@ -33,10 +33,14 @@ export interface Uint8Asymmetric {
   readonly zeroPoints: Uint8Array; // same length as scales
 }
 
+/** 1.5 * 2^52: adding and subtracting it rounds a float64 of magnitude below 2^51 to an integer, ties to even. */
+const ROUND_MAGIC = 6755399441055744;
+
 /** Round half to even (banker's rounding), as numpy's np.round and ONNX QuantizeLinear. */
 export function roundHalfEven(x: number): number {
-  const r = Math.round(x); // half up
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  if (Math.abs(x) >= 2 ** 51) return x;
+  const r = x + ROUND_MAGIC - ROUND_MAGIC; // IEEE round-to-nearest-even does the work
+  return r === 0 && x < 0 ? -0 : r; // np.round(-0.4) is -0.0
 }
 
 function checkMatrix(w: ArrayLike<number>, out: number, inF: number, what: string): void {
@@ -65,12 +69,21 @@ export function quantizeInt8PerChannel(w: ArrayLike<number>, out: number, inF: n
       const a = Math.abs(v);
       if (a > amax) amax = a;
     }
-    const scale = Math.fround(amax / 127);
-    scales[n] = scale;
-    if (scale === 0) continue; // all-zero channel (or below float32's smallest scale): q stays 0
+    scales[n] = Math.fround(amax / 127); // 0 for an all-zero channel (or one below float32's smallest scale): q stays 0
+  }
+  // transposed write in tiles of TILE channels, so reads (TILE rows) and writes (TILE bytes per k) stay in cache
+  const TILE = 16;
+  for (let n0 = 0; n0 < out; n0 += TILE) {
+    const n1 = Math.min(out, n0 + TILE);
     for (let k = 0; k < inF; k++) {
-      const q = roundHalfEven(w[row + k]! / scale);
-      data[k * out + n] = q > 127 ? 127 : q < -127 ? -127 : q;
+      const o = k * out;
+      for (let n = n0; n < n1; n++) {
+        const scale = scales[n]!;
+        if (scale === 0) continue;
+        // w / scale in float32 as numpy would, then half to even (|q| <= 127 < 2^51, so the magic sum is exact)
+        const q = Math.fround(w[n * inF + k]! / scale) + ROUND_MAGIC - ROUND_MAGIC;
+        data[o + n] = q > 127 ? 127 : q < -127 ? -127 : q;
+      }
     }
   }
   return { rows: inF, cols: out, data, scales };
