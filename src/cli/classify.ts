@@ -1,7 +1,8 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInteger } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
+import type { ModelDtype } from '../model/dtype.js';
 import cliProgress from 'cli-progress';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
@@ -31,6 +32,7 @@ export interface ClassifyCliOptions {
   csv: boolean;
   batchSize: number;
   threads?: number;
+  dtype?: ModelDtype;
   progress: boolean;
 }
 
@@ -79,6 +81,7 @@ export function register(program: Command): void {
     .option('--csv', 'print CSV rows', false)
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', positiveInteger('--threads'))
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--no-progress', 'never show the progress bar')
     .addHelpText('after', EXAMPLES)
     .action(async (inputs: string[], opts: ClassifyCliOptions) => {
@@ -110,6 +113,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     classify = await pipeline('audio-classification', await modelSource(opts, io), {
       revision: opts.revision,
       threads: opts.threads,
+      dtype: opts.dtype,
     });
   } catch (err) {
     say(`ast-audio classify: cannot load the model: ${message(err)}`);

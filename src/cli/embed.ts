@@ -5,7 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { positiveInteger } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
+import type { ModelDtype } from '../model/dtype.js';
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { readAudioFile } from '../node/audio.js';
 import { formatNpy } from '../io/npy.js';
@@ -34,6 +35,7 @@ export interface EmbedOptions {
   hiddenStates?: boolean;
   attentions?: boolean;
   threads?: number;
+  dtype?: ModelDtype;
 }
 
 export async function runEmbed(audio: string[], options: EmbedOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<string[]> {
@@ -61,7 +63,7 @@ export async function runEmbed(audio: string[], options: EmbedOptions, stderr: N
   }
   const { inputValues } = extractor.extract(waves, { samplingRate: rate, source: audio });
 
-  const loadOptions = { threads: options.threads };
+  const loadOptions = { threads: options.threads, dtype: options.dtype };
   const model = hasHead
     ? await ASTForAudioClassification.fromWeights(config, weights, loadOptions)
     : await ASTModel.fromWeights(config, new Map([...weights].map(([k, v]) => [k.startsWith(BASE_PREFIX) ? k.slice(BASE_PREFIX.length) : k, v])), loadOptions);
@@ -102,6 +104,7 @@ export function register(program: Command): void {
     .option('--hidden-states', 'also write hidden_states.npy [layers+1, batch, tokens, hidden]')
     .option('--attentions', 'also write attentions.npy [layers, batch, heads, tokens, tokens]')
     .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', positiveInteger('--threads'))
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .addHelpText('after', EXAMPLES)
     .action(async (audio: string[], opts: EmbedOptions) => {
       for (const line of await runEmbed(audio, opts)) process.stdout.write(`${line}\n`);

@@ -1,6 +1,7 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
 import type { Command } from 'commander';
-import { positiveInteger } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
+import type { ModelDtype } from '../model/dtype.js';
 import { runEval } from '../train/train-node.js';
 import { formatEval } from '../train/trainer.js';
 
@@ -12,16 +13,18 @@ export function register(program: Command): void {
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
     .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
     .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
       'after',
       `
 Examples:
   ast-audio eval data/test --model runs/cmd
-  ast-audio eval test.csv --model runs/ml --json`,
+  ast-audio eval test.csv --model runs/ml --json
+  ast-audio eval data/test --model runs/cmd --dtype q8`,
     )
-    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; json: boolean }) => {
-      const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads });
+    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; dtype?: ModelDtype; json: boolean }) => {
+      const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads, dtype: opts.dtype });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${r.clips} clips: ${formatEval(r)}\n`);
     });
 }

@@ -1,5 +1,6 @@
 /** Option-value parsers shared by the commands: a bad value becomes commander's usage error, not a stack trace. */
 import { InvalidArgumentError } from 'commander';
+import { parseModelDtype, type ModelDtype } from '../model/dtype.js';
 
 /** `--batch-size 8`, `--threads 2`: a whole number of at least 1. */
 export function positiveInteger(name: string): (value: string) => number {
@@ -9,3 +10,16 @@ export function positiveInteger(name: string): (value: string) => number {
     return n;
   };
 }
+
+/** `--dtype q8`: the compute precision (src/model/dtype.ts); an unknown one is a usage error listing the valid ones. */
+export function modelDtype(value: string): ModelDtype {
+  try {
+    return parseModelDtype(value, '--dtype');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export const DTYPE_HELP =
+  'precision: fp32 (default), q8 (int8 Linears quantised at load: faster on CPUs with VNNI/AMX, logits within ~2 % of fp32), ' +
+  'fp16 (float16 graph for WebGPU/CUDA; slower than fp32 on x86 CPUs)';

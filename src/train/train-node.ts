@@ -20,6 +20,8 @@ import { Rng } from './rng.js';
 import { warmupStepsFor } from './schedule.js';
 import { initWeights } from './init.js';
 import { createTrainable } from './trainable.js';
+import { ASTForAudioClassification } from '../model/ast.js';
+import { parseModelDtype, type ModelDtype } from '../model/dtype.js';
 import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoint-node.js';
 import {
   train,
@@ -246,7 +248,8 @@ export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; 
 }
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set. */
-export async function runEval(modelDir: string, data: string, options: { batchSize?: number; threads?: number } = {}): Promise<EvalResult> {
+export async function runEval(modelDir: string, data: string, options: { batchSize?: number; threads?: number; dtype?: ModelDtype } = {}): Promise<EvalResult> {
+  const dtype = parseModelDtype(options.dtype ?? 'fp32', '--dtype');
   const src = await resolveSource(modelDir);
   const config = await ASTConfig.fromPretrained(src);
   const fe = await ASTFeatureExtractor.fromPretrained(src);
@@ -255,13 +258,21 @@ export async function runEval(modelDir: string, data: string, options: { batchSi
   const clips = readLabelledClips(data);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
   const examples = await loadExamples(clips, config.labels, multiLabel, fe, false);
-  const model = await createTrainable(config, weights, { threads: options.threads });
-  return evaluate(
-    model,
-    examples,
-    multiLabel,
-    { mean: fe.config.mean, std: fe.config.std, doNormalize: fe.config.do_normalize, maxLength: config.max_length, numMelBins: config.num_mel_bins },
-    options.batchSize ?? 8,
-  );
+  // fp32: the training graph's predict (what training validates with); fp16 / q8: the inference model in that dtype
+  const lowPrecision = dtype === 'fp32' ? undefined : await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype });
+  const model = lowPrecision
+    ? { config, predict: async (inputValues: Float32Tensor) => (await lowPrecision.forward({ inputValues })).logits }
+    : await createTrainable(config, weights, { threads: options.threads });
+  try {
+    return await evaluate(
+      model,
+      examples,
+      multiLabel,
+      { mean: fe.config.mean, std: fe.config.std, doNormalize: fe.config.do_normalize, maxLength: config.max_length, numMelBins: config.num_mel_bins },
+      options.batchSize ?? 8,
+    );
+  } finally {
+    await lowPrecision?.dispose();
+  }
 }
 

@@ -329,7 +329,7 @@ export function formatEval(r: EvalResult): string {
 
 /** Loss and metrics of a labelled set (no augmentation). */
 export async function evaluate(
-  model: Trainable,
+  model: Pick<Trainable, 'config' | 'predict'>,
   examples: Example[],
   multiLabel: boolean,
   norm: Normalisation,
