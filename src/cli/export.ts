@@ -31,7 +31,8 @@ export async function runExport(model: string, options: ExportCommandOptions): P
     const path = join(options.out, ...f.path.split('/'));
     await mkdir(dirname(path), { recursive: true });
     await writeFileAtomic(path, f.bytes);
-    written.push(`${path}: ${(f.bytes.length / 2 ** 20).toFixed(1)} MiB`);
+    const n = f.bytes.length;
+    written.push(`${path}: ${n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 2 ** 20).toFixed(1)} MiB`}`);
   }
   return written;
 }

@@ -38,7 +38,7 @@ for (const [model, caseName] of [['tiny', 'case-single_label'], ['strided', 'cas
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(readdirSync(out).sort(), ['config.json', 'onnx', 'preprocessor_config.json']);
       assert.deepEqual(readdirSync(join(out, 'onnx')).sort(), ['model.onnx', 'model_fp16.onnx', 'model_quantized.onnx']);
-      assert.match(r.stdout, /onnx\/model_quantized\.onnx: [\d.]+ MiB/);
+      assert.match(r.stdout, /onnx\/model_quantized\.onnx: [\d.]+ [KM]iB/);
 
       const x = readFixtureNpy(`models/${model}/${caseName}/input_values.npy`);
       const ref = readFixtureNpy(`models/${model}/${caseName}/logits.npy`).data as Float32Array;
