@@ -23,6 +23,8 @@ export type { ModelDtype } from './model/dtype.js';
 export { quantizeInt8PerChannel, dequantizeInt8PerChannel } from './model/quant.js';
 export type { Int8PerChannel } from './model/quant.js';
 export { toFloat16 } from './graph/float16.js';
+export { exportForTransformersJs, TRANSFORMERS_JS_FILES } from './model/export.js';
+export type { ExportOptions, ExportedFile } from './model/export.js';
 export { GraphBuilder, Value } from './graph/builder.js';
 export { OrtSession } from './runtime/session.js';
 export type { SessionOptions, GraphOptimizationLevel } from './runtime/session.js';
