@@ -31,7 +31,7 @@ import { findReferenceDir } from './python-peer.js';
 import { quantizeDynamicQOperator } from './qoperator.js';
 import { buildInferenceGraph } from '../src/model/ast.js';
 import { encodeModel } from '../src/graph/onnx.js';
-import { MODEL_DTYPES, type ModelDtype } from '../src/model/dtype.js';
+import { MODEL_DTYPES, type ModelDtype } from '../src/runtime/dtype.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { pipeline } from '../src/pipeline/audio-classification.js';
 import { readdirSync } from 'node:fs';

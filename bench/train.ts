@@ -13,7 +13,7 @@ import '../src/node/index.js';
 import { ASTConfig } from '../src/model/config.js';
 import { ASTTrainable } from '../src/train/trainable.js';
 import { AdamW } from '../src/train/adamw.js';
-import { Rng } from '../src/train/rng.js';
+import { Rng } from '../src/rng.js';
 import { astParameterSpecs } from '../src/model/weights.js';
 import type { Float32Tensor } from '../src/tensor.js';
 import { findReferenceDir, lineReader } from './python-peer.js';

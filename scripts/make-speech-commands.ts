@@ -22,7 +22,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Rng } from '../src/train/rng.js';
+import { Rng } from '../src/rng.js';
 
 const SAMPLE_RATE = 16000;
 const CLIP_SAMPLES = SAMPLE_RATE; // 1 s

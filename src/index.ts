@@ -1,6 +1,7 @@
 /**
- * The browser-safe public API. Platform entries (`node/index.ts`, `web/index.ts`) register
+ * The browser-safe inference API. Platform entries (`node/index.ts`, `web/index.ts`) register
  * their ONNX Runtime and re-export this. Re-exports only; each line names what is public.
+ * Training is a separate entry (`train.ts`, `ast-audio/train`), so an inference bundle leaves it out.
  */
 export type { DType, DataOf, Tensor, Float32Tensor } from './tensor.js';
 export { float32Tensor, toFloat32, numel } from './tensor.js';
@@ -12,14 +13,14 @@ export { memorySource, urlSource, registerFileSourceResolver, resolveSource } fr
 export type { FileSource, FileSourceResolver } from './io/files.js';
 export { ASTConfig, AST_DEFAULTS, HIDDEN_ACTS, PROBLEM_TYPES } from './model/config.js';
 export type { ASTConfigJSON, HiddenAct, ProblemType } from './model/config.js';
-export { parseSafetensors, formatSafetensors, readSafetensorsHeader, readCheckpointTensors } from './io/safetensors.js';
+export { parseSafetensors, formatSafetensors, readSafetensorsHeader } from './io/safetensors.js';
 export type { SafetensorsFile } from './io/safetensors.js';
 export { astParameterSpecs, loadWeights, loadPretrainedWeights, adaptPositionEmbeddings } from './model/weights.js';
 export type { HeadKind, ParamSpec, PatchGrid, LoadWeightsOptions } from './model/weights.js';
 export { ASTModel, ASTForAudioClassification, buildAST, buildInferenceGraph } from './model/ast.js';
 export type { ASTOutput, LoadOptions, ForwardInput, AttentionImpl, ASTGraphOptions, ASTGraphValues, ParamLookup } from './model/ast.js';
-export { MODEL_DTYPES, parseModelDtype } from './model/dtype.js';
-export type { ModelDtype } from './model/dtype.js';
+export { MODEL_DTYPES, parseModelDtype } from './runtime/dtype.js';
+export type { ModelDtype } from './runtime/dtype.js';
 export { quantizeInt8PerChannel, dequantizeInt8PerChannel } from './model/quant.js';
 export type { Int8PerChannel } from './model/quant.js';
 export { toFloat16 } from './graph/float16.js';
@@ -27,9 +28,17 @@ export { exportForTransformersJs, TRANSFORMERS_JS_FILES } from './model/export.j
 export type { ExportOptions, ExportedFile } from './model/export.js';
 export { GraphBuilder, Value } from './graph/builder.js';
 export { OrtSession } from './runtime/session.js';
-export type { SessionOptions, GraphOptimizationLevel } from './runtime/session.js';
+export type { SessionOptions } from './runtime/session.js';
+export { Runner } from './runtime/runner.js';
+export type { GraphBytes } from './runtime/runner.js';
+export { checkRuntimeOptions, checkThreads } from './runtime/options.js';
+export type { RuntimeOptions, GraphOptimizationLevel } from './runtime/options.js';
+export { loadPretrained, checkAgreement } from './model/pretrained.js';
+export type { Pretrained, PretrainedOptions, InputSpec } from './model/pretrained.js';
+export { Batcher, BatchCancelledError } from './pipeline/batcher.js';
+export type { Batch, BatcherOptions } from './pipeline/batcher.js';
 export { parseTorchCheckpoint } from './io/torch-pickle.js';
-export { readCheckpoint, CHECKPOINT_FILES } from './io/checkpoint.js';
+export { readCheckpoint, readCheckpointTensors, CHECKPOINT_FILES } from './io/checkpoint.js';
 export type { CheckpointFormat } from './io/checkpoint.js';
 export { decodeAudio, downmix } from './audio/decode.js';
 export type { DecodedAudio, DecodeOptions } from './audio/decode.js';
@@ -47,14 +56,3 @@ export type { AudioClassificationPipeline, AudioClassificationResult, ClassifyOp
 export { planWindows, aggregateScores, FRAME_SHIFT_MS, FRAME_LENGTH_MS } from './pipeline/windows.js';
 export type { Aggregation, WindowOptions, AudioWindow, WindowPlan } from './pipeline/windows.js';
 export { hubUrlSource, isValidRepoId, looksLikeRepoId, DEFAULT_HUB_ENDPOINT } from './io/hub-names.js';
-export { ASTTrainable, createTrainable, buildTrainingGraph } from './train/trainable.js';
-export type { GradientsOutput, TrainableOptions } from './train/trainable.js';
-export { gradients, VJP } from './graph/grad.js';
-export { inferProblemType, lossTerms, lossGraph, referenceLoss } from './model/loss.js';
-export type { Labels, LossTerms } from './model/loss.js';
-export { AdamW } from './train/adamw.js';
-export { lrMultiplier, warmupStepsFor } from './train/schedule.js';
-export { clipGradNorm } from './train/clip.js';
-export { accuracy, averagePrecision, rocAuc, dPrime, multiLabelMetrics } from './train/metrics.js';
-export { train, evaluate } from './train/trainer.js';
-export type { Trainable, TrainOptions, Example, EvalResult } from './train/trainer.js';

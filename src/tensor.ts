@@ -35,6 +35,21 @@ export function float32Tensor(dims: readonly number[], data?: Float32Array): Flo
   return { dtype: 'float32', dims: [...dims], data: data ?? new Float32Array(n) };
 }
 
+/**
+ * Rows of one shape stacked along a new leading axis: B x [rowDims] -> [B, ...rowDims]. The one place a
+ * model input batch ([B, T, M]) is assembled (the batcher and the feature extractor both call it).
+ */
+export function stackRows(rows: readonly Float32Array[], rowDims: readonly number[]): Float32Tensor {
+  const per = numel(rowDims);
+  rows.forEach((r, b) => {
+    if (r.length !== per) throw new Error(`stackRows: row ${b} has ${r.length} values, expected ${per} ([${rowDims.join(', ')}])`);
+  });
+  // one row is used as it is (no copy); more are copied into one fresh array
+  const data = rows.length === 1 ? rows[0]! : new Float32Array(rows.length * per);
+  if (rows.length > 1) rows.forEach((r, b) => data.set(r, b * per));
+  return float32Tensor([rows.length, ...rowDims], data);
+}
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 

@@ -2,7 +2,7 @@
  * Hugging Face's ASTFeatureExtractor (torchaudio path): Kaldi fbank, zero-pad or truncate to
  * `max_length` frames in the log domain, then `(x - mean) / (2 * std)`.
  */
-import { float32Tensor, type Float32Tensor } from '../tensor.js';
+import { stackRows, type Float32Tensor } from '../tensor.js';
 import { parseJson, resolveSource, type FileSource } from '../io/files.js';
 import { fbankInto, astFbankOptions, type Normalization } from './fbank.js';
 import { resample } from './resample.js';
@@ -166,10 +166,7 @@ export class ASTFeatureExtractor {
     if (bad >= 0) {
       throw new Error(`${names[bad]}: ${rows[bad]!.frames} frames but ${names[0]} has ${frames}; with pad: false every clip in a batch must have the same length`);
     }
-    const per = frames * c.num_mel_bins;
     // [batch, frames, bins]; one clip's rows are already a fresh array of exactly that size
-    const out = rows.length === 1 ? rows[0]!.data : new Float32Array(list.length * per);
-    if (rows.length > 1) rows.forEach((r, i) => out.set(r.data, i * per));
-    return { inputValues: float32Tensor([list.length, frames, c.num_mel_bins], out) };
+    return { inputValues: stackRows(rows.map((r) => r.data), [frames, c.num_mel_bins]) };
   }
 }

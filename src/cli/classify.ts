@@ -1,8 +1,8 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
-import type { ModelDtype } from '../model/dtype.js';
+import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
+import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
@@ -19,7 +19,7 @@ import {
 import { FRAME_SHIFT_MS, planWindows, type Aggregation } from '../pipeline/windows.js';
 import { expandInputs } from './expand-inputs.js';
 
-export interface ClassifyCliOptions {
+export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   model?: string;
   revision?: string;
   topK: number | null;
@@ -31,8 +31,6 @@ export interface ClassifyCliOptions {
   json: boolean;
   csv: boolean;
   batchSize: number;
-  threads?: number;
-  dtype?: ModelDtype;
   progress: boolean;
 }
 
@@ -80,7 +78,7 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON document', false)
     .option('--csv', 'print CSV rows', false)
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
-    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', positiveInteger('--threads'))
+    .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--no-progress', 'never show the progress bar')
     .addHelpText('after', EXAMPLES)

@@ -5,15 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
-import type { ModelDtype } from '../model/dtype.js';
-import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import { DTYPE_HELP, modelDtype, threadsOption } from './options.js';
 import { readAudioFile } from '../node/audio.js';
 import { formatNpy } from '../io/npy.js';
-import { resolveSource } from '../io/files.js';
-import { readCheckpointTensors } from '../io/safetensors.js';
-import { ASTConfig } from '../model/config.js';
-import { loadWeights, BASE_PREFIX } from '../model/weights.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { Batcher } from '../pipeline/batcher.js';
+import type { RuntimeOptions } from '../runtime/options.js';
 import { ASTForAudioClassification, ASTModel, type ASTOutput } from '../model/ast.js';
 import type { Float32Tensor } from '../tensor.js';
 import { writeFileAtomic } from '../node/files.js';
@@ -29,44 +26,31 @@ hidden_states.npy [layers+1, batch, tokens, hidden] (--hidden-states),
 attentions.npy [layers, batch, heads, tokens, tokens] (--attentions), and labels.json
 (the input files in batch order and the label of each logit).`;
 
-export interface EmbedOptions {
+export interface EmbedOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   model: string;
   out: string;
   hiddenStates?: boolean;
   attentions?: boolean;
-  threads?: number;
-  dtype?: ModelDtype;
 }
 
 export async function runEmbed(audio: string[], options: EmbedOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<string[]> {
   if (audio.length === 0) throw new Error('no audio files given');
-  const source = await resolveSource(options.model);
-  const extractor = await ASTFeatureExtractor.fromPretrained(source);
-  const config = await ASTConfig.fromPretrained(source);
-  const tensors = await readCheckpointTensors(source);
-  const hasHead = [...tensors.keys()].some((k) => k.startsWith('classifier.'));
-  const { weights, notices } = loadWeights(config, tensors, hasHead ? 'classification' : 'base', source.description);
+  // a checkpoint with a classifier head gives logits too; one without is the bare encoder
+  const { config, extractor, weights, head, input, notices } = await loadPretrained(options.model, { head: 'auto' });
   for (const n of notices) stderr.write(`${n}\n`);
-  if (extractor.config.max_length !== config.max_length || extractor.config.num_mel_bins !== config.num_mel_bins) {
-    throw new Error(
-      `${source.description}: preprocessor_config.json makes [${extractor.config.max_length}, ${extractor.config.num_mel_bins}] features ` +
-        `but config.json expects [${config.max_length}, ${config.num_mel_bins}]`,
-    );
-  }
 
-  const rate = extractor.config.sampling_rate;
-  const waves: Float32Array[] = [];
+  // every file one row of one batch (the outputs are written as one [batch, ...] array each)
+  const rate = input.samplingRate;
+  const batcher = new Batcher<string>({ maxBatch: audio.length, maxLength: input.maxLength, numMelBins: input.numMelBins });
   for (const file of audio) {
     const decoded = await readAudioFile(file, { samplingRate: rate });
     if (decoded.originalSamplingRate !== rate) stderr.write(`${file}: resampled ${decoded.originalSamplingRate} Hz -> ${rate} Hz\n`);
-    waves.push(decoded.waveform);
+    void batcher.add(file, extractor.extract(decoded.waveform, { samplingRate: rate, source: file }).inputValues.data);
   }
-  const { inputValues } = extractor.extract(waves, { samplingRate: rate, source: audio });
+  const { inputValues } = batcher.take()!;
 
-  const loadOptions = { threads: options.threads, dtype: options.dtype };
-  const model = hasHead
-    ? await ASTForAudioClassification.fromWeights(config, weights, loadOptions)
-    : await ASTModel.fromWeights(config, new Map([...weights].map(([k, v]) => [k.startsWith(BASE_PREFIX) ? k.slice(BASE_PREFIX.length) : k, v])), loadOptions);
+  const runtime = { threads: options.threads, dtype: options.dtype };
+  const model = head === 'classification' ? await ASTForAudioClassification.fromWeights(config, weights, runtime) : await ASTModel.fromWeights(config, weights, runtime);
   let out: ASTOutput;
   try {
     out = await model.forward({ inputValues, outputHiddenStates: options.hiddenStates, outputAttentions: options.attentions });
@@ -87,7 +71,7 @@ export async function runEmbed(audio: string[], options: EmbedOptions, stderr: N
   await save('last_hidden_state.npy', out.lastHiddenState);
   await save('hidden_states.npy', out.hiddenStates);
   await save('attentions.npy', out.attentions);
-  const labels = hasHead ? config.labels : [];
+  const labels = head === 'classification' ? config.labels : [];
   const labelsPath = join(options.out, 'labels.json');
   await writeFileAtomic(labelsPath, new TextEncoder().encode(`${JSON.stringify({ files: audio, labels }, null, 2)}\n`));
   written.push(`${labelsPath}: ${audio.length} files, ${labels.length} labels`);
@@ -103,7 +87,7 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output folder')
     .option('--hidden-states', 'also write hidden_states.npy [layers+1, batch, tokens, hidden]')
     .option('--attentions', 'also write attentions.npy [layers, batch, heads, tokens, tokens]')
-    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', positiveInteger('--threads'))
+    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .addHelpText('after', EXAMPLES)
     .action(async (audio: string[], opts: EmbedOptions) => {

@@ -1,8 +1,8 @@
 /** `ast-audio eval`: scores a checkpoint on a labelled set (accuracy; mAP, AUC, d′ for multi-label). */
 import type { Command } from 'commander';
-import { DTYPE_HELP, modelDtype, positiveInteger } from './options.js';
-import type { ModelDtype } from '../model/dtype.js';
-import { runEval } from '../train/train-node.js';
+import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import { runEval } from '../node/training.js';
 import { formatEval } from '../train/trainer.js';
 
 export function register(program: Command): void {
@@ -12,7 +12,7 @@ export function register(program: Command): void {
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
     .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
     .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', positiveInteger('--threads'))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
@@ -23,7 +23,7 @@ Examples:
   ast-audio eval test.csv --model runs/ml --json
   ast-audio eval data/test --model runs/cmd --dtype q8`,
     )
-    .action(async (data: string, opts: { model: string; batchSize: number; threads?: number; dtype?: ModelDtype; json: boolean }) => {
+    .action(async (data: string, opts: { model: string; batchSize: number; json: boolean } & Pick<RuntimeOptions, 'threads' | 'dtype'>) => {
       const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads, dtype: opts.dtype });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${r.clips} clips: ${formatEval(r)}\n`);
     });

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { exportForTransformersJs, parseDtypeList } from '../model/export.js';
-import type { ModelDtype } from '../model/dtype.js';
+import type { ModelDtype } from '../runtime/dtype.js';
 import { writeFileAtomic } from '../node/files.js';
 
 const EXAMPLES = `

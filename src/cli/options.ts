@@ -1,6 +1,7 @@
 /** Option-value parsers shared by the commands: a bad value becomes commander's usage error, not a stack trace. */
 import { InvalidArgumentError } from 'commander';
-import { parseModelDtype, type ModelDtype } from '../model/dtype.js';
+import { checkThreads } from '../runtime/options.js';
+import { parseModelDtype, type ModelDtype } from '../runtime/dtype.js';
 
 /** `--batch-size 8`, `--threads 2`: a whole number of at least 1. */
 export function positiveInteger(name: string): (value: string) => number {
@@ -11,7 +12,16 @@ export function positiveInteger(name: string): (value: string) => number {
   };
 }
 
-/** `--dtype q8`: the compute precision (src/model/dtype.ts); an unknown one is a usage error listing the valid ones. */
+/** `--threads 2`: parsed here, checked by the runtime's one rule (checkThreads), reported as a usage error. */
+export function threadsOption(value: string): number {
+  try {
+    return checkThreads(value, '--threads');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** `--dtype q8`: the compute precision (src/runtime/dtype.ts); an unknown one is a usage error listing the valid ones. */
 export function modelDtype(value: string): ModelDtype {
   try {
     return parseModelDtype(value, '--dtype');

@@ -1,7 +1,8 @@
 /** `ast-audio train`: fine-tune a pretrained AST (new label set) or train one from a config. */
 import { Command, Option, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { runTraining, type TrainCommand } from '../train/train-node.js';
+import { runTraining, type TrainCommand } from '../node/training.js';
+import { threadsOption } from './options.js';
 import type { ProgressSink } from '../train/trainer.js';
 import type { ScheduleKind } from '../train/schedule.js';
 
@@ -74,7 +75,7 @@ export function register(program: Command): void {
     .option('--max-length <frames>', 'input frames (position embeddings are cut or interpolated)', num('--max-length', true))
     .option('--frequency-stride <n>', 'patch stride along frequency', num('--frequency-stride', true))
     .option('--time-stride <n>', 'patch stride along time', num('--time-stride', true))
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', num('--threads', true))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .option('--low-memory', 'ONNX Runtime without its memory arena: a third less peak memory, about 2x slower', false)
     .addHelpText(
       'after',

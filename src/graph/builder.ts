@@ -19,7 +19,7 @@ import { OP_BUILDERS, describedShape, opSpec, type OpBuilders, type OpSpec, type
 export type { Dim, Attrs, AttrValue, NodeRecord } from './types.js';
 export { Value } from './value.js';
 export { MS_DOMAIN } from './ops/index.js';
-export type { LinearDType, LinearOptions, LinearPart, GemmOptions, ReduceOptions, LayerNormOptions, ConvOptions, MultiHeadAttentionOptions } from './ops/index.js';
+export type { LinearDType, LinearOptions, Int8Weight, GemmOptions, ReduceOptions, LayerNormOptions, ConvOptions, MultiHeadAttentionOptions } from './ops/index.js';
 
 /** 18: Reduce* take their axes as an input (what grad.ts emits); LayerNormalization is 17. */
 export const OPSET = 18;
@@ -79,12 +79,6 @@ export class GraphBuilder implements GradGraph<Value> {
     const v = new Value(this.fresh(name), dtype, [...dims], 'initializer');
     this.initializers.set(v, { name: v.name, dtype, dims: [...dims], data });
     return v;
-  }
-
-  /** The float32 data of an initializer (what a low-precision Linear quantises), else undefined. */
-  initializerData(v: Value): Float32Array | undefined {
-    const t = this.initializers.get(v);
-    return t && t.dtype === 'float32' && t.data instanceof Float32Array ? t.data : undefined;
   }
 
   private constant(dtype: 'float32' | 'int64', values: readonly number[], dims: readonly number[]): Value {

@@ -278,4 +278,3 @@ export function formatSafetensors(
   return out;
 }
 
-export { readCheckpointTensors, CHECKPOINT_FILES } from './checkpoint.js';

@@ -7,16 +7,18 @@
  * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
-import { GraphBuilder, encodeWithExternalData, type LinearDType, type Value } from '../graph/builder.js';
-import { ASTConfig, type HiddenAct } from './config.js';
-import { loadWeights, BASE_PREFIX, type HeadKind } from './weights.js';
-import { readCheckpointTensors } from '../io/safetensors.js';
-import { resolveSource, type FileSource } from '../io/files.js';
-import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
-import { getRuntime } from '../runtime/backend.js';
+import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
+import { quantizeLinears } from './quant.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
-import { parseModelDtype, type ModelDtype } from './dtype.js';
+import type { ModelDtype } from '../runtime/dtype.js';
+import { ASTConfig, type HiddenAct } from './config.js';
+import { BASE_PREFIX, type HeadKind } from './weights.js';
+import { checkInputValues, loadPretrained } from './pretrained.js';
+import type { FileSource } from '../io/files.js';
+import { Runner, type GraphBytes } from '../runtime/runner.js';
+import { checkRuntimeOptions, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import { getRuntime } from '../runtime/backend.js';
 import type { Float32Tensor } from '../tensor.js';
 
 /** How attention is expressed: plain ONNX ops, or ORT's fused com.microsoft Attention kernel. */
@@ -35,11 +37,11 @@ export interface ASTGraphOptions {
   attention?: AttentionImpl;
   /**
    * How the encoder's Linears are emitted (default 'fp32'): 'q8' quantises their weights (which must then be
-   * initializers) and runs them as DynamicQuantizeMatMul. 'fp16' is a pass over the finished model (toFloat16),
-   * so buildAST emits fp32 for it.
+   * initializers) and runs them as DynamicQuantizeMatMul (g.linear's dtype switch). 'fp16' is a pass over the
+   * finished model (graph/float16.ts), so the graph is built in fp32 for it.
    */
   dtype?: ModelDtype;
-  /** q8 only: query, key and value as one int8 GEMM over their concatenated weights (default true). */
+  /** Query, key and value as one GEMM over their concatenated weights (q8 only; default true). */
   fuseQkv?: boolean;
 }
 
@@ -97,10 +99,30 @@ function embeddings(g: GraphBuilder, config: ASTConfig, x: Value, p: ParamLookup
   return g.add(tokens, p('embeddings.position_embeddings'));
 }
 
-/** How the encoder's Linears are emitted. */
+/** One nn.Linear by its parameter names (bias null when it has none), with y = alpha (x W^T + b). */
+export interface LinearNames {
+  weight: string;
+  bias: string | null;
+  alpha?: number;
+}
+
+/**
+ * q8: Linears prepared at load as one int8 weight (model/quant.ts `quantizeLinears`) with its bias; several parts
+ * reading the same input become one weight over their concatenated output channels.
+ */
+export type Int8Lookup = (parts: readonly LinearNames[]) => { w: Int8Weight; b: Value | null };
+
+/** How the encoder's Linears are emitted: fp32 Gemm, or int8 from weights prepared at load. */
 interface EncoderLinears {
-  dtype: LinearDType;
+  int8?: Int8Lookup;
   fuseQkv: boolean;
+}
+
+/** One encoder Linear by name: q8 when the weights are prepared as int8, else fp32. */
+function dense(g: GraphBuilder, lin: EncoderLinears, p: ParamLookup, x: Value, part: LinearNames): Value {
+  if (!lin.int8) return g.linear(x, p(part.weight), part.bias ? p(part.bias) : null, { alpha: part.alpha });
+  const { w, b } = lin.int8([part]);
+  return g.linear(x, w, b, { dtype: 'q8' });
 }
 
 function selfAttention(
@@ -118,23 +140,17 @@ function selfAttention(
   const hd = config.headDim;
   const T = config.sequenceLength;
   const a = `${pre}attention.attention.`;
-  const bias = (n: string) => (config.qkv_bias ? p(`${a}${n}.bias`) : null);
-  const wq = p(`${a}query.weight`);
-  const wk = p(`${a}key.weight`);
-  const wv = p(`${a}value.weight`);
+  const part = (n: string, alpha = 1): LinearNames => ({ weight: `${a}${n}.weight`, bias: config.qkv_bias ? `${a}${n}.bias` : null, alpha });
   // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
   // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
   const scale = hd ** -0.5;
   const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B, T, H]
   const fusedMha = impl === 'fused' && !wantProbs;
   // q unscaled for MultiHeadAttention (it applies the scale itself), scaled here for the plain ops
-  const qkvParts = [
-    { w: wq, b: bias('query'), alpha: fusedMha ? 1 : scale },
-    { w: wk, b: bias('key') },
-    { w: wv, b: bias('value') },
-  ];
-  // [B*T, H] each; q8 with fuseQkv: one int8 GEMM over the three weights, then a Split
-  const [qRows, kRows, vRows] = lin.fuseQkv ? g.linears(x, qkvParts, { dtype: lin.dtype }) : qkvParts.map((pt) => g.linear(x, pt.w, pt.b, { dtype: lin.dtype, alpha: pt.alpha }));
+  const qkv = [part('query', fusedMha ? 1 : scale), part('key'), part('value')];
+  // [B*T, H] each; q8 with fuseQkv: one int8 GEMM over the three weights [H, 3H], then a Split
+  const fused = lin.int8 && lin.fuseQkv ? lin.int8(qkv) : undefined;
+  const [qRows, kRows, vRows] = fused ? g.split(g.linear(x, fused.w, fused.b, { dtype: 'q8' }), [H, H, H], -1) : qkv.map((pt) => dense(g, lin, p, x, pt));
   if (fusedMha) {
     // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]
     const q = seq(qRows!);
@@ -168,23 +184,34 @@ function layer(
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
   const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon });
   const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
-  const o = { dtype: lin.dtype };
-  const x1 = g.add(g.linear(att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`), o), x);
+  const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
+  const x1 = g.add(dense(g, lin, p, att.out, named('attention.output.dense')), x);
   const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon });
-  const inter = activation(g, g.linear(h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`), o), config.hidden_act); // [B*T, I]
-  const out = g.add(g.linear(inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`), o), x1); // [B*T, H]
+  const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act); // [B*T, I]
+  const out = g.add(dense(g, lin, p, inter, named('output.dense')), x1); // [B*T, H]
   return { out, probs: att.probs };
 }
 
 /** Emits the whole model into `g` from `inputValues` [B, max_length, num_mel_bins]. */
-export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value, param: ParamLookup, options: ASTGraphOptions): ASTGraphValues {
+export function buildAST(
+  g: GraphBuilder,
+  config: ASTConfig,
+  inputValues: Value,
+  param: ParamLookup,
+  options: ASTGraphOptions,
+  int8?: Int8Lookup,
+): ASTGraphValues {
   const base = options.head === 'classification' ? BASE_PREFIX : '';
   const p: ParamLookup = (name) => param(base + name);
   const impl = options.attention ?? 'plain';
   const wantProbs = options.outputAttentions ?? false;
-  // the encoder's Linears follow the dtype (fp16 is a pass over the finished model, so they stay fp32 here);
-  // the classifier head stays fp32
-  const lin: EncoderLinears = { dtype: options.dtype === 'q8' ? 'q8' : 'fp32', fuseQkv: options.fuseQkv ?? true };
+  // q8: the encoder's Linears from int8 weights (fp16 is a pass over the finished model, so fp32 here); the head stays fp32
+  if (options.dtype === 'q8' && !int8) throw new Error('buildAST: dtype q8 needs the int8 weight lookup (emitForwardGraph makes it)');
+  const prefixed = (n: string | null) => (n === null ? null : base + n);
+  const lin: EncoderLinears = {
+    int8: options.dtype === 'q8' ? (parts) => int8!(parts.map((pt) => ({ ...pt, weight: base + pt.weight, bias: prefixed(pt.bias) }))) : undefined,
+    fuseQkv: options.fuseQkv ?? true,
+  };
   const H = config.hidden_size;
   const T = config.sequenceLength;
   const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B*T, H] -> [B, T, H]
@@ -248,7 +275,30 @@ export function emitForwardGraph(
     }
     return v;
   };
-  return { values: buildAST(g, config, x, param, options), params };
+  const int8: Int8Lookup | undefined = options.dtype === 'q8' ? (parts) => int8Weights(g, weights, parts) : undefined;
+  return { values: buildAST(g, config, x, param, options, int8), params };
+}
+
+/** q8: Linears quantised from their float32 data as one int8 weight (model/quant.ts), stored as initializers. */
+function int8Weights(g: GraphBuilder, weights: ReadonlyMap<string, ParamSource>, parts: readonly LinearNames[]): { w: Int8Weight; b: Value | null } {
+  const data = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`weights: no tensor named ${name}`);
+    if (!t.data) throw new Error(`weights: ${name} has no data to quantise (q8 needs the weights at graph build)`);
+    return t;
+  };
+  const ws = parts.map((pt) => data(pt.weight));
+  const inF = ws[0]!.dims[1]!;
+  const { weight, bias } = quantizeLinears(
+    parts.map((pt, i) => ({ weight: ws[i]!.data!, out: ws[i]!.dims[0]!, bias: pt.bias ? data(pt.bias).data : null, alpha: pt.alpha })),
+    inF,
+  );
+  const name = parts.length === 1 ? parts[0]!.weight : `${parts[0]!.weight}+${parts.length - 1}`;
+  const w: Int8Weight = {
+    data: g.typedInitializer(`${name}.int8`, 'int8', [inF, weight.cols], weight.data), // [in, out]
+    scale: g.typedInitializer(`${name}.scale`, 'float32', [weight.cols], weight.scales),
+  };
+  return { w, b: bias ? g.typedInitializer(`${name}.bias_q8`, 'float32', [weight.cols], bias) : null };
 }
 
 /** The inference graph: input `input_values`, weights as initializers or inputs, outputs named as HF's. */
@@ -277,23 +327,13 @@ export interface ASTOutput {
   attentions?: Float32Tensor; // [L, B, heads, T, T]
 }
 
-export interface LoadOptions {
-  /**
-   * Compute precision (default 'fp32'; fp16/bf16 checkpoints are widened to float32 first): 'q8' quantises every
-   * encoder Linear to int8 at load, 'fp16' runs the graph in float16 (slower than fp32 on x86 CPUs, whose ORT
-   * kernels lack float16; meant for WebGPU/CUDA). See src/model/dtype.ts.
-   */
-  dtype?: ModelDtype;
-  /** Intra-op threads; default ORT's (one per physical core). */
-  threads?: number;
-  executionProviders?: string[];
+export interface LoadOptions extends RuntimeOptions {
   revision?: string;
   /**
    * Default 'fused': ORT's com.microsoft.MultiHeadAttention kernel, ~12 % less CPU per AST-Base clip than
    * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only.
    */
   attention?: AttentionImpl;
-  graphOptimizationLevel?: GraphOptimizationLevel;
   /**
    * 'inputs' (default with onnxruntime-node): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
    * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
@@ -309,92 +349,69 @@ export interface ForwardInput {
   outputAttentions?: boolean;
 }
 
+/** Builds the inference graph of one variant and runs it on a Runner (which owns the sessions). */
 abstract class ASTRunner {
-  private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly runner: Runner;
+  private readonly attention: AttentionImpl;
+  private readonly weightsAsInputs: boolean;
+  /** The compute precision (options.dtype, default 'fp32'). */
+  readonly dtype: ModelDtype;
 
   protected constructor(
     readonly config: ASTConfig,
     readonly weights: Map<string, Float32Tensor>,
     protected readonly head: HeadKind,
-    protected readonly options: LoadOptions,
+    options: LoadOptions,
   ) {
-    this.dtype = checkDtype(options);
-  }
-
-  readonly dtype: ModelDtype;
-
-  /** The ONNX bytes of this model's graph (weights included), e.g. to save or to run elsewhere. */
-  toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
-    const g = buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, dtype: this.dtype, ...options });
-    return this.dtype === 'fp16' ? encodeModel(toFloat16(g.toModel())) : g.encode();
-  }
-
-  /** One session per set of optional outputs, built on first use so the default path stays lean. */
-  protected session(hidden: boolean, attentions: boolean): Promise<OrtSession> {
-    const key = `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`;
-    let s = this.sessions.get(key);
-    if (!s) {
-      const graph = buildInferenceGraph(this.config, this.weights, {
-        head: this.head,
-        attention: this.attention,
-        outputHiddenStates: hidden,
-        outputAttentions: attentions,
-        weightsAsInputs: this.weightsAsInputs,
-        dtype: this.dtype,
-      });
-      // weights stay where they are (the checkpoint's buffer; the int8 / float16 arrays made at load) as external data
-      const { model, externalData } = encodeWithExternalData(this.dtype === 'fp16' ? toFloat16(graph.toModel()) : graph.toModel());
-      s = OrtSession.create(model, {
-        threads: this.options.threads,
-        executionProviders: this.options.executionProviders,
-        graphOptimizationLevel: this.options.graphOptimizationLevel,
-        externalData,
-      });
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
-    }
-    return s;
-  }
-
-  private get attention(): AttentionImpl {
-    return this.options.attention ?? 'fused';
-  }
-
-  private get weightsAsInputs(): boolean {
-    // quantised and float16 weights are made once at load and belong in the model
-    if (this.dtype !== 'fp32') return false;
-    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
+    const { runtime } = splitRuntimeOptions(options);
+    this.runner = new Runner(runtime);
+    this.dtype = this.runner.options.dtype ?? 'fp32';
+    this.attention = options.attention ?? 'fused';
+    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers;
+    // int8 / float16 weights are made once at load and belong in the model
     const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
-    return (this.options.weights ?? dflt) === 'inputs';
+    this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
+  }
+
+  /** The ONNX bytes of this model's graph (weights included, in this model's dtype), e.g. to save or to run elsewhere. */
+  toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
+    const model = buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, dtype: this.dtype, ...options }).toModel();
+    return encodeModel(this.dtype === 'fp16' ? toFloat16(model) : model);
+  }
+
+  /** One graph per set of optional outputs, built on first use so the default path stays lean. */
+  private variant(hidden: boolean, attentions: boolean): { key: string; build: () => GraphBytes } {
+    return {
+      key: `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`,
+      // weights stay where they are (the checkpoint's own buffer; the int8 / float16 arrays made at load): the
+      // model refers to them as external data
+      build: () => {
+        const model = buildInferenceGraph(this.config, this.weights, {
+          head: this.head,
+          attention: this.attention,
+          outputHiddenStates: hidden,
+          outputAttentions: attentions,
+          weightsAsInputs: this.weightsAsInputs,
+          dtype: this.dtype,
+        }).toModel();
+        return encodeWithExternalData(this.dtype === 'fp16' ? toFloat16(model) : model);
+      },
+    };
   }
 
   /** Builds the default session now (fromPretrained does this so load errors surface at load). */
   async warm(): Promise<void> {
-    await this.session(false, false);
+    const v = this.variant(false, false);
+    await this.runner.session(v.key, v.build);
   }
 
   protected async run(input: ForwardInput): Promise<ASTOutput> {
     const x = input.inputValues;
-    const c = this.config;
-    if (
-      x.dtype !== 'float32' ||
-      x.dims.length !== 3 ||
-      x.dims[1] !== c.max_length ||
-      x.dims[2] !== c.num_mel_bins ||
-      x.dims[0]! < 1 ||
-      x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins
-    ) {
-      throw new Error(
-        `inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}] (max_length, num_mel_bins from config), ` +
-          `got ${x.dtype} [${x.dims.join(', ')}] with ${x.data.length} values`,
-      );
-    }
+    checkInputValues(x, this.config);
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
-    const session = await this.session(hidden, attn);
-    const feeds: Record<string, Float32Tensor> = { input_values: x };
-    if (this.weightsAsInputs) for (const [k, w] of this.weights) feeds[k] = w;
-    const r = await session.run(feeds);
+    const v = this.variant(hidden, attn);
+    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
     const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
     if (f('logits')) out.logits = f('logits');
@@ -403,34 +420,9 @@ abstract class ASTRunner {
     return out;
   }
 
-  async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+  dispose(): Promise<void> {
+    return this.runner.dispose();
   }
-}
-
-/** The dtype, checked against the execution providers that must run it. */
-function checkDtype(options: LoadOptions): ModelDtype {
-  const dtype = options.dtype === undefined ? 'fp32' : parseModelDtype(options.dtype);
-  const eps = options.executionProviders;
-  if (dtype === 'q8' && eps && !eps.some((e) => e === 'cpu' || e === 'wasm')) {
-    throw new Error(`dtype q8 runs on the cpu or wasm execution provider (com.microsoft.DynamicQuantizeMatMul); got ${eps.join(', ')}`);
-  }
-  return dtype;
-}
-
-async function loadPretrained(
-  source: string | FileSource,
-  head: HeadKind,
-  options: LoadOptions,
-): Promise<{ config: ASTConfig; weights: Map<string, Float32Tensor> }> {
-  checkDtype(options); // before reading any file
-  const files = await resolveSource(source, { revision: options.revision });
-  const config = await ASTConfig.fromPretrained(files);
-  const tensors = await readCheckpointTensors(files);
-  const { weights } = loadWeights(config, tensors, head, files.description);
-  return { config, weights };
 }
 
 /** The bare encoder: last hidden state, pooler output, optional hidden states and attentions. */
@@ -439,8 +431,10 @@ export class ASTModel extends ASTRunner {
     super(config, weights, 'base', options);
   }
 
+  /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
-    const { config, weights } = await loadPretrained(source, 'base', options);
+    checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
+    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
     return ASTModel.fromWeights(config, weights, options);
   }
 
@@ -462,8 +456,10 @@ export class ASTForAudioClassification extends ASTRunner {
     super(config, weights, 'classification', options);
   }
 
+  /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
-    const { config, weights } = await loadPretrained(source, 'classification', options);
+    checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
+    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
     return ASTForAudioClassification.fromWeights(config, weights, options);
   }
 

@@ -8,15 +8,12 @@
  * The graphs are the ones this package runs (same builder, same dtype transforms). Browser-safe: files come
  * out one at a time as bytes; the caller writes them (the CLI: src/cli/export.ts).
  */
-import { ASTFeatureExtractor, AST_FEATURE_EXTRACTOR_DEFAULTS } from '../audio/feature-extractor.js';
-import { parseJson, resolveSource, type FileSource } from '../io/files.js';
-import { readCheckpointTensors } from '../io/safetensors.js';
+import type { FileSource } from '../io/files.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
-import { ASTConfig } from './config.js';
 import { buildInferenceGraph } from './ast.js';
-import { loadWeights, type HeadKind } from './weights.js';
-import { MODEL_DTYPES, parseModelDtype, type ModelDtype } from './dtype.js';
+import { loadPretrained } from './pretrained.js';
+import { MODEL_DTYPES, parseModelDtype, type ModelDtype } from '../runtime/dtype.js';
 
 /** transformers.js's file name for each dtype (its `DEFAULT_DTYPE_SUFFIX_MAPPING`). */
 export const TRANSFORMERS_JS_FILES: Readonly<Record<ModelDtype, string>> = {
@@ -54,29 +51,19 @@ export function parseDtypeList(list: string, where = '--dtype'): ModelDtype[] {
 export async function* exportForTransformersJs(source: string | FileSource, options: ExportOptions = {}): AsyncGenerator<ExportedFile> {
   const dtypes = options.dtypes ?? MODEL_DTYPES;
   for (const d of dtypes) parseModelDtype(d);
-  const files = await resolveSource(source, { revision: options.revision });
-  const config = await ASTConfig.fromPretrained(files);
-  const extractorJson = (await files.exists('preprocessor_config.json'))
-    ? ASTFeatureExtractor.fromConfig(parseJson(await files.read('preprocessor_config.json'), files.describe('preprocessor_config.json')) as Record<string, unknown>, files.describe('preprocessor_config.json')).toJSON()
-    : { ...AST_FEATURE_EXTRACTOR_DEFAULTS, max_length: config.max_length, num_mel_bins: config.num_mel_bins };
-  const tensors = await readCheckpointTensors(files);
-  const head: HeadKind = [...tensors.keys()].some((k) => k.startsWith('classifier.')) ? 'classification' : 'base';
-  const { weights } = loadWeights(config, tensors, head, files.description);
-  tensors.clear();
+  // a head when the checkpoint has one; Hugging Face's feature extractor defaults when it has no preprocessor config
+  const { config, extractor, weights, head } = await loadPretrained(source, { revision: options.revision, head: 'auto', preprocessor: 'optional' });
 
   const configJson = config.toJSON();
   if (!configJson.architectures) configJson.architectures = [head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel'];
   yield { path: 'config.json', bytes: jsonBytes(configJson) };
-  yield {
-    path: 'preprocessor_config.json',
-    bytes: jsonBytes({ feature_extractor_type: 'ASTFeatureExtractor', ...extractorJson }),
-  };
+  yield { path: 'preprocessor_config.json', bytes: jsonBytes({ feature_extractor_type: 'ASTFeatureExtractor', ...extractor.toJSON() }) };
   for (const dtype of dtypes) {
     const graph = buildInferenceGraph(config, weights, { head, dtype, attention: 'fused' });
     const model = graph.toModel();
     const bytes = encodeModel(dtype === 'fp16' ? toFloat16(model) : model);
     if (bytes.length > PROTOBUF_LIMIT) {
-      throw new Error(`${files.description}: the ${dtype} model is ${(bytes.length / 2 ** 30).toFixed(2)} GiB, past ONNX's 2 GiB single-file limit; external data is not written yet`);
+      throw new Error(`${typeof source === 'string' ? source : source.description}: the ${dtype} model is ${(bytes.length / 2 ** 30).toFixed(2)} GiB, past ONNX's 2 GiB single-file limit; external data is not written yet`);
     }
     yield { path: TRANSFORMERS_JS_FILES[dtype], bytes };
   }

@@ -89,6 +89,43 @@ export function quantizeInt8PerChannel(w: ArrayLike<number>, out: number, inF: n
   return { rows: inF, cols: out, data, scales };
 }
 
+/** One nn.Linear to prepare: weight [out, in], optional bias [out], and alpha for y = alpha (x W^T + b). */
+export interface LinearToQuantize {
+  weight: ArrayLike<number>;
+  out: number;
+  bias?: ArrayLike<number> | null;
+  alpha?: number;
+}
+
+/**
+ * Linears that read the same input (attention's query, key and value), prepared as ONE int8 Linear over their
+ * concatenated output channels: since each channel's scale reads only its own row, the result is each part
+ * quantised on its own, side by side. Each part's alpha is folded into its scales and its bias.
+ * Returns the int8 weight [in, sum(out)] and the bias [sum(out)] (undefined when no part has one).
+ */
+export function quantizeLinears(parts: readonly LinearToQuantize[], inF: number): { weight: Int8PerChannel; bias?: Float32Array } {
+  const total = parts.reduce((n, p) => n + p.out, 0);
+  const w = parts.length === 1 ? parts[0]!.weight : new Float32Array(total * inF);
+  if (parts.length > 1) {
+    let o = 0;
+    for (const p of parts) {
+      if (p.weight.length !== p.out * inF) throw new Error(`quantizeLinears: ${p.weight.length} values for [${p.out}, ${inF}]`);
+      (w as Float32Array).set(p.weight, o * inF);
+      o += p.out;
+    }
+  }
+  const weight = quantizeInt8PerChannel(w, total, inF);
+  const bias = parts.some((p) => p.bias) ? new Float32Array(total) : undefined;
+  let o = 0;
+  for (const p of parts) {
+    const alpha = p.alpha ?? 1;
+    if (alpha !== 1) for (let c = o; c < o + p.out; c++) weight.scales[c] = Math.fround(weight.scales[c]! * alpha);
+    if (p.bias && bias) for (let c = 0; c < p.out; c++) bias[o + c] = p.bias[c]! * alpha;
+    o += p.out;
+  }
+  return { weight, bias };
+}
+
 /** W [out, in] back from int8 per channel: scale[n] * q[k, n]. */
 export function dequantizeInt8PerChannel(q: Int8PerChannel): Float32Array {
   const { rows: inF, cols: out } = q;

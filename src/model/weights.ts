@@ -7,6 +7,7 @@
 import { numel, toFloat32, type Float32Tensor, type Tensor } from '../tensor.js';
 import type { FileSource } from '../io/files.js';
 import { readCheckpoint } from '../io/checkpoint.js';
+import { Rng } from '../rng.js';
 import type { ASTConfig } from './config.js';
 
 export type HeadKind = 'classification' | 'base';
@@ -18,7 +19,7 @@ export interface ParamSpec {
 
 /** ASTForAudioClassification keeps the encoder under this attribute name. */
 export const BASE_PREFIX = 'audio_spectrogram_transformer.';
-const HEAD_PREFIX = 'classifier.';
+export const HEAD_PREFIX = 'classifier.';
 
 /** Per-layer names (HF's ASTLayer), in state_dict order. `{i}` is the layer index. */
 const LAYER_TEMPLATES = [
@@ -142,7 +143,7 @@ export function loadWeights(
     notices.push(`${source}: ignored the classification head (${ignored.join(', ')}); ASTModel has none`);
   }
 
-  const rng = mulberry32(options.seed ?? 0);
+  const rng = new Rng(options.seed ?? 0);
   const weights = new Map<string, Float32Tensor>();
   for (const spec of specs) {
     const found = byName.get(spec.name);
@@ -356,7 +357,7 @@ function resampleFrequency(g: Float32Array, f: number, t: number, H: number, a: 
 }
 
 /** HF ASTPreTrainedModel._init_weights for the head: Linear trunc_normal(0, initializer_range) and zero bias; LayerNorm 1 and 0. */
-function initTensor(spec: ParamSpec, config: ASTConfig, options: LoadWeightsOptions, rng: () => number): Float32Tensor {
+function initTensor(spec: ParamSpec, config: ASTConfig, options: LoadWeightsOptions, rng: Rng): Float32Tensor {
   const n = numel(spec.shape);
   let data: Float32Array;
   if (options.initHead) {
@@ -372,29 +373,10 @@ function initTensor(spec: ParamSpec, config: ASTConfig, options: LoadWeightsOpti
     // torch.nn.init.trunc_normal_ bounds are absolute (a=-2, b=2), far beyond 0.02-std draws; rejection keeps it exact.
     for (let i = 0; i < n; i++) {
       let x: number;
-      do x = std * gaussian(rng);
+      do x = std * rng.normal();
       while (x < -2 || x > 2);
       data[i] = x;
     }
   }
   return { dtype: 'float32', dims: [...spec.shape], data };
-}
-
-/** Small seeded PRNG (mulberry32): repeatable head initialisation without a dependency. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rng: () => number): number {
-  // Box-Muller; 1 - u keeps the log argument in (0, 1].
-  const u = 1 - rng();
-  const v = rng();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }

@@ -15,5 +15,3 @@ export { dirSource } from './files.js';
 export { hubSource, hubCacheDir } from './hub.js';
 export type { HubOptions, HubFileSource } from './hub.js';
 export { loadAudio, readAudioFile, listAudioFiles, listAudioInput, readManifestPaths, AUDIO_EXTENSIONS } from './audio.js';
-export { runTraining, runEval } from '../train/train-node.js';
-export type { TrainCommand } from '../train/train-node.js';

@@ -23,9 +23,11 @@
 import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
 import { resolveSource, type FileSource } from '../io/files.js';
 import type { ASTConfig } from '../model/config.js';
-import { float32Tensor } from '../tensor.js';
+import type { Float32Tensor } from '../tensor.js';
+import { Batcher, BatchCancelledError } from './batcher.js';
 import { ASTForAudioClassification } from '../model/ast.js';
-import type { ModelDtype } from '../model/dtype.js';
+import { checkAgreement, loadPretrained } from '../model/pretrained.js';
+import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
@@ -61,14 +63,9 @@ export interface ClassifyOptions extends WindowOptions {
   batchSize?: number;
 }
 
-export interface PipelineOptions extends ClassifyOptions {
+export interface PipelineOptions extends ClassifyOptions, RuntimeOptions {
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
-  /** ONNX Runtime intra-op threads. */
-  threads?: number;
-  executionProviders?: string[];
-  /** Compute precision: 'fp32' (default), 'fp16' or 'q8' (int8 Linears quantised at load). */
-  dtype?: ModelDtype;
 }
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
@@ -110,16 +107,15 @@ export async function pipeline(
   options: PipelineOptions = {},
 ): Promise<AudioClassificationPipeline> {
   if (task !== 'audio-classification') throw new Error(`unsupported task "${String(task)}": this package provides "audio-classification"`);
-  const source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision: options.revision }).catch((err: unknown) => {
+  const { runtime, rest } = splitRuntimeOptions(options);
+  const { revision, ...defaults } = rest;
+  const source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision }).catch((err: unknown) => {
     if (model !== undefined) throw err;
     throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
   });
-  const [featureExtractor, classifier] = await Promise.all([
-    ASTFeatureExtractor.fromPretrained(source),
-    ASTForAudioClassification.fromPretrained(source, { threads: options.threads, executionProviders: options.executionProviders, dtype: options.dtype }),
-  ]);
-  const { revision: _r, threads: _t, executionProviders: _e, dtype: _d, ...defaults } = options;
-  return createAudioClassificationPipeline(featureExtractor, classifier, defaults);
+  const loaded = await loadPretrained(source, { head: 'classification' });
+  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, runtime);
+  return createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
 }
 
 /** The default activation for a checkpoint, with the reason (the CLI prints it). */
@@ -147,12 +143,7 @@ export function createAudioClassificationPipeline(
 ): AudioClassificationPipeline {
   const config = model.config;
   const fe = featureExtractor.config;
-  if (fe.max_length !== config.max_length || fe.num_mel_bins !== config.num_mel_bins) {
-    throw new Error(
-      `preprocessor_config.json (max_length ${fe.max_length}, num_mel_bins ${fe.num_mel_bins}) does not match ` +
-        `config.json (max_length ${config.max_length}, num_mel_bins ${config.num_mel_bins})`,
-    );
-  }
+  checkAgreement(config, fe, { config: 'config.json', preprocessor: 'preprocessor_config.json' });
   const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
 
@@ -167,7 +158,9 @@ export function createAudioClassificationPipeline(
       left: number;
     }
     const order: Pending[] = [];
-    let queue: { p: Pending; w: AudioWindow }[] = [];
+    // windows of every input share batches; each window's logits come back to its own input
+    const batcher = new Batcher<Pending>({ maxBatch: o.batchSize, maxLength: config.max_length, numMelBins: config.num_mel_bins });
+    const forward = async (inputValues: Float32Tensor) => (await model.forward({ inputValues })).logits;
 
     const finish = (p: Pending) => {
       const scores = p.scores as Float32Array[];
@@ -176,31 +169,30 @@ export function createAudioClassificationPipeline(
       p.waveform = new Float32Array(0); // release the samples as soon as the item is done
     };
 
-    const forwardQueue = async (batch: { p: Pending; w: AudioWindow }[]) => {
-      // Features one window at a time, so a window that fails (say, NaN samples) fails only its input.
-      const ready: { p: Pending; w: AudioWindow; features: Float32Array }[] = [];
-      for (const { p, w } of batch) {
-        if (p.item.error) continue;
+    // Features one window at a time, so a window that fails (say, NaN samples) fails only its input, and
+    // only a batch's worth of windows is held as features (a long file has hundreds of windows).
+    const queueWindows = async (p: Pending) => {
+      for (const w of p.windows) {
+        if (p.item.error) return;
+        let features: Float32Array;
         try {
           const segment = p.waveform.subarray(w.startSample, w.endSample);
-          ready.push({ p, w, features: featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data });
+          features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
         } catch (err) {
           p.item.error = prefixError(p.item.source, err);
+          batcher.cancel(p); // its other windows would be wasted work
+          return;
         }
-      }
-      if (ready.length === 0) return;
-      const per = fe.max_length * fe.num_mel_bins;
-      const batchValues = new Float32Array(ready.length * per); // [B, max_length, mel]
-      ready.forEach((r, b) => batchValues.set(r.features, b * per));
-      try {
-        const { logits } = await model.forward({ inputValues: float32Tensor([ready.length, fe.max_length, fe.num_mel_bins], batchValues) });
-        const n = labels.length;
-        ready.forEach(({ p, w }, b) => {
-          p.scores[w.index] = activate(logits.data.subarray(b * n, (b + 1) * n), o.functionToApply);
-          if (--p.left === 0) finish(p);
-        });
-      } catch (err) {
-        for (const { p } of ready) p.item.error ??= asError(err);
+        batcher.add(p, features).then(
+          (logits) => {
+            p.scores[w.index] = activate(logits, o.functionToApply);
+            if (--p.left === 0 && !p.item.error) finish(p);
+          },
+          (err: unknown) => {
+            if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
+          },
+        );
+        while (batcher.full) await batcher.runNext(forward);
       }
     };
 
@@ -233,22 +225,13 @@ export function createAudioClassificationPipeline(
         pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
         pending.left = pending.windows.length;
         pending.scores = new Array(pending.left);
-        for (const w of pending.windows) queue.push({ p: pending, w });
       } catch (err) {
         item.error = prefixError(source, err);
       }
-      while (queue.length >= o.batchSize) {
-        const batch = queue.slice(0, o.batchSize);
-        queue = queue.slice(o.batchSize);
-        await forwardQueue(batch);
-      }
+      if (!item.error) await queueWindows(pending);
       yield* ready();
     }
-    while (queue.length > 0) {
-      const batch = queue.slice(0, o.batchSize);
-      queue = queue.slice(o.batchSize);
-      await forwardQueue(batch);
-    }
+    while (batcher.pending > 0) await batcher.runNext(forward);
     yield* ready();
   }
 

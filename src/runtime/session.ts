@@ -1,27 +1,19 @@
 /**
- * A thin wrapper over the registered ONNX Runtime's InferenceSession: session options (threads,
- * execution providers, graph optimisation level) and conversion between our Tensor and ORT's.
+ * A thin wrapper over the registered ONNX Runtime's InferenceSession: RuntimeOptions mapped onto ORT's
+ * session options, and conversion between our Tensor and ORT's.
  * Browser-safe: the runtime comes from `getRuntime()`.
  */
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-common';
 import { getRuntime } from './backend.js';
 import type { DType, Float32Tensor, Tensor } from '../tensor.js';
+import type { RuntimeOptions } from './options.js';
 
-export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
+export type { GraphOptimizationLevel } from './options.js';
 
-export interface SessionOptions {
-  /** Intra-op threads (ORT's intraOpNumThreads); default: ORT's choice (one per physical core). */
-  threads?: number;
-  /** e.g. ['cpu'], ['cuda', 'cpu'], ['wasm'], ['webgpu', 'wasm']; default: the runtime's. */
-  executionProviders?: readonly string[];
-  /** Default 'all': the optimiser's fusions (LayerNorm, GELU, attention, MatMul+Add) are what make ORT fast. */
-  graphOptimizationLevel?: GraphOptimizationLevel;
+/** Checked RuntimeOptions (runner.ts checks them) plus what a graph brings along. */
+export interface SessionOptions extends RuntimeOptions {
   /** In-memory files that the model's external-data initializers point into (see GraphBuilder.encodeWithExternalData). */
   externalData?: readonly { path: string; data: Uint8Array }[];
-  /** ORT session config entries (SessionOptions.extra), e.g. { session: { disable_prepacking: '1' } }. */
-  extra?: Record<string, unknown>;
-  /** ORT's CPU memory arena (default on). Off: less peak memory, slower (fresh pages on every allocation). */
-  enableCpuMemArena?: boolean;
 }
 
 /** An ORT session over ONNX bytes, fed and read with our Tensor type. */
@@ -31,6 +23,7 @@ export class OrtSession {
     readonly executionProviders: readonly string[],
   ) {}
 
+  /** `options` as checkRuntimeOptions left them (Runner does that); use a Runner unless you need a bare session. */
   static async create(model: Uint8Array, options: SessionOptions = {}): Promise<OrtSession> {
     const rt = getRuntime();
     const eps = options.executionProviders ?? rt.defaultExecutionProviders;
@@ -39,12 +32,9 @@ export class OrtSession {
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     };
     if (options.externalData?.length) opts.externalData = [...options.externalData];
-    if (options.extra) opts.extra = options.extra;
-    if (options.enableCpuMemArena !== undefined) opts.enableCpuMemArena = options.enableCpuMemArena;
+    if (options.sessionConfig) opts.extra = options.sessionConfig;
+    if (options.memoryArena !== undefined) opts.enableCpuMemArena = options.memoryArena;
     if (options.threads !== undefined) {
-      if (!Number.isInteger(options.threads) || options.threads < 0) {
-        throw new Error(`threads must be a non-negative integer (0 = ORT's default), got ${options.threads}`);
-      }
       opts.intraOpNumThreads = options.threads;
       opts.interOpNumThreads = 1;
     }

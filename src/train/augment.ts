@@ -4,7 +4,7 @@
  *   w = ⌊u·F⌋ drawn in [0, F), start ⌊v·(size − w)⌋, the band set to the mask value;
  * - waveform mixup: x = λ·x₁ + (1−λ)·x₂ (x₂ padded/cut to x₁'s length), y = λ·y₁ + (1−λ)·y₂, λ ~ Beta(α, α).
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../rng.js';
 
 export interface SpecAugmentOptions {
   /** Max frequency-mask width in mel bins (AST AudioSet: 48); 0 disables. */

@@ -7,7 +7,7 @@
 import type { Float32Tensor } from '../tensor.js';
 import { formatSafetensors, parseSafetensors } from '../io/safetensors.js';
 import type { TrainerState, EpochLog } from './trainer.js';
-import type { RngState } from './rng.js';
+import type { RngState } from '../rng.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';

@@ -3,7 +3,7 @@
  * train/validation split, and per-epoch orders (shuffled or class-balanced). Browser-safe:
  * reading folders and audio lives in dataset-node.ts.
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../rng.js';
 
 export interface LabelledClip {
   /** File path (resolved against the manifest's folder by the Node loader). */

@@ -7,7 +7,7 @@
 import type { Float32Tensor } from '../tensor.js';
 import type { ASTConfig } from '../model/config.js';
 import { astParameterSpecs } from '../model/weights.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 export function initWeights(config: ASTConfig, seed: number): Map<string, Float32Tensor> {
   const rng = new Rng(seed);

@@ -10,22 +10,14 @@ import { buildInferenceGraph, emitForwardGraph, type ParamSource } from '../mode
 import type { ASTConfig } from '../model/config.js';
 import { astParameterSpecs } from '../model/weights.js';
 import { lossGraph, lossTerms, type Labels, type ProblemType } from '../model/loss.js';
-import { OrtSession, type GraphOptimizationLevel } from '../runtime/session.js';
-import type { Float32Tensor, Tensor } from '../tensor.js';
+import { Runner } from '../runtime/runner.js';
+import { checkInputValues } from '../model/pretrained.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import type { Float32Tensor } from '../tensor.js';
 import type { Trainable } from './trainer.js';
 
-export interface TrainableOptions {
-  threads?: number;
-  /**
-   * ORT's CPU memory arena (default on). Off lowers peak memory (AST-Base, 2 layers, batch 4: 4.4 -> 2.9 GB)
-   * but each step then page-faults fresh memory: about 2x slower per step (measured on AST-Base shapes).
-   */
-  memoryArena?: boolean;
-  /** ORT session config entries, e.g. { session: { 'intra_op.allow_spinning': '0' } }. */
-  sessionConfig?: Record<string, unknown>;
-  executionProviders?: string[];
-  graphOptimizationLevel?: GraphOptimizationLevel;
-}
+/** How the training graph runs: the runtime's options, nothing training-specific. */
+export type TrainableOptions = RuntimeOptions;
 
 export interface GradientsOutput {
   loss: number;
@@ -67,12 +59,12 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
  * grads keyed by HF state-dict names. `weights` is the live parameter map (the optimiser updates it in place).
  */
 export class ASTTrainable implements Trainable {
-  private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly runner: Runner;
 
   constructor(
     readonly config: ASTConfig,
     readonly weights: Map<string, Float32Tensor>,
-    private readonly options: TrainableOptions = {},
+    options: TrainableOptions = {},
   ) {
     for (const spec of astParameterSpecs(config, 'classification')) {
       const w = weights.get(spec.name);
@@ -81,50 +73,21 @@ export class ASTTrainable implements Trainable {
         throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
       }
     }
-  }
-
-  private session(key: string, build: () => GraphBuilder): Promise<OrtSession> {
-    let s = this.sessions.get(key);
-    if (!s) {
-      s = OrtSession.create(build().encode(), {
-        threads: this.options.threads,
-        executionProviders: this.options.executionProviders,
-        graphOptimizationLevel: this.options.graphOptimizationLevel,
-        enableCpuMemArena: this.options.memoryArena ?? true,
-        extra: this.options.sessionConfig,
-      });
-      this.sessions.set(key, s);
-      s.catch(() => this.sessions.delete(key));
-    }
-    return s;
-  }
-
-  private checkInput(x: Float32Tensor): void {
-    const c = this.config;
-    if (x.dtype !== 'float32' || x.dims.length !== 3 || x.dims[1] !== c.max_length || x.dims[2] !== c.num_mel_bins || x.data.length !== x.dims[0]! * c.max_length * c.num_mel_bins) {
-      throw new Error(`inputValues: expected float32 [batch, ${c.max_length}, ${c.num_mel_bins}], got ${x.dtype} [${x.dims.join(', ')}]`);
-    }
-  }
-
-  private weightFeeds(): Record<string, Tensor> {
-    const feeds: Record<string, Tensor> = {};
-    for (const [k, w] of this.weights) feeds[k] = w;
-    return feeds;
+    this.runner = new Runner(options);
   }
 
   /** Loss (HF's, by problem_type), logits and the gradient of the loss for every weight. */
   async computeGradients(i: { inputValues: Float32Tensor; labels: Labels; problemType?: ProblemType }): Promise<GradientsOutput> {
-    this.checkInput(i.inputValues);
+    checkInputValues(i.inputValues, this.config);
     const B = i.inputValues.dims[0]!;
     const cfg = { num_labels: this.config.num_labels, problem_type: i.problemType ?? this.config.problem_type };
     const terms = lossTerms(cfg, i.labels, B);
-    const session = await this.session(`train:${terms.problemType}`, () => buildTrainingGraph(this.config, terms.problemType));
-    const r = await session.run({
-      input_values: i.inputValues,
-      loss_targets: terms.targets,
-      loss_weights: terms.weights,
-      ...this.weightFeeds(),
-    });
+    const r = await this.runner.run(
+      `train:${terms.problemType}`,
+      () => ({ model: buildTrainingGraph(this.config, terms.problemType).encode() }),
+      { input_values: i.inputValues, loss_targets: terms.targets, loss_weights: terms.weights },
+      this.weights,
+    );
     const grads = new Map<string, Float32Tensor>();
     for (const name of this.weights.keys()) {
       const t = r[GRAD_PREFIX + name] as Float32Tensor;
@@ -134,18 +97,16 @@ export class ASTTrainable implements Trainable {
   }
 
   async predict(inputValues: Float32Tensor): Promise<Float32Tensor> {
-    this.checkInput(inputValues);
-    const session = await this.session('logits', () =>
-      buildInferenceGraph(this.config, parameterInputs(this.config), { head: 'classification', attention: 'plain', weightsAsInputs: true }),
-    );
-    const r = await session.run({ input_values: inputValues, ...this.weightFeeds() }, ['logits']);
+    checkInputValues(inputValues, this.config);
+    const build = () => ({
+      model: buildInferenceGraph(this.config, parameterInputs(this.config), { head: 'classification', attention: 'plain', weightsAsInputs: true }).encode(),
+    });
+    const r = await this.runner.run('logits', build, { input_values: inputValues }, this.weights, ['logits']);
     return r.logits as Float32Tensor;
   }
 
-  async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+  dispose(): Promise<void> {
+    return this.runner.dispose();
   }
 }
 

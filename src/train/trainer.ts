@@ -9,11 +9,14 @@
  */
 import type { Float32Tensor } from '../tensor.js';
 import type { ASTConfig } from '../model/config.js';
-import type { Labels, ProblemType } from '../model/loss.js';
+import { lossTerms, referenceLoss, type Labels, type ProblemType } from '../model/loss.js';
+import type { InputSpec } from '../model/pretrained.js';
+import type { Normalization } from '../audio/fbank.js';
+import { Batcher } from '../pipeline/batcher.js';
 import { AdamW, hfNoDecay } from './adamw.js';
 import { lrMultiplier, type ScheduleKind } from './schedule.js';
 import { clipGradNorm } from './clip.js';
-import { Rng, type RngState } from './rng.js';
+import { Rng, type RngState } from '../rng.js';
 import { epochOrder } from './dataset.js';
 import { specAugment, mixWaveforms, mixTargets } from './augment.js';
 import { accuracy, multiLabelMetrics } from './metrics.js';
@@ -82,13 +85,13 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   averageLast: 0,
 };
 
-/** How raw features become model input: (x − mean) / (2 · std), as ASTFeatureExtractor. */
-export interface Normalisation {
-  mean: number;
-  std: number;
-  doNormalize: boolean;
-  maxLength: number;
-  numMelBins: number;
+/**
+ * How raw (un-normalised, padded) fbank rows become model input: the shape of a row and ASTFeatureExtractor's
+ * normalisation, (x − mean) / scale with scale = 2 · std (undefined: do_normalize false, rows used as they are).
+ */
+export interface FeatureSpec {
+  input: Pick<InputSpec, 'maxLength' | 'numMelBins'>;
+  normalize?: Normalization;
 }
 
 /** Everything saved after an epoch and read back by --resume. */
@@ -139,7 +142,8 @@ export interface TrainRun {
   train: Example[];
   validation: Example[];
   multiLabel: boolean;
-  norm: Normalisation;
+  input: FeatureSpec['input'];
+  normalize?: Normalization;
   options: TrainOptions;
   store?: CheckpointStore;
   progress?: ProgressSink;
@@ -155,26 +159,26 @@ export function stepsPerEpoch(nTrain: number, o: TrainOptions): number {
   return Math.ceil(Math.ceil(nTrain / o.batchSize) / o.gradientAccumulationSteps);
 }
 
-/** Normalises raw features into `out` (as ASTFeatureExtractor's do_normalize). */
-function normalise(raw: Float32Array, norm: Normalisation, out: Float32Array, offset: number): void {
-  if (!norm.doNormalize) {
-    out.set(raw, offset);
-    return;
-  }
-  const a = 1 / (2 * norm.std);
-  for (let i = 0; i < raw.length; i++) out[offset + i] = (raw[i]! - norm.mean) * a;
+/** A raw row normalised as ASTFeatureExtractor does (a fresh array; the raw row is kept for the next epoch). */
+function normalise(raw: Float32Array, normalize: Normalization | undefined): Float32Array {
+  if (!normalize) return raw;
+  const out = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = (raw[i]! - normalize.mean) / normalize.scale;
+  return out;
 }
 
 export async function train(run: TrainRun): Promise<{ state: TrainerState; finalDir?: string }> {
-  const { model, options: o, norm } = run;
+  const { model, options: o } = run;
+  const norm: FeatureSpec = { input: run.input, normalize: run.normalize };
+  const { maxLength, numMelBins } = run.input;
   const progress = run.progress ?? silentProgress;
   const now = run.now ?? (() => performance.now());
   if (run.train.length === 0) throw new Error('train: no training clips');
   const L = model.config.num_labels;
   const problemType: ProblemType = run.multiLabel ? 'multi_label_classification' : 'single_label_classification';
-  const frameSize = norm.maxLength * norm.numMelBins;
+  const frameSize = maxLength * numMelBins;
   for (const e of [...run.train, ...run.validation]) {
-    if (e.features.length !== frameSize) throw new Error(`train: a clip has ${e.features.length} feature values, expected ${norm.maxLength} x ${norm.numMelBins}`);
+    if (e.features.length !== frameSize) throw new Error(`train: a clip has ${e.features.length} feature values, expected ${maxLength} x ${numMelBins}`);
     if (e.target.length !== L) throw new Error(`train: a target has ${e.target.length} labels, the model has ${L}`);
   }
   if (o.mixupAlpha > 0 && !run.featurize) throw new Error('train: mixup needs waveforms and a featurizer');
@@ -192,6 +196,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     history.push(...r.history);
   }
   const perEpoch = stepsPerEpoch(run.train.length, o);
+  const batcher = new Batcher<number>({ maxBatch: o.batchSize, maxLength, numMelBins });
   const totalSteps = perEpoch * o.epochs;
 
   let state: TrainerState = { epoch: startEpoch, step, rng: rng.state, adam: opt.state, history };
@@ -210,7 +215,6 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     for (let bi = 0; bi < nBatches; bi++) {
       const idx = order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
       const B = idx.length;
-      const input = new Float32Array(B * frameSize);
       const target = new Float32Array(B * L);
       const mix = o.mixupAlpha > 0 && rng.uniform() < o.mixupProb;
       for (let k = 0; k < B; k++) {
@@ -227,17 +231,13 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
         }
         if (o.freqMask > 0 || o.timeMask > 0) {
           // masked cells are raw zeros, normalised afterwards, as the AST recipe masks before normalising
-          specAugment(raw, norm.maxLength, norm.numMelBins, { freqMask: o.freqMask, timeMask: o.timeMask, maskValue: 0 }, rng);
+          specAugment(raw, maxLength, numMelBins, { freqMask: o.freqMask, timeMask: o.timeMask, maskValue: 0 }, rng);
         }
-        normalise(raw, norm, input, k * frameSize);
+        void batcher.add(k, normalise(raw, run.normalize));
         target.set(tgt, k * L);
       }
       const labels: Labels = { dtype: 'float32', dims: [B, L], data: target };
-      const out = await model.computeGradients({
-        inputValues: { dtype: 'float32', dims: [B, norm.maxLength, norm.numMelBins], data: input },
-        labels,
-        problemType,
-      });
+      const out = await model.computeGradients({ inputValues: batcher.take()!.inputValues, labels, problemType });
       if (!Number.isFinite(out.loss)) throw new Error(`train: loss became ${out.loss} at epoch ${epoch + 1}, step ${step}`);
       lossSum += out.loss * B;
       lossCount += B;
@@ -327,45 +327,29 @@ export function formatEval(r: EvalResult): string {
   return parts.join(', ');
 }
 
-/** Loss and metrics of a labelled set (no augmentation). */
+/** Loss and metrics of a labelled set (no augmentation); `model.predict` gives logits [B, num_labels]. */
 export async function evaluate(
   model: Pick<Trainable, 'config' | 'predict'>,
   examples: Example[],
   multiLabel: boolean,
-  norm: Normalisation,
+  features: FeatureSpec,
   batchSize: number,
 ): Promise<EvalResult> {
   const L = model.config.num_labels;
-  const frameSize = norm.maxLength * norm.numMelBins;
-  const scores = new Float32Array(examples.length * L);
-  const targets = new Float32Array(examples.length * L);
-  for (let s = 0; s < examples.length; s += batchSize) {
-    const batch = examples.slice(s, s + batchSize);
-    const input = new Float32Array(batch.length * frameSize);
-    batch.forEach((e, k) => {
-      normalise(e.features, norm, input, k * frameSize);
-      targets.set(e.target, (s + k) * L);
-    });
-    const logits = await model.predict({ dtype: 'float32', dims: [batch.length, norm.maxLength, norm.numMelBins], data: input });
-    scores.set(logits.data, s * L);
-  }
-  let loss = 0;
   const n = examples.length;
+  const batcher = new Batcher<number>({ maxBatch: batchSize, ...features.input });
+  const rows = examples.map((e, i) => batcher.add(i, normalise(e.features, features.normalize)));
+  while (batcher.pending > 0) await batcher.runNext((x) => model.predict(x));
+  const scores = new Float32Array(n * L);
+  const targets = new Float32Array(n * L);
   for (let i = 0; i < n; i++) {
-    if (multiLabel) {
-      for (let c = 0; c < L; c++) {
-        const x = scores[i * L + c]!;
-        const y = targets[i * L + c]!;
-        loss += (Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x)))) / (n * L);
-      }
-    } else {
-      let max = -Infinity;
-      for (let c = 0; c < L; c++) max = Math.max(max, scores[i * L + c]!);
-      let z = 0;
-      for (let c = 0; c < L; c++) z += Math.exp(scores[i * L + c]! - max);
-      for (let c = 0; c < L; c++) loss -= (targets[i * L + c]! * (scores[i * L + c]! - max - Math.log(z))) / n;
-    }
+    scores.set(await rows[i]!, i * L);
+    targets.set(examples[i]!.target, i * L);
   }
+  // the loss the training graph computes (HF's, by problem type), evaluated in float64 over the whole set
+  const problemType: ProblemType = multiLabel ? 'multi_label_classification' : 'single_label_classification';
+  const terms = lossTerms({ num_labels: L, problem_type: problemType }, { dtype: 'float32', dims: [n, L], data: targets }, n);
+  const loss = referenceLoss({ dtype: 'float32', dims: [n, L], data: scores }, terms);
   if (multiLabel) {
     const m = multiLabelMetrics(scores, targets, L);
     return { loss, mAP: m.mAP, mAUC: m.mAUC, dPrime: m.dPrime, clips: n };

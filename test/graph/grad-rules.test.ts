@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { encodeModel, type OnnxNode, type OnnxTensor, type OnnxAttrValue } from '../../src/graph/onnx.js';
 import { gradients, type Dim } from '../../src/graph/grad.js';
 import { OnnxGradGraph, nodeRecords } from '../helpers/grad-onnx.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/rng.js';
 
 interface Case {
   name: string;

@@ -21,11 +21,11 @@ import '../../src/node/index.js';
 import { ASTForAudioClassification } from '../../src/model/ast.js';
 import { ASTConfig } from '../../src/model/config.js';
 import { loadWeights } from '../../src/model/weights.js';
-import { readCheckpointTensors } from '../../src/io/safetensors.js';
+import { readCheckpointTensors } from '../../src/io/checkpoint.js';
 import { dirSource } from '../../src/node/files.js';
 import { GraphBuilder } from '../../src/graph/builder.js';
 import { OrtSession } from '../../src/runtime/session.js';
-import { int8GemmErrorBound } from '../../src/model/quant.js';
+import { int8GemmErrorBound, quantizeInt8PerChannel } from '../../src/model/quant.js';
 import { DEFAULT_MODEL_DIR, pipeline } from '../../src/pipeline/audio-classification.js';
 import { fixtureIndex, fixturesDir, maxAbs, maxAbsDiff, readFixtureNpy, REPO_ROOT } from '../helpers/fixtures.js';
 import type { Float32Tensor } from '../../src/tensor.js';
@@ -52,7 +52,9 @@ function lcg(seed: number): () => number {
 async function checkGemm(label: string, x: Float32Array, rows: number, w: Float32Array, out: number, inF: number, b: Float32Array): Promise<void> {
   const g = new GraphBuilder('q8-linear');
   const xv = g.input('x', 'float32', [rows, inF]);
-  const y = g.linear(xv, g.initializer('w', [out, inF], w), g.initializer('b', [out], b), { dtype: 'q8' });
+  const q = quantizeInt8PerChannel(w, out, inF);
+  const w8 = { data: g.typedInitializer('w', 'int8', [inF, out], q.data), scale: g.typedInitializer('w_scale', 'float32', [out], q.scales) };
+  const y = g.linear(xv, w8, g.initializer('b', [out], b), { dtype: 'q8' });
   g.output(y, 'y');
   const s = await OrtSession.create(g.encode(), { threads: 1 });
   try {

@@ -11,6 +11,7 @@ import {
   int8GemmErrorBound,
   quantizeActivationsUint8,
   quantizeInt8PerChannel,
+  quantizeLinears,
   quantizeUint8Asymmetric,
   roundHalfEven,
 } from '../../src/model/quant.js';
@@ -198,4 +199,29 @@ test('int8 GEMM error bound covers the simulated quantised product (exact intege
   }
   // the bound is worst case, yet not vacuous: errors use a visible part of it
   assert.ok(tightest > 0.01 && tightest <= 1, `largest error / bound ${tightest}`);
+});
+
+test('quantizeLinears: parts side by side equal each part quantised alone; alpha folded into scales and bias', () => {
+  const rnd = lcg(13);
+  const inF = 6;
+  const parts = [3, 2, 4].map((out, i) => ({
+    weight: Float32Array.from({ length: out * inF }, () => rnd() - 0.5),
+    out,
+    bias: i === 1 ? null : Float32Array.from({ length: out }, () => rnd() - 0.5),
+    alpha: i === 0 ? 0.125 : 1,
+  }));
+  const { weight, bias } = quantizeLinears(parts, inF);
+  assert.equal(weight.cols, 9);
+  assert.equal(weight.rows, inF);
+  let o = 0;
+  for (const p of parts) {
+    const alone = quantizeInt8PerChannel(p.weight, p.out, inF);
+    for (let c = 0; c < p.out; c++) {
+      assert.equal(weight.scales[o + c], Math.fround(alone.scales[c]! * p.alpha), `scale ${o + c}`);
+      for (let k = 0; k < inF; k++) assert.equal(weight.data[k * 9 + o + c], alone.data[k * p.out + c]);
+      assert.equal(bias![o + c], p.bias ? p.bias[c]! * p.alpha : 0); // no bias: zeros
+    }
+    o += p.out;
+  }
+  assert.equal(quantizeLinears([{ weight: [1, 2], out: 1 }], 2).bias, undefined);
 });

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCsvManifest, parseJsonlManifest, labelSet, splitTrainValidation, epochOrder } from '../../src/train/dataset.js';
 import { specAugment, mixWaveforms, mixTargets } from '../../src/train/augment.js';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/rng.js';
 
 test('CSV manifests: header names the columns, quoted multi-label cells split on ; | or ,', () => {
   const clips = parseCsvManifest('path,labels\na.wav,dog\n"b, c.wav","dog;cat"\nd.wav,"cat,bird"\n', 'm.csv');

@@ -1,7 +1,7 @@
 /** Generated labelled audio for training tests: tones per class with a little seeded noise, as 16-bit WAV. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng } from '../../src/train/rng.js';
+import { Rng } from '../../src/rng.js';
 import { pcm16Wav } from '../helpers/pcm16-wav.js';
 
 /** root/<class>/<k>.wav: a 0.5 s tone near each class's frequency plus noise. */

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '../../src/node/index.js';
-import { runTraining, runEval } from '../../src/train/train-node.js';
+import { runTraining, runEval } from '../../src/node/training.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { makeToneDataset, TINY_CONFIG } from './helpers.js';
 import { fixturesDir } from '../helpers/fixtures.js';

@@ -42,7 +42,7 @@ const clip = (v: number): Example => {
   return { features, target: Float32Array.from([1, 0]), labelIds: [0] };
 };
 
-const norm = { mean: 0, std: 0.5, doNormalize: false, maxLength: 16, numMelBins: 16 };
+const input = { maxLength: 16, numMelBins: 16 }; // no normalize: do_normalize off, raw features
 const base = {
   epochs: 1, batchSize: 2, lr: 0.1, weightDecay: 0, schedule: 'constant' as const, warmupSteps: 0, gradientAccumulationSteps: 1,
   maxGradNorm: 0, seed: 1, freqMask: 0, timeMask: 0, mixupAlpha: 0, mixupProb: 0, balanced: false, averageLast: 0,
@@ -51,13 +51,13 @@ const base = {
 test('gradient accumulation: one optimiser step per N micro-batches, on their mean gradient', async () => {
   const m = standIn();
   // 5 clips, batch 2 -> micro-batches of 2, 2, 1; accumulation 2 -> steps after batches 2 and 3
-  const r = await train({ model: m, train: [1, 2, 3, 4, 5].map(clip), validation: [], multiLabel: false, norm, options: { ...base, gradientAccumulationSteps: 2 } });
+  const r = await train({ model: m, train: [1, 2, 3, 4, 5].map(clip), validation: [], multiLabel: false, input, options: { ...base, gradientAccumulationSteps: 2 } });
   assert.deepEqual(m.calls, [2, 2, 1]);
   assert.equal(r.state.step, 2);
   assert.equal(r.state.adam.step, 2);
   // the first step's gradient is the mean of its two micro-batches' gradients: w − mean(x) over four clips
   const m2 = standIn();
-  const r2 = await train({ model: m2, train: [1, 2, 3, 4].map(clip), validation: [], multiLabel: false, norm, options: { ...base, gradientAccumulationSteps: 2 } });
+  const r2 = await train({ model: m2, train: [1, 2, 3, 4].map(clip), validation: [], multiLabel: false, input, options: { ...base, gradientAccumulationSteps: 2 } });
   assert.equal(r2.state.adam.step, 1);
   // Adam's first moment after one step is (1 − β1)·g = 0.1 · (0 − 2.5)
   assert.ok(Math.abs(r2.state.adam.expAvg.get('w')![0]! - -0.25) < 1e-7);
@@ -67,14 +67,14 @@ test('gradient accumulation: one optimiser step per N micro-batches, on their me
 
 test('warm-up: the first update of a linear warm-up uses lr 0, as HF', async () => {
   const m = standIn();
-  await train({ model: m, train: [1, 1].map(clip), validation: [], multiLabel: false, norm, options: { ...base, schedule: 'linear', warmupSteps: 1, epochs: 1 } });
+  await train({ model: m, train: [1, 1].map(clip), validation: [], multiLabel: false, input, options: { ...base, schedule: 'linear', warmupSteps: 1, epochs: 1 } });
   assert.equal(m.weights.get('w')!.data[0], 0); // one step, at lr 0
 });
 
 test('a loss that is not finite stops training with an error that says where', async () => {
   const m = standIn();
   await assert.rejects(
-    train({ model: m, train: [NaN, 1].map(clip), validation: [], multiLabel: false, norm, options: base }),
+    train({ model: m, train: [NaN, 1].map(clip), validation: [], multiLabel: false, input, options: base }),
     /loss became NaN at epoch 1, step 0/,
   );
 });

@@ -4,7 +4,7 @@
  * math with, and the emitter interface the typed builder methods call. Imports types only.
  */
 import type { Attrs, Dim, GradGraph, NodeRecord } from '../types.js';
-import type { OnnxElemType, OnnxTensor } from '../onnx.js';
+import type { OnnxElemType } from '../onnx.js';
 import type { Value } from '../value.js';
 
 /** What a shape rule may ask about the node being added. */
@@ -54,12 +54,6 @@ export interface OpEmitter {
   op1(type: string, inputs: readonly (Value | null)[], attrs?: Attrs, domain?: string): Value;
   constF32(values: readonly number[], dims?: readonly number[]): Value;
   constI64(values: readonly number[], dims?: readonly number[]): Value;
-  /** A value's static shape (throws when unknown). */
-  shape(v: Value): readonly Dim[];
-  /** The float32 data of an initializer, else undefined (a q8 Linear quantises its weight from it). */
-  initializerData(v: Value): Float32Array | undefined;
-  /** A weight of another element type (int8 data, ...), stored as given. */
-  typedInitializer(name: string, dtype: OnnxElemType, dims: readonly number[], data: OnnxTensor['data']): Value;
 }
 
 /** A tensor operand, or a number that becomes a float32 scalar constant. */

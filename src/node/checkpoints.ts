@@ -4,12 +4,12 @@
  * renamed. A killed run never leaves a half-written checkpoint that --resume would read.
  */
 import { mkdirSync, writeFileSync, renameSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirSource, writeFileAtomic } from './files.js';
 import { join } from 'node:path';
 import type { Float32Tensor } from '../tensor.js';
-import { parseSafetensors } from '../io/safetensors.js';
-import { toFloat32 } from '../tensor.js';
-import type { CheckpointStore, Trainable, TrainerState } from './trainer.js';
-import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from './checkpoint.js';
+import { loadPretrained } from '../model/pretrained.js';
+import type { CheckpointStore, Trainable, TrainerState } from '../train/trainer.js';
+import { modelFiles, trainerStateFiles, parseTrainerState, TRAINER_STATE_FILE, OPTIMIZER_FILE } from '../train/checkpoint.js';
 
 export const epochDirName = (epoch: number): string => `checkpoint-epoch-${epoch}`;
 
@@ -38,25 +38,15 @@ export class FolderCheckpointStore implements CheckpointStore {
   }
 
   async saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string> {
-    writeFilesAtomically(this.outDir, modelFiles(model.config.toJSON(), this.preprocessor, weights));
+    mkdirSync(this.outDir, { recursive: true });
+    for (const [name, bytes] of Object.entries(modelFiles(model.config.toJSON(), this.preprocessor, weights))) {
+      await writeFileAtomic(join(this.outDir, name), bytes);
+    }
     return this.outDir;
   }
 
   async loadEpochWeights(epoch: number): Promise<Map<string, Float32Tensor>> {
-    const p = join(this.outDir, epochDirName(epoch), 'model.safetensors');
-    const st = parseSafetensors(readFileSync(p), p);
-    const out = new Map<string, Float32Tensor>();
-    for (const [k, t] of st.tensors) out.set(k, toFloat32(t));
-    return out;
-  }
-}
-
-export function writeFilesAtomically(dir: string, files: Record<string, Uint8Array>): void {
-  mkdirSync(dir, { recursive: true });
-  for (const [name, bytes] of Object.entries(files)) {
-    const tmp = join(dir, `.${name}.tmp-${process.pid}`);
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, join(dir, name));
+    return (await loadPretrained(dirSource(join(this.outDir, epochDirName(epoch))), { head: 'classification' })).weights;
   }
 }
 

@@ -1,0 +1,272 @@
+/**
+ * `ast-audio train` and `ast-audio eval` as functions (Node-only: they read folders and write checkpoints).
+ * Training is two steps: `prepareTraining` (data source -> cached features, checkpoint or config -> model,
+ * norm stats, store) and `train` (the browser-safe loop in train/trainer.ts); `runTraining` does both.
+ */
+import { readFileSync } from 'node:fs';
+import type { Float32Tensor } from '../tensor.js';
+import { ASTConfig } from '../model/config.js';
+import { loadPretrained } from '../model/pretrained.js';
+import { ASTForAudioClassification } from '../model/ast.js';
+import { parseJson } from '../io/files.js';
+import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import type { Normalization } from '../audio/fbank.js';
+import { NormStatsAccumulator } from '../audio/norm-stats.js';
+import type { RuntimeOptions } from '../runtime/options.js';
+import { labelSet, splitTrainValidation, type LabelledClip } from '../train/dataset.js';
+import { Rng } from '../rng.js';
+import { warmupStepsFor } from '../train/schedule.js';
+import { initWeights } from '../train/init.js';
+import { createTrainable } from '../train/trainable.js';
+import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
+import { loadAudio } from './audio.js';
+import { dirSource } from './files.js';
+import { resolveNodeSource } from './resolve.js';
+import { readLabelledClips } from './training-data.js';
+import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './checkpoints.js';
+
+export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions, 'threads'> {
+  data: string;
+  out: string;
+  /** Pretrained checkpoint (folder or Hub id). */
+  model?: string;
+  /** config.json-style JSON file for training from scratch. */
+  config?: string;
+  validationData?: string;
+  validationSplit?: number;
+  maxLength?: number;
+  frequencyStride?: number;
+  timeStride?: number;
+  /** 'compute' (default), 'checkpoint' (keep the pretrained preprocessor's), or explicit numbers. */
+  normStats?: 'compute' | 'checkpoint' | { mean: number; std: number };
+  resume?: string | boolean;
+  /** Trade speed for memory: ORT without its memory arena (about 2x slower, a third less peak memory). */
+  lowMemory?: boolean;
+  warmupRatio?: number;
+  progress?: ProgressSink;
+  /** Tests: stop after this many epochs (a simulated kill). */
+  stopAfterEpoch?: number;
+}
+
+/** Decodes every clip once and keeps its raw (un-normalised) fbank; waveforms too when mixup needs them. */
+export async function loadExamples(
+  clips: LabelledClip[],
+  labels: string[],
+  multiLabel: boolean,
+  fe: ASTFeatureExtractor,
+  keepWaveforms: boolean,
+): Promise<Example[]> {
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const out: Example[] = [];
+  for (const c of clips) {
+    const waveform = await loadAudio(c.path, { samplingRate: fe.config.sampling_rate });
+    const features = fe.fbank(waveform, fe.config.sampling_rate, { source: c.path }).data; // [max_length, bins], raw log-mel
+    const target = new Float32Array(labels.length);
+    const labelIds: number[] = [];
+    for (const l of c.labels) {
+      const id = index.get(l);
+      if (id === undefined) throw new Error(`${c.path}: label "${l}" is not one of the model's labels (${labels.join(', ')})`);
+      target[id] = 1;
+      labelIds.push(id);
+    }
+    if (!multiLabel && labelIds.length !== 1) throw new Error(`${c.path}: single-label data needs exactly one label, got ${c.labels.length}`);
+    out.push({ features, target, labelIds, waveform: keepWaveforms ? waveform : undefined });
+  }
+  return out;
+}
+
+/** The AST repo's get_norm_stats over the training clips' raw padded fbank (AUDIO's accumulator). */
+export function normStats(examples: Example[]): { mean: number; std: number } {
+  const acc = new NormStatsAccumulator();
+  for (const e of examples) acc.add(e.features);
+  const { mean, std } = acc.result();
+  return { mean, std };
+}
+
+/** A JSON file given on the command line (--config), errors naming it. */
+function readJsonFile(path: string): Record<string, unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return parseJson(bytes, path) as Record<string, unknown>;
+}
+
+function labelsJson(labels: string[]): { id2label: Record<string, string>; label2id: Record<string, number>; num_labels: number } {
+  return {
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+    label2id: Object.fromEntries(labels.map((l, i) => [l, i])),
+    num_labels: labels.length,
+  };
+}
+
+/** Own copies: the optimiser updates weights in place, never the checkpoint's buffer. */
+function ownCopies(weights: Map<string, Float32Tensor>): Map<string, Float32Tensor> {
+  return new Map([...weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
+}
+
+/** The model and data of a training run, ready for `train` (the caller may dispose `run.model`). */
+export interface PreparedTraining {
+  run: TrainRun & { model: Awaited<ReturnType<typeof createTrainable>> };
+  outDir: string;
+}
+
+/** Step 1 of `ast-audio train`: data, features, model (pretrained, resumed or fresh), norm stats, store. */
+export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraining> {
+  const log = (m: string): void => (cmd.progress ? cmd.progress.log(m) : undefined);
+  const o: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS };
+  for (const k of Object.keys(DEFAULT_TRAIN_OPTIONS) as (keyof TrainOptions)[]) {
+    if (cmd[k] !== undefined) (o as unknown as Record<string, unknown>)[k] = cmd[k];
+  }
+
+  // ---- resume: everything (config, weights, stats, options) comes from the checkpoint
+  let resumeDir: string | undefined;
+  if (cmd.resume) {
+    resumeDir = latestCheckpoint(typeof cmd.resume === 'string' ? cmd.resume : cmd.out);
+    if (!resumeDir) throw new Error(`--resume: no checkpoint-epoch-N folder with trainer_state.json in ${typeof cmd.resume === 'string' ? cmd.resume : cmd.out}`);
+  }
+
+  const clips = await readLabelledClips(cmd.data);
+  let { labels, multiLabel } = labelSet(clips);
+  const overrides = {
+    ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
+    ...(cmd.frequencyStride ? { frequency_stride: cmd.frequencyStride } : {}),
+    ...(cmd.timeStride ? { time_stride: cmd.timeStride } : {}),
+  };
+
+  let config: ASTConfig;
+  let weights: Map<string, Float32Tensor>;
+  let rawFe: ASTFeatureExtractor;
+  if (resumeDir) {
+    const loaded = await loadPretrained(dirSource(resumeDir), { head: 'classification' });
+    ({ config, extractor: rawFe } = loaded);
+    weights = ownCopies(loaded.weights);
+    labels = config.labels;
+    multiLabel = config.problem_type === 'multi_label_classification';
+  } else if (cmd.model) {
+    const loaded = await loadPretrained(await resolveNodeSource(cmd.model), {
+      head: 'classification',
+      preprocessor: 'optional',
+      adapt: (pretrained) => {
+        // the same label set as the checkpoint's: keep its order, so its head stays meaningful and is kept
+        const same = pretrained.labels.length === labels.length && labels.every((l) => pretrained.labels.includes(l));
+        if (same) labels = pretrained.labels;
+        const json = {
+          ...pretrained.toJSON(),
+          ...labelsJson(labels),
+          problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
+          ...overrides,
+        };
+        return ASTConfig.fromJSON(json, `${cmd.model} with the new label set`);
+      },
+      weightOptions: { ignoreMismatchedHead: true, seed: o.seed },
+    });
+    for (const n of loaded.notices) log(`notice: ${n}`);
+    ({ config, extractor: rawFe } = loaded);
+    weights = ownCopies(loaded.weights);
+  } else if (cmd.config) {
+    const { feature_extractor: feOverride, ...fileJson } = readJsonFile(cmd.config);
+    const json = {
+      architectures: ['ASTForAudioClassification'],
+      torch_dtype: 'float32',
+      ...fileJson,
+      ...labelsJson(labels),
+      problem_type: multiLabel ? 'multi_label_classification' : 'single_label_classification',
+      ...overrides,
+    };
+    config = ASTConfig.fromJSON(json, cmd.config);
+    const feJson = { ...(typeof feOverride === 'object' && feOverride ? feOverride : {}), num_mel_bins: config.num_mel_bins, max_length: config.max_length };
+    rawFe = ASTFeatureExtractor.fromConfig(feJson, `${cmd.config} (feature_extractor)`);
+    weights = initWeights(config, o.seed);
+    log(`training from scratch: ${config.num_hidden_layers} layers, hidden ${config.hidden_size}, ${labels.length} labels`);
+  } else {
+    throw new Error('train: give --model (a pretrained checkpoint), --config (a config.json to train from scratch) or --resume');
+  }
+
+  // ---- features, once per clip (raw fbank; normalised per batch)
+  const splitRng = new Rng(o.seed ^ 0x5eed);
+  let trainClips: LabelledClip[];
+  let valClips: LabelledClip[];
+  if (cmd.validationData) {
+    trainClips = clips;
+    valClips = await readLabelledClips(cmd.validationData);
+  } else {
+    ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
+  }
+  log(`${trainClips.length} training clips, ${valClips.length} validation clips, ${labels.length} labels${multiLabel ? ' (multi-label)' : ''}`);
+  const keepWaves = o.mixupAlpha > 0;
+  const t0 = performance.now();
+  const trainEx = await loadExamples(trainClips, labels, multiLabel, rawFe, keepWaves);
+  const valEx = await loadExamples(valClips, labels, multiLabel, rawFe, false);
+  log(`features of ${trainEx.length + valEx.length} clips in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+
+  let { mean, std } = rawFe.config;
+  if (!resumeDir) {
+    const ns = cmd.normStats ?? 'compute';
+    if (ns === 'compute') {
+      ({ mean, std } = normStats(trainEx));
+      log(`dataset norm stats: mean ${mean.toFixed(6)}, std ${std.toFixed(6)}`);
+    } else if (typeof ns === 'object') ({ mean, std } = ns);
+  }
+  const preprocessor = { ...rawFe.toJSON(), mean, std, do_normalize: true, feature_extractor_type: 'ASTFeatureExtractor' };
+  const normalize: Normalization = { mean, scale: 2 * std };
+
+  o.warmupSteps = warmupStepsFor(stepsPerEpoch(trainEx.length, o) * o.epochs, cmd.warmupSteps, cmd.warmupRatio);
+  const model = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
+  const store = new FolderCheckpointStore(cmd.out, preprocessor, { train_options: o });
+  const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
+  if (resume) log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step})`);
+  const featurize = (w: Float32Array): Float32Array => rawFe.fbank(w, rawFe.config.sampling_rate).data;
+  return {
+    outDir: cmd.out,
+    run: {
+      model,
+      train: trainEx,
+      validation: valEx,
+      multiLabel,
+      input: { maxLength: config.max_length, numMelBins: config.num_mel_bins },
+      normalize,
+      options: o,
+      store,
+      progress: cmd.progress,
+      featurize,
+      resume,
+      stopAfterEpoch: cmd.stopAfterEpoch,
+    },
+  };
+}
+
+/** `ast-audio train`: prepareTraining, then the training loop. */
+export async function runTraining(cmd: TrainCommand): Promise<{ outDir: string; history: unknown[]; validation?: EvalResult }> {
+  const { run, outDir } = await prepareTraining(cmd);
+  try {
+    const result = await train(run);
+    const last = result.state.history[result.state.history.length - 1];
+    return { outDir, history: result.state.history, validation: last?.validation };
+  } finally {
+    await run.model.dispose();
+  }
+}
+
+/** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */
+export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads' | 'dtype'> = {}): Promise<EvalResult> {
+  const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
+  const clips = await readLabelledClips(data);
+  const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
+  const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
+  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype });
+  const fe = extractor.config;
+  try {
+    return await evaluate(
+      { config, predict: async (inputValues) => (await model.forward({ inputValues })).logits },
+      examples,
+      multiLabel,
+      { input: { maxLength: config.max_length, numMelBins: config.num_mel_bins }, normalize: fe.do_normalize ? { mean: fe.mean, scale: 2 * fe.std } : undefined },
+      options.batchSize ?? 8,
+    );
+  } finally {
+    await model.dispose();
+  }
+}
