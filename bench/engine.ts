@@ -7,16 +7,19 @@
  *   - when /usr/bin/python3 has torch: the PyTorch reference forward (oracle.py classes), same checkpoint
  *   - when transformers.js can be installed into .bench/engine/js (npm) and torch can export ONNX:
  *     transformers.js on an ONNX export of the same checkpoint
- * and the ratios. Each of `--dtype` (default fp32,q8,fp16) is timed interleaved with the others and its load
- * measured in its own process; q8 and fp16 report their agreement with fp32 (top-1, largest top-5 probability and
- * logit differences) on the bench clips and on the embedded model's example clips. Peers for q8: transformers.js
- * on a model_quantized.onnx in onnxruntime quantize_dynamic's QOperator form (bench/qoperator.ts), PyTorch
- * quantize_dynamic int8 and bf16 autocast.
- * Run alone: `node --import tsx bench/engine.ts [--runs 5] [--threads 2] [--dtype fp32,q8] [--no-peers]`.
+ * and the ratios. Run alone: `node --import tsx bench/engine.ts [--runs 5] [--threads 2] [--batches 1,4] [--no-peers] [--no-torch]`.
+ *
+ * Same conditions for ours and transformers.js: every timed ORT session (ours, the roofline, the export on our
+ * runtime, and transformers.js's own in its worker process) gets the same intra-op thread count, one inter-op
+ * thread, and `session.intra_op.allow_spinning = 0`, so that no session's idle workers spin on the cores of the
+ * session timed next. The settings each session was created with are recorded where ORT receives them, printed,
+ * and checked: the run stops if they differ. Runs alternate one by one: roofline, ours, the export on our runtime,
+ * transformers.js (its worker process is idle while ours runs, and the other way round).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/index.js';
@@ -27,21 +30,14 @@ import { ASTForAudioClassification } from '../src/model/ast.js';
 import { GraphBuilder } from '../src/graph/builder.js';
 import { OrtSession } from '../src/runtime/session.js';
 import type { Float32Tensor, Tensor } from '../src/tensor.js';
-import { findReferenceDir } from './python-peer.js';
-import { quantizeDynamicQOperator } from './qoperator.js';
-import { buildInferenceGraph } from '../src/model/ast.js';
-import { encodeModel } from '../src/graph/onnx.js';
-import { MODEL_DTYPES, type ModelDtype } from '../src/runtime/dtype.js';
-import { parseDtypeList } from '../src/model/export.js';
-import { pipeline } from '../src/pipeline/audio-classification.js';
-import { readdirSync } from 'node:fs';
-import { loadAudio } from '../src/node/audio.js';
+import { findReferenceDir, lineReader } from './python-peer.js';
+import { getRuntime } from '../src/runtime/backend.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
 export const GFLOP_PER_CLIP = 261.0;
-const PY = '/usr/bin/python3';
-const TJS_VERSION = '4.3.1';
+export const PY = '/usr/bin/python3';
+export const TJS_VERSION = '4.3.1';
 
 export interface EngineBenchOptions {
   runs?: number;
@@ -50,47 +46,108 @@ export interface EngineBenchOptions {
   batches?: number[];
   /** PyTorch and transformers.js peers (default true; skipped with a message when unavailable). */
   peers?: boolean;
+  /** The PyTorch peer (default: with the peers); off for a quick ours-vs-transformers.js run. */
+  torch?: boolean;
   workDir?: string;
   log?: (line: string) => void;
-  /** Our dtypes to time (default fp32, q8, fp16); fp32 is always included (the others are compared with it). */
-  dtypes?: ModelDtype[];
-}
-
-export interface Agreement {
-  /** Fraction of clips whose top-1 class equals fp32's. */
-  top1: number;
-  clips: number;
-  /** Largest |p - p_fp32| over each clip's fp32 top-5 classes (softmax probabilities). */
-  maxTop5ProbDiff: number;
-  maxLogitDiff: number;
-}
-
-export interface LoadFigures {
-  ms: number;
-  peakRssMB: number;
-  /** RSS once loaded (after a GC): what the process keeps. */
-  rssAfterMB: number;
-  fileMB: number;
 }
 
 export interface EngineBenchResult {
-  /** fp32 (the figures every earlier run reported). */
   ours: Record<number, { msPerClip: number; minMsPerClip: number; gflops: number }>;
-  /** Every timed dtype, fp32 included. */
-  byDtype: Partial<Record<ModelDtype, Record<number, { msPerClip: number; minMsPerClip: number }>>>;
   matmulGflops: number;
   rooflineFraction: number;
-  load: LoadFigures;
-  loads: Partial<Record<ModelDtype, LoadFigures>>;
-  /** q8 / fp16 against fp32: AST-Base on the bench clips, the embedded model on its examples. */
-  agreement: Partial<Record<ModelDtype, { base: Agreement; embedded: Agreement }>>;
+  load: { ms: number; peakRssMB: number; fileMB: number };
   torch?: Record<number, { msPerClip: number }> | string;
-  /** PyTorch quantize_dynamic (int8 Linears) and bf16 autocast, same run. */
-  torchInt8?: Record<number, { msPerClip: number }>;
-  torchBf16?: Record<number, { msPerClip: number }>;
   transformersJs?: Record<number, { msPerClip: number }> | string;
-  /** transformers.js with dtype 'q8' on the QOperator model_quantized.onnx. */
-  transformersJsQ8?: Record<number, { msPerClip: number }> | string;
+  /** The settings every timed ORT session was created with (as ORT received them). */
+  sessions: SessionSettings[];
+  cpu: string;
+}
+
+/**
+ * ORT session config for every timed session: idle intra-op workers block instead of spinning. ORT's default
+ * spins them after each run, and a spinning pool takes the cores of whichever session is timed next.
+ */
+export const NO_SPINNING = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } as const;
+
+export interface SessionSettings {
+  who: string;
+  intraOpNumThreads: number | undefined;
+  interOpNumThreads: number | undefined;
+  allowSpinning: string | undefined;
+  graphOptimizationLevel: string | undefined;
+  executionProviders: string;
+}
+
+type SessionCreate = (...args: unknown[]) => Promise<unknown>;
+type OptionsRecord = Record<string, unknown> & { extra?: Record<string, unknown> };
+
+/** The settings of one InferenceSession.create options object, as ORT reads them. */
+function settingsOf(who: string, o: OptionsRecord): SessionSettings {
+  const extra = (o.extra ?? {}) as { session?: { intra_op?: { allow_spinning?: string } }; 'session.intra_op.allow_spinning'?: string };
+  const eps = Array.isArray(o.executionProviders) ? o.executionProviders.map((e) => (typeof e === 'string' ? e : (e as { name: string }).name)).join(',') : 'default';
+  return {
+    who,
+    intraOpNumThreads: o.intraOpNumThreads as number | undefined,
+    interOpNumThreads: o.interOpNumThreads as number | undefined,
+    allowSpinning: extra.session?.intra_op?.allow_spinning ?? extra['session.intra_op.allow_spinning'],
+    graphOptimizationLevel: o.graphOptimizationLevel as string | undefined,
+    executionProviders: eps,
+  };
+}
+
+/**
+ * Wraps this process's InferenceSession.create so that every session gets NO_SPINNING (our LoadOptions have no
+ * session-config pass-through) and its settings are recorded, labelled by `label()` at creation time.
+ */
+function watchOurSessions(label: () => string, seen: SessionSettings[]): () => void {
+  const IS = getRuntime().ort.InferenceSession as unknown as { create: SessionCreate };
+  const original = IS.create;
+  IS.create = function (this: unknown, ...args: unknown[]) {
+    let at = args.length - 1;
+    while (at >= 0 && !(typeof args[at] === 'object' && args[at] !== null && !ArrayBuffer.isView(args[at]) && !(args[at] instanceof ArrayBuffer))) at--;
+    const given = (at >= 0 ? args[at] : {}) as OptionsRecord;
+    const extra = given.extra ?? {};
+    const session = { ...NO_SPINNING.session, ...((extra.session as object | undefined) ?? {}) };
+    const options: OptionsRecord = { ...given, extra: { ...extra, session } };
+    if (at >= 0) args[at] = options;
+    else args.push(options);
+    seen.push(settingsOf(label(), options));
+    return original.apply(this, args);
+  };
+  return () => {
+    IS.create = original;
+  };
+}
+
+/** Stops the run when two timed sessions would not compute under the same thread settings. */
+function assertSameSettings(sessions: SessionSettings[], threads: number): void {
+  const bad = sessions.filter((s) => s.intraOpNumThreads !== threads || s.interOpNumThreads !== 1 || s.allowSpinning !== '0');
+  if (bad.length) {
+    throw new Error(
+      `engine bench: sessions not under the same settings (want intra-op ${threads}, inter-op 1, allow_spinning 0): ` +
+        bad.map((s) => `${s.who}: intra ${s.intraOpNumThreads}, inter ${s.interOpNumThreads}, spinning ${s.allowSpinning}`).join('; '),
+    );
+  }
+}
+
+/**
+ * The CPU as /proc/cpuinfo (lscpu's source) names it, with family/model/stepping (virtual machines often show only
+ * "AMD EPYC") and the vector extensions MLAS dispatches on, for the record of every run.
+ */
+export function cpuModel(): string {
+  let info = '';
+  try {
+    info = readFileSync('/proc/cpuinfo', 'utf8').split('\n\n')[0]!;
+  } catch {
+    return cpus()[0]?.model ?? 'unknown CPU';
+  }
+  const field = (k: string): string | undefined => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const flags = new Set((field('flags') ?? '').split(/\s+/));
+  const isa = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_tile', 'avx2'].filter((f) => flags.has(f)).slice(0, 3);
+  const fms = [['family', field('cpu family')], ['model', field('model')], ['stepping', field('stepping')]].filter(([, v]) => v).map(([k, v]) => `${k} ${v}`);
+  const vm = flags.has('hypervisor') ? ', virtual machine' : '';
+  return `${field('model name') ?? cpus()[0]?.model ?? 'unknown CPU'} (${[...fms, ...isa].join(', ')}${vm})`;
 }
 
 function lcg(seed: number): () => number {
@@ -162,83 +219,28 @@ async function matmulRoofline(threads: number): Promise<{ run: () => Promise<unk
 }
 
 /** Load in a fresh process so the peak RSS is the load's own. */
-function measureLoad(dir: string, threads: number, dtype: ModelDtype = 'fp32'): LoadFigures {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', dir, String(threads), dtype], {
+function measureLoad(dir: string, threads: number): { ms: number; peakRssMB: number; fileMB: number } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', dir, String(threads)], {
     cwd: REPO,
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`load child failed: ${r.stderr}`);
   const line = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(line) as LoadFigures;
+  return JSON.parse(line) as { ms: number; peakRssMB: number; fileMB: number };
 }
 
-async function loadChild(dir: string, threads: number, dtype: ModelDtype): Promise<void> {
+async function loadChild(dir: string, threads: number): Promise<void> {
   const t0 = performance.now();
-  const m = await ASTForAudioClassification.fromPretrained(dir, { threads, dtype });
+  const m = await ASTForAudioClassification.fromPretrained(dir, { threads });
   const ms = performance.now() - t0;
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   const peakRssMB = hwm ? Number(hwm[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
-  (globalThis as { gc?: () => void }).gc?.();
-  const rssAfterMB = process.memoryUsage().rss / 2 ** 20;
   const fileMB = statSync(join(dir, 'model.safetensors')).size / 2 ** 20;
   await m.dispose();
-  process.stdout.write(`${JSON.stringify({ ms, peakRssMB, rssAfterMB, fileMB })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, peakRssMB, fileMB })}\n`);
 }
 
-function softmax(row: ArrayLike<number>): Float64Array {
-  let max = -Infinity;
-  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i]!);
-  const p = new Float64Array(row.length);
-  let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += p[i] = Math.exp(row[i]! - max);
-  for (let i = 0; i < row.length; i++) p[i]! /= sum;
-  return p;
-}
-
-/** Agreement of `other` with `fp32` logits, both [clips, labels]. */
-export function agreement(fp32: Float32Array, other: Float32Array, labels: number): Agreement {
-  const clips = fp32.length / labels;
-  let same = 0;
-  let maxTop5ProbDiff = 0;
-  let maxLogitDiff = 0;
-  for (let c = 0; c < clips; c++) {
-    const a = fp32.subarray(c * labels, (c + 1) * labels);
-    const b = other.subarray(c * labels, (c + 1) * labels);
-    const order = [...a.keys()].sort((i, j) => a[j]! - a[i]!);
-    const bTop = [...b.keys()].reduce((best, i) => (b[i]! > b[best]! ? i : best), 0);
-    if (bTop === order[0]) same++;
-    const pa = softmax(a);
-    const pb = softmax(b);
-    for (const i of order.slice(0, 5)) maxTop5ProbDiff = Math.max(maxTop5ProbDiff, Math.abs(pa[i]! - pb[i]!));
-    for (let i = 0; i < labels; i++) maxLogitDiff = Math.max(maxLogitDiff, Math.abs(a[i]! - b[i]!));
-  }
-  return { top1: same / clips, clips, maxTop5ProbDiff, maxLogitDiff };
-}
-
-/** The embedded model's logits on its example clips, per dtype (its pipeline, so features as users get them). */
-async function embeddedLogits(dtypes: readonly ModelDtype[]): Promise<Map<ModelDtype, { logits: Float32Array; labels: number }>> {
-  const dir = join(REPO, 'models/speech-commands');
-  const files = readdirSync(join(dir, 'examples')).filter((f) => f.endsWith('.wav')).map((f) => join(dir, 'examples', f));
-  const out = new Map<ModelDtype, { logits: Float32Array; labels: number }>();
-  for (const dtype of dtypes) {
-    const p = await pipeline('audio-classification', dir, { threads: 1, dtype });
-    try {
-      const labels = p.model.config.labels.length;
-      const logits = new Float32Array(files.length * labels);
-      for (let i = 0; i < files.length; i++) {
-        const wave = await loadAudio(files[i]!, { samplingRate: p.featureExtractor.config.sampling_rate });
-        const { inputValues } = p.featureExtractor.extract([wave], { samplingRate: p.featureExtractor.config.sampling_rate });
-        logits.set((await p.model.forward({ inputValues })).logits.data, i * labels);
-      }
-      out.set(dtype, { logits, labels });
-    } finally {
-      await p.dispose();
-    }
-  }
-  return out;
-}
-
-function hasTorch(): boolean {
+export function hasTorch(): boolean {
   if (!existsSync(PY)) return false;
   return spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 }
@@ -249,35 +251,23 @@ sys.path.insert(0, sys.argv[1]); import oracle
 torch.set_num_threads(int(sys.argv[3]))
 m, cfg, fe = oracle.load_model(sys.argv[2])
 runs, warm = int(sys.argv[4]), int(sys.argv[5])
-def fwd(x, model=None):
-    model = model or m
-    base = model.audio_spectrogram_transformer
+def fwd(x):
+    base = m.audio_spectrogram_transformer
     h = base.embeddings(x)
     for layer in base.encoder.layer:
         h, _ = layer(h)
     seq = base.layernorm(h)
-    return model.classifier((seq[:, 0] + seq[:, 1]) / 2)
-modes = sys.argv[7].split(',') if len(sys.argv) > 7 else ['fp32']
-def autocast_fwd(x):
-    with torch.autocast('cpu', dtype=torch.bfloat16):
-        return fwd(x)
+    return m.classifier((seq[:, 0] + seq[:, 1]) / 2)
 out = {}
 rng = np.random.default_rng(0)
 with torch.inference_mode():
-    for mode in modes:
-        f = autocast_fwd if mode == 'bf16_autocast' else fwd
-        if mode == 'int8_dynamic':
-            # PyTorch's own int8: every nn.Linear to qint8 (per-tensor weights, dynamic activations; engine as built)
-            mq = torch.quantization.quantize_dynamic(oracle.load_model(sys.argv[2])[0].eval(), {torch.nn.Linear}, dtype=torch.qint8)
-            f = lambda x: fwd(x, mq)
-        out[mode] = {}
-        for b in [int(v) for v in sys.argv[6].split(',')]:
-            x = torch.from_numpy(rng.standard_normal((b, 1024, 128)).astype(np.float32) * 0.5)
-            for _ in range(warm): f(x)
-            ts = []
-            for _ in range(runs):
-                t0 = time.perf_counter(); f(x); ts.append(time.perf_counter() - t0)
-            out[mode][b] = 1e3 * statistics.median(ts) / b
+    for b in [int(v) for v in sys.argv[6].split(',')]:
+        x = torch.from_numpy(rng.standard_normal((b, 1024, 128)).astype(np.float32) * 0.5)
+        for _ in range(warm): fwd(x)
+        ts = []
+        for _ in range(runs):
+            t0 = time.perf_counter(); fwd(x); ts.append(time.perf_counter() - t0)
+        out[b] = 1e3 * statistics.median(ts) / b
 print(json.dumps(out))
 `;
 
@@ -299,56 +289,51 @@ with torch.no_grad():
 print('exported')
 `;
 
-const TJS_SCRIPT = `
-import fs from 'node:fs'; import path from 'node:path'; import { pathToFileURL } from 'node:url';
-const [jsDir, modelsDir, runs, warm, batches] = process.argv.slice(2);
-const pkg = JSON.parse(fs.readFileSync(path.join(jsDir, 'node_modules/@huggingface/transformers/package.json')));
-const { env, AutoModelForAudioClassification, Tensor } = await import(pathToFileURL(path.join(jsDir, 'node_modules/@huggingface/transformers', pkg.exports.node.import.default)).href);
+/**
+ * transformers.js worker: loads the exported model with the given threads and NO_SPINNING (its `session_options`),
+ * records the options its onnxruntime-node receives, then answers "run B" lines with the ms of one forward at batch B.
+ */
+const TJS_WORKER = `
+import fs from 'node:fs'; import path from 'node:path'; import { createRequire } from 'node:module'; import { pathToFileURL } from 'node:url';
+import readline from 'node:readline';
+const [jsDir, modelsDir, threads, extraJson] = process.argv.slice(2);
+const tjsDir = path.join(jsDir, 'node_modules/@huggingface/transformers');
+const pkg = JSON.parse(fs.readFileSync(path.join(tjsDir, 'package.json')));
+// the onnxruntime-node that transformers.js requires "from here": record what its sessions are created with
+const ort = createRequire(path.join(tjsDir, 'package.json'))('onnxruntime-node');
+const seen = [];
+const create = ort.InferenceSession.create;
+ort.InferenceSession.create = function (...args) {
+  const o = args.findLast((a) => a && typeof a === 'object' && !ArrayBuffer.isView(a) && !(a instanceof ArrayBuffer)) ?? {};
+  seen.push(o);
+  return create.apply(this, args);
+};
+const { env, AutoModelForAudioClassification, Tensor } = await import(pathToFileURL(path.join(tjsDir, pkg.exports.node.import.default)).href);
 env.allowRemoteModels = false; env.allowLocalModels = true; env.localModelPath = modelsDir + '/';
-const dtype = process.argv[7] ?? 'fp32';
-const model = await AutoModelForAudioClassification.from_pretrained('ast-base', { dtype, device: 'cpu' });
-const out = {};
-for (const b of batches.split(',').map(Number)) {
-  const x = new Tensor('float32', Float32Array.from({ length: b * 1024 * 128 }, (_, i) => Math.sin(i * 0.37) * 0.5), [b, 1024, 128]);
-  for (let i = 0; i < Number(warm); i++) await model({ input_values: x });
-  const ts = [];
-  for (let i = 0; i < Number(runs); i++) { const t0 = performance.now(); await model({ input_values: x }); ts.push(performance.now() - t0); }
-  ts.sort((p, q) => p - q);
-  out[b] = ts[Math.floor(ts.length / 2)] / b;
+const session_options = { intraOpNumThreads: Number(threads), interOpNumThreads: 1, extra: JSON.parse(extraJson) };
+const model = await AutoModelForAudioClassification.from_pretrained('ast-base', { dtype: 'fp32', device: 'cpu', session_options });
+const ortVersion = JSON.parse(fs.readFileSync(path.join(path.dirname(createRequire(path.join(tjsDir, 'package.json')).resolve('onnxruntime-node/package.json')), 'package.json'))).version;
+console.log(JSON.stringify({ ready: true, version: pkg.version, ort: ortVersion, sessions: seen }));
+const inputs = new Map();
+for await (const line of readline.createInterface({ input: process.stdin })) {
+  const b = Number(line.split(' ')[1]);
+  if (!inputs.has(b)) inputs.set(b, new Tensor('float32', Float32Array.from({ length: b * 1024 * 128 }, (_, i) => Math.sin(i * 0.37) * 0.5), [b, 1024, 128]));
+  const t0 = performance.now();
+  await model({ input_values: inputs.get(b) });
+  console.log(JSON.stringify({ ms: performance.now() - t0 }));
 }
-console.log(JSON.stringify({ version: pkg.version, ...out }));
+await model.dispose?.();
 `;
 
-type TorchMode = 'fp32' | 'int8_dynamic' | 'bf16_autocast';
-
-function torchPeer(
-  ref: string,
-  dir: string,
-  threads: number,
-  runs: number,
-  warmup: number,
-  batches: number[],
-  modes: TorchMode[] = ['fp32'],
-): Record<TorchMode, Record<number, { msPerClip: number }>> {
-  const r = spawnSync(PY, ['-c', TORCH_SCRIPT, ref, dir, String(threads), String(runs), String(warmup), batches.join(','), modes.join(',')], { encoding: 'utf8' });
+function torchPeer(ref: string, dir: string, threads: number, runs: number, warmup: number, batches: number[]): Record<number, { msPerClip: number }> {
+  const r = spawnSync(PY, ['-c', TORCH_SCRIPT, ref, dir, String(threads), String(runs), String(warmup), batches.join(',')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`PyTorch peer failed: ${r.stderr.slice(-2000)}`);
-  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<TorchMode, Record<string, number>>;
-  const perBatch = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).map(([b, ms]) => [Number(b), { msPerClip: ms }]));
-  return Object.fromEntries(Object.entries(o).map(([mode, m]) => [mode, perBatch(m)])) as Record<TorchMode, Record<number, { msPerClip: number }>>;
-}
-
-/** The QOperator model_quantized.onnx beside the export's model.onnx (what transformers.js loads for dtype 'q8'). */
-function prepareTransformersJsQ8(modelsDir: string, model: ASTForAudioClassification): void {
-  const path = join(modelsDir, 'ast-base/onnx/model_quantized.onnx');
-  if (existsSync(path)) return;
-  // plain attention: MatMul + Softmax + MatMul, as the torch.onnx export writes it
-  const g = buildInferenceGraph(model.config, model.weights, { head: 'classification', attention: 'plain' });
-  writeFileSync(`${path}.tmp`, encodeModel(quantizeDynamicQOperator(g.toModel())));
-  renameSync(`${path}.tmp`, path);
+  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number>;
+  return Object.fromEntries(Object.entries(o).map(([b, ms]) => [Number(b), { msPerClip: ms }]));
 }
 
 /** The torch.onnx export of the checkpoint and a transformers.js install, made once; returns the model folder. */
-function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
+export function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
   const modelsDir = join(work, 'tjs-models');
   if (!existsSync(join(modelsDir, 'ast-base/onnx/model.onnx'))) {
     log('exporting the checkpoint to ONNX with torch.onnx (for transformers.js) ...');
@@ -370,19 +355,43 @@ function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: 
   return modelsDir;
 }
 
-function transformersJsPeer(work: string, runs: number, warmup: number, batches: number[], dtype: 'fp32' | 'q8' = 'fp32'): Record<number, { msPerClip: number }> {
-  const modelsDir = join(work, 'tjs-models');
-  const jsDir = join(work, 'js');
-  const script = join(work, 'tjs-peer.mjs');
-  writeFileSync(script, TJS_SCRIPT);
-  const r = spawnSync(process.execPath, [script, jsDir, modelsDir, String(runs), String(warmup), batches.join(','), dtype], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`transformers.js peer failed: ${r.stderr.slice(-2000)}`);
-  const o = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
-  return Object.fromEntries(
-    Object.entries(o)
-      .filter(([k]) => k !== 'version')
-      .map(([b, ms]) => [Number(b), { msPerClip: ms as number }]),
-  );
+interface TjsWorker {
+  version: string;
+  ort: string;
+  sessions: SessionSettings[];
+  /** One forward at batch `b` in the worker; its ms. */
+  run: (b: number) => Promise<number>;
+  close: () => void;
+}
+
+/** Starts the transformers.js worker and waits until its model is loaded. */
+async function startTransformersJs(work: string, threads: number): Promise<TjsWorker> {
+  const script = join(work, 'tjs-worker.mjs');
+  writeFileSync(script, TJS_WORKER);
+  const child = spawn(process.execPath, [script, join(work, 'js'), join(work, 'tjs-models'), String(threads), JSON.stringify(NO_SPINNING)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
+  const next = lineReader(child.stdout);
+  const reply = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const line = await next();
+      if (line === undefined) throw new Error(`transformers.js worker exited: ${stderr}`);
+      if (line.startsWith('{')) return JSON.parse(line) as Record<string, unknown>;
+    }
+  };
+  const ready = (await reply()) as { version: string; ort: string; sessions: OptionsRecord[] };
+  return {
+    version: ready.version,
+    ort: ready.ort,
+    sessions: ready.sessions.map((o) => settingsOf('transformers.js (its worker process)', o)),
+    run: async (b) => {
+      child.stdin.write(`run ${b}\n`);
+      return (await reply()).ms as number;
+    },
+    close: () => child.stdin.end(),
+  };
 }
 
 export async function benchEngine(options: EngineBenchOptions = {}): Promise<EngineBenchResult> {
@@ -390,21 +399,16 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const warmup = options.warmup ?? 1;
   const threads = options.threads ?? 2;
   const batches = options.batches ?? [1, 4];
-  const dtypes: ModelDtype[] = ['fp32', ...(options.dtypes ?? MODEL_DTYPES).filter((d) => d !== 'fp32')];
   const log = options.log ?? ((s: string) => console.log(s));
   const work = options.workDir ?? join(REPO, '.bench/engine');
   const dir = makeBaseCheckpoint(join(work, 'ast-base'));
-  log(`engine bench: AST-Base (12 layers, 768, 527 labels) random fp32 checkpoint in ${dir}; ${threads} threads, median of ${runs} runs; dtypes ${dtypes.join(', ')}`);
+  log(`engine bench: AST-Base (12 layers, 768, 527 labels) random fp32 checkpoint in ${dir}; ${threads} threads, median of ${runs} runs`);
 
+  const cpu = cpuModel();
+  log(`CPU: ${cpu}, ${cpus().length} logical CPUs; Node ${process.version}, onnxruntime-node ${getRuntime().ort.env.versions?.node ?? '?'}`);
   log(`machine load average (1/5/15 min) at start: ${loadavg().map((v) => v.toFixed(1)).join(' / ')} on ${cpus().length} CPUs`);
-  const loads: EngineBenchResult['loads'] = {};
-  for (const dtype of dtypes) {
-    const l = measureLoad(dir, threads, dtype);
-    loads[dtype] = l;
-    const vs = dtype === 'fp32' ? '' : `; vs fp32: load ${(l.ms / loads.fp32!.ms).toFixed(2)}x, peak RSS ${(l.peakRssMB / loads.fp32!.peakRssMB).toFixed(2)}x, RSS after load ${(l.rssAfterMB / loads.fp32!.rssAfterMB).toFixed(2)}x`;
-    log(`load ${dtype} (fromPretrained -> ready session, fresh process): ${l.ms.toFixed(0)} ms, peak RSS ${l.peakRssMB.toFixed(0)} MB = ${(l.peakRssMB / l.fileMB).toFixed(2)}x the ${l.fileMB.toFixed(0)} MB file, RSS after load ${l.rssAfterMB.toFixed(0)} MB${vs}`);
-  }
-  const load = loads.fp32!;
+  const load = measureLoad(dir, threads);
+  log(`load (fromPretrained -> ready session, fresh process): ${load.ms.toFixed(0)} ms, peak RSS ${load.peakRssMB.toFixed(0)} MB = ${(load.peakRssMB / load.fileMB).toFixed(2)}x the ${load.fileMB.toFixed(0)} MB file`);
 
   // Peers' one-off preparation (ONNX export, npm install) before any timing.
   const ref = options.peers === false ? undefined : findReferenceDir();
@@ -419,169 +423,110 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
     }
   }
 
-  // The roofline, our forward per dtype and (when exported) the transformers.js ONNX graph on the same ORT are
-  // timed interleaved, run by run, so that drift in the machine's load hits all of them alike.
+  // Every session of this process gets NO_SPINNING and is recorded; transformers.js's worker records its own.
+  const sessions: SessionSettings[] = [];
+  let creating = '';
+  const unwatch = watchOurSessions(() => creating, sessions);
+  creating = 'MatMul roofline (this process)';
   const roofline = await matmulRoofline(threads);
-  const models = new Map<ModelDtype, ASTForAudioClassification>();
-  for (const dtype of dtypes) models.set(dtype, await ASTForAudioClassification.fromPretrained(dir, { threads, dtype }));
-  const model = models.get('fp32')!;
-  if (tjsModels && dtypes.includes('q8')) prepareTransformersJsQ8(tjsModels, model);
+  creating = 'ours (this process)';
+  const model = await ASTForAudioClassification.fromPretrained(dir, { threads });
+  creating = "transformers.js's ONNX export on our runtime (this process)";
   const exported = tjsModels ? await OrtSession.create(readFileSync(join(tjsModels, 'ast-base/onnx/model.onnx')), { threads }) : undefined;
+  unwatch();
+  let tjsWorker: TjsWorker | undefined;
+  if (tjsModels) {
+    try {
+      tjsWorker = await startTransformersJs(work, threads);
+      sessions.push(...tjsWorker.sessions);
+    } catch (e) {
+      tjsSkip = `skipped: ${(e as Error).message}`;
+    }
+  }
+  log('ORT sessions timed here, with the settings ORT received:');
+  for (const s of sessions) {
+    log(`  ${s.who}: intra-op threads ${s.intraOpNumThreads}, inter-op ${s.interOpNumThreads}, session.intra_op.allow_spinning ${s.allowSpinning}, optimisation ${s.graphOptimizationLevel ?? "ORT's default (all)"}, EPs ${s.executionProviders}`);
+  }
+  try {
+    assertSameSettings(sessions, threads);
+  } catch (e) {
+    tjsWorker?.close();
+    throw e;
+  }
+
+  // Alternating run by run (roofline, ours, the export on our runtime, transformers.js in its worker), so that
+  // drift in the machine's load hits all of them alike; only one of them computes at any moment.
+  const ours: EngineBenchResult['ours'] = {};
   const exportMs: Record<number, number> = {};
+  const tjsMs: Record<number, number> = {};
   const rnd = lcg(3);
   const roofMs: number[] = [];
-  const inputs = new Map<number, Float32Tensor>();
-  const times = new Map<string, number[]>(); // `${dtype}:${batch}`
-  const logits = new Map<ModelDtype, Float32Array[]>(dtypes.map((d) => [d, []]));
+  const oursTimes = new Map<number, number[]>();
   for (const b of batches) {
     const x: Float32Tensor = { dtype: 'float32', dims: [b, 1024, 128], data: Float32Array.from({ length: b * 1024 * 128 }, () => rnd() - 0.5) };
-    inputs.set(b, x);
-    const other = exported ? () => exported.run({ input_values: x }, ['logits']) : undefined;
-    for (let i = 0; i < warmup; i++) {
-      await roofline.run();
-      for (const [dtype, m] of models) logits.get(dtype)!.push((await m.forward({ inputValues: x })).logits.data);
-      await other?.();
-    }
+    const time = async (f: () => Promise<unknown>): Promise<number> => {
+      const t0 = performance.now();
+      await f();
+      return performance.now() - t0;
+    };
+    const ts: number[] = [];
     const es: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      let t0 = performance.now();
-      await roofline.run();
-      roofMs.push(performance.now() - t0);
-      for (const [dtype, m] of models) {
-        t0 = performance.now();
-        await m.forward({ inputValues: x });
-        const key = `${dtype}:${b}`;
-        times.set(key, [...(times.get(key) ?? []), performance.now() - t0]);
-      }
-      if (other) {
-        t0 = performance.now();
-        await other();
-        es.push(performance.now() - t0);
-      }
+    const js: number[] = [];
+    for (let i = 0; i < warmup + runs; i++) {
+      const r = await time(() => roofline.run());
+      const o = await time(() => model.forward({ inputValues: x }));
+      const e = exported ? await time(() => exported.run({ input_values: x }, ['logits'])) : undefined;
+      const j = tjsWorker ? await tjsWorker.run(b) : undefined;
+      if (i < warmup) continue;
+      roofMs.push(r);
+      ts.push(o);
+      if (e !== undefined) es.push(e);
+      if (j !== undefined) js.push(j);
     }
+    oursTimes.set(b, ts);
     if (es.length) exportMs[b] = median(es) / b;
+    if (js.length) tjsMs[b] = median(js) / b;
   }
   const roof = roofline.gflop / (median(roofMs) / 1e3);
   const roofBest = roofline.gflop / (Math.min(...roofMs) / 1e3);
   await roofline.release();
   await exported?.release();
-
-  // transformers.js itself (its own onnxruntime-node, default session options) in a child process, fp32 and q8,
-  // bracketed by a second window of our runs so that both see the same machine.
-  let tjs: Record<number, { msPerClip: number }> | string = tjsSkip;
-  let tjsQ8: Record<number, { msPerClip: number }> | string | undefined = dtypes.includes('q8') ? tjsSkip : undefined;
-  if (!tjsSkip) {
-    try {
-      tjs = transformersJsPeer(work, runs, warmup, batches, 'fp32');
-      if (tjsQ8 !== undefined) tjsQ8 = transformersJsPeer(work, runs, warmup, batches, 'q8');
-      for (const b of batches) {
-        for (let i = 0; i < runs; i++) {
-          for (const [dtype, m] of models) {
-            const t0 = performance.now();
-            await m.forward({ inputValues: inputs.get(b)! });
-            times.get(`${dtype}:${b}`)!.push(performance.now() - t0);
-          }
-        }
-      }
-    } catch (e) {
-      if (typeof tjs === 'string' || !tjs) tjs = `skipped: ${(e as Error).message}`;
-      else tjsQ8 = `skipped: ${(e as Error).message}`;
-    }
-  }
-  for (const m of models.values()) await m.dispose();
-
-  const byDtype: EngineBenchResult['byDtype'] = {};
-  for (const dtype of dtypes) {
-    byDtype[dtype] = {};
-    for (const b of batches) {
-      const ts = times.get(`${dtype}:${b}`)!;
-      byDtype[dtype]![b] = { msPerClip: median(ts) / b, minMsPerClip: Math.min(...ts) / b };
-    }
-  }
-  const ours: EngineBenchResult['ours'] = {};
-  for (const b of batches) ours[b] = { ...byDtype.fp32![b]!, gflops: GFLOP_PER_CLIP / (byDtype.fp32![b]!.msPerClip / 1e3) };
-
-  log(`ORT fp32 MatMul, MLP GEMMs 1214x768x3072 chained (roofline): ${roof.toFixed(1)} GFLOP/s (best run ${roofBest.toFixed(1)})`);
+  await model.dispose();
+  tjsWorker?.close();
   for (const b of batches) {
-    log(`ours fp32 batch ${b}: ${ours[b]!.msPerClip.toFixed(0)} ms/clip (min ${ours[b]!.minMsPerClip.toFixed(0)}), ${ours[b]!.gflops.toFixed(1)} GFLOP/s = ${((100 * ours[b]!.gflops) / roof).toFixed(0)} % of the MatMul roofline`);
-    for (const dtype of dtypes.filter((d) => d !== 'fp32')) {
-      const r = byDtype[dtype]![b]!;
-      log(`ours ${dtype} batch ${b}: ${r.msPerClip.toFixed(0)} ms/clip (min ${r.minMsPerClip.toFixed(0)}); ${dtype}/fp32 = ${(r.msPerClip / ours[b]!.msPerClip).toFixed(2)}x`);
-    }
+    const ts = oursTimes.get(b)!;
+    const ms = median(ts) / b;
+    ours[b] = { msPerClip: ms, minMsPerClip: Math.min(...ts) / b, gflops: GFLOP_PER_CLIP / (ms / 1e3) };
+  }
+
+  log(`ORT fp32 MatMul, MLP GEMMs 1214x768x3072 chained (roofline, same run): ${roof.toFixed(1)} GFLOP/s (best run ${roofBest.toFixed(1)})`);
+  for (const b of batches) {
+    log(`ours batch ${b}: ${ours[b]!.msPerClip.toFixed(0)} ms/clip (min ${ours[b]!.minMsPerClip.toFixed(0)}), ${ours[b]!.gflops.toFixed(1)} GFLOP/s = ${((100 * ours[b]!.gflops) / roof).toFixed(0)} % of the MatMul roofline`);
   }
   for (const b of Object.keys(exportMs).map(Number)) {
-    log(`transformers.js's ONNX graph (torch.onnx export) on our ORT session, interleaved, batch ${b}: ${exportMs[b]!.toFixed(0)} ms/clip; ours/it = ${(median(times.get(`fp32:${b}`)!.slice(0, runs)) / b / exportMs[b]!).toFixed(2)}x`);
+    log(`transformers.js's ONNX graph (torch.onnx export) on our runtime, alternating, batch ${b}: ${exportMs[b]!.toFixed(0)} ms/clip; ours/it = ${(ours[b]!.msPerClip / exportMs[b]!).toFixed(2)}x`);
   }
-
-  // agreement with fp32: AST-Base on the timed clips (random weights, so a weak test), the embedded model on its examples
-  const agreementOut: EngineBenchResult['agreement'] = {};
-  if (dtypes.length > 1) {
-    const embedded = await embeddedLogits(dtypes);
-    const concat = (parts: Float32Array[]) => {
-      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-      let o = 0;
-      for (const p of parts) (out.set(p, o), (o += p.length));
-      return out;
-    };
-    const baseFp32 = concat(logits.get('fp32')!.slice(0, batches.length));
-    for (const dtype of dtypes.filter((d) => d !== 'fp32')) {
-      const base = agreement(baseFp32, concat(logits.get(dtype)!.slice(0, batches.length)), 527);
-      const e = embedded.get(dtype)!;
-      const emb = agreement(embedded.get('fp32')!.logits, e.logits, e.labels);
-      agreementOut[dtype] = { base, embedded: emb };
-      const fmt = (a: Agreement) =>
-        `top-1 agreement ${(100 * a.top1).toFixed(1)} % of ${a.clips} clips, max top-5 prob diff ${a.maxTop5ProbDiff.toFixed(4)}, max logit diff ${a.maxLogitDiff.toFixed(4)}`;
-      log(`agreement ${dtype} vs fp32, AST-Base (random weights, bench clips): ${fmt(base)}`);
-      log(`agreement ${dtype} vs fp32, embedded speech-commands model (its examples): ${fmt(emb)}`);
-    }
-  }
-
-  const result: EngineBenchResult = {
-    ours,
-    byDtype,
-    matmulGflops: roof,
-    rooflineFraction: ours[batches[0]!]!.gflops / roof,
-    load,
-    loads,
-    agreement: agreementOut,
-    transformersJs: tjs,
-    transformersJsQ8: tjsQ8,
-  };
+  const tjs: Record<number, { msPerClip: number }> | string = tjsWorker ? Object.fromEntries(batches.map((b) => [b, { msPerClip: tjsMs[b]! }])) : tjsSkip;
+  const result: EngineBenchResult = { ours, matmulGflops: roof, rooflineFraction: ours[batches[0]!]!.gflops / roof, load, transformersJs: tjs, sessions, cpu };
   if (typeof tjs === 'string') log(`transformers.js peer ${tjs}`);
   else {
     for (const b of batches) {
       const t = tjs[b]!.msPerClip;
-      log(`transformers.js ${TJS_VERSION} fp32 (ONNX export) batch ${b}: ${t.toFixed(0)} ms/clip; ours fp32/transformers.js fp32 = ${(ours[b]!.msPerClip / t).toFixed(2)}x` +
-        (byDtype.q8 ? `; ours q8/transformers.js fp32 = ${(byDtype.q8[b]!.msPerClip / t).toFixed(2)}x` : ''));
-    }
-  }
-  if (typeof tjsQ8 === 'string') log(`transformers.js q8 peer ${tjsQ8}`);
-  else if (tjsQ8) {
-    for (const b of batches) {
-      const t = tjsQ8[b]!.msPerClip;
-      log(`transformers.js ${TJS_VERSION} q8 (QOperator model_quantized.onnx) batch ${b}: ${t.toFixed(0)} ms/clip; ours q8/transformers.js q8 = ${(byDtype.q8![b]!.msPerClip / t).toFixed(2)}x`);
+      log(`transformers.js ${tjsWorker!.version} fp32 (ONNX export; onnxruntime-node ${tjsWorker!.ort}), alternating, batch ${b}: ${t.toFixed(0)} ms/clip; ours/transformers.js = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
     }
   }
 
-  if (options.peers !== false) {
+  if (options.peers !== false && options.torch !== false) {
     if (!torchOk) {
       result.torch = `skipped: ${ref ? `${PY} has no torch` : 'oracle.py not found'}`;
       log(`PyTorch peer ${result.torch}`);
     } else {
       try {
-        const modes: TorchMode[] = dtypes.includes('q8') ? ['fp32', 'int8_dynamic', 'bf16_autocast'] : ['fp32'];
-        const t = torchPeer(ref!, dir, threads, runs, warmup, batches, modes);
-        result.torch = t.fp32;
-        result.torchInt8 = t.int8_dynamic;
-        result.torchBf16 = t.bf16_autocast;
+        result.torch = torchPeer(ref!, dir, threads, runs, warmup, batches);
         const version = (spawnSync(PY, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout || '').trim();
         for (const b of batches) {
-          const f = t.fp32[b]!.msPerClip;
-          log(`PyTorch ${version} fp32 eager batch ${b}: ${f.toFixed(0)} ms/clip; ours/PyTorch = ${(ours[b]!.msPerClip / f).toFixed(2)}x`);
-          for (const [mode, r] of [['int8_dynamic', t.int8_dynamic], ['bf16_autocast', t.bf16_autocast]] as const) {
-            if (!r?.[b] || !byDtype.q8) continue;
-            log(`PyTorch ${version} ${mode} batch ${b}: ${r[b]!.msPerClip.toFixed(0)} ms/clip; ours q8/PyTorch ${mode} = ${(byDtype.q8[b]!.msPerClip / r[b]!.msPerClip).toFixed(2)}x`);
-          }
+          const t = result.torch[b]!.msPerClip;
+          log(`PyTorch ${version} fp32 eager batch ${b}: ${t.toFixed(0)} ms/clip; ours/PyTorch = ${(ours[b]!.msPerClip / t).toFixed(2)}x`);
         }
       } catch (e) {
         result.torch = `failed: ${(e as Error).message}`;
@@ -597,19 +542,14 @@ const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(imp
 if (isMain) {
   const args = process.argv.slice(2);
   if (args[0] === '--load-child') {
-    await loadChild(args[1]!, Number(args[2] ?? 2), (args[3] ?? 'fp32') as ModelDtype);
+    await loadChild(args[1]!, Number(args[2] ?? 2));
   } else {
     const num = (flag: string, d: number) => {
       const i = args.indexOf(flag);
       return i >= 0 ? Number(args[i + 1]) : d;
     };
-    const dt = args.indexOf('--dtype');
-    await benchEngine({
-      runs: num('--runs', 5),
-      threads: num('--threads', 2),
-      peers: !args.includes('--no-peers'),
-      dtypes: dt >= 0 ? parseDtypeList(args[dt + 1] ?? '') : undefined,
-      batches: args.includes('--batches') ? args[args.indexOf('--batches') + 1]!.split(',').map(Number) : undefined,
-    });
+    const at = args.indexOf('--batches');
+    const batches = at >= 0 ? args[at + 1]!.split(',').map(Number) : undefined;
+    await benchEngine({ runs: num('--runs', 5), threads: num('--threads', 2), batches, peers: !args.includes('--no-peers'), torch: !args.includes('--no-torch') });
   }
 }

@@ -1,8 +1,11 @@
 /**
- * Bytes -> mono float32 waveform. WAV is parsed here (wav.ts); FLAC, MP3 and OGG (Vorbis, Opus)
- * go through the `audio-decode` package (WASM decoders that run in Node and in browsers), and so
- * do M4A/MP4 (AAC), ADTS AAC and WebM, which our tests do not cover (no encoder to make them).
- * Channels are averaged like `waveform.mean(0)`; resampling, when asked for, is torchaudio's sinc.
+ * Bytes -> mono float32 waveform. WAV is parsed here (wav.ts); every other format goes to the
+ * `audio-decode` package (WASM decoders that run in Node and in browsers), which recognises the format
+ * itself: whatever it decodes is accepted (READ_FORMATS). Our tests make and check WAV, FLAC, MP3,
+ * OGG (Vorbis, Opus), AIFF/AIFC, CAF, WavPack and AMR-NB (sox, lame); the others are audio-decode's own.
+ * Integer formats are scaled by 2^(bits-1), as torchaudio does (audio-decode's FLAC and WavPack use
+ * 2^(bits-1) - 1, which we undo). Channels are averaged like `waveform.mean(0)`; resampling, when asked
+ * for, is torchaudio's sinc.
  */
 import { isWav, parseWav } from './wav.js';
 import { resample } from './resample.js';
@@ -25,7 +28,10 @@ export interface DecodeOptions {
   source?: string;
 }
 
-type Codec = 'flac' | 'mp3' | 'ogg' | 'm4a' | 'aac' | 'webm';
+/** What audio-decode reads (its README's list), for the error on bytes it does not recognise. */
+export const READ_FORMATS =
+  'WAV, FLAC, MP3, OGG (Vorbis, Opus, FLAC), M4A/MP4/MOV and ADTS (AAC), AIFF/AIFC, CAF, WebM/MKV, AVI, AMR, WMA, ' +
+  'WavPack, TTA, Musepack, AC-3/E-AC-3, DTS, DSD (DSF/DFF), QOA and tracker modules (MOD/XM/S3M/IT)';
 
 function ascii(bytes: Uint8Array, at: number, n: number): string {
   let s = '';
@@ -33,27 +39,37 @@ function ascii(bytes: Uint8Array, at: number, n: number): string {
   return s;
 }
 
-/** Recognises the containers we hand to audio-decode, by their magic bytes. */
-function sniffCodec(bytes: Uint8Array): Codec | undefined {
-  if (ascii(bytes, 0, 4) === 'fLaC') return 'flac';
-  if (ascii(bytes, 0, 4) === 'OggS') return 'ogg';
-  if (ascii(bytes, 0, 3) === 'ID3') return 'mp3';
-  if (ascii(bytes, 4, 4) === 'ftyp') return 'm4a';
-  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'webm';
+/** Length of a leading ID3v2 tag (MP3, FLAC and AAC files may start with one), 0 when there is none. */
+function id3Length(bytes: Uint8Array): number {
+  if (bytes.length < 10 || ascii(bytes, 0, 3) !== 'ID3') return 0;
+  const size = ((bytes[6]! & 0x7f) << 21) | ((bytes[7]! & 0x7f) << 14) | ((bytes[8]! & 0x7f) << 7) | (bytes[9]! & 0x7f);
+  return 10 + size + (bytes[5]! & 0x10 ? 10 : 0);
+}
+
+/**
+ * A name for the format, for messages and for the fixes below; undefined when we do not know it,
+ * in which case the bytes still go to audio-decode, which knows more formats than this list.
+ */
+function sniffFormat(bytes: Uint8Array): string | undefined {
+  const head = ascii(bytes, 0, 4);
+  if (head === 'fLaC') return 'FLAC';
+  if (head === 'OggS') return 'OGG';
+  if (head === 'FORM' && /^AIF[FC]$/.test(ascii(bytes, 8, 4))) return ascii(bytes, 8, 4);
+  if (head === 'caff') return 'CAF';
+  if (head === 'wvpk') return 'WavPack';
+  if (head === '#!AM') return 'AMR';
+  if (ascii(bytes, 4, 4) === 'ftyp') return 'M4A';
+  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) return 'WEBM';
+  const at = id3Length(bytes);
+  if (at > 0 && ascii(bytes, at, 4) === 'fLaC') return 'FLAC';
   // ADTS AAC: 12 sync bits, layer 00.
-  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xf6) === 0xf0) return 'aac';
-  // MPEG audio frame sync: 11 set bits, layer bits not 00.
-  if (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0 && (bytes[1]! & 0x06) !== 0) return 'mp3';
+  if (bytes.length >= at + 2 && bytes[at] === 0xff && (bytes[at + 1]! & 0xf6) === 0xf0) return 'AAC';
+  // MPEG audio frame sync: 11 set bits, layer bits not 00; or an ID3v2 tag ahead of it.
+  if (at > 0 || (bytes.length >= 2 && bytes[0] === 0xff && (bytes[1]! & 0xe0) === 0xe0 && (bytes[1]! & 0x06) !== 0)) return 'MP3';
   return undefined;
 }
 
-function describeUnknown(bytes: Uint8Array): string {
-  const head = ascii(bytes, 0, 4);
-  if (head === 'FORM') return 'AIFF';
-  return `unrecognised format (first bytes ${Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ')})`;
-}
-
-/** The codec of an Ogg stream, from its first packet; only Vorbis and Opus are decoded. */
+/** The codec of an Ogg stream, from its first packet: Vorbis, Opus and FLAC are decoded. */
 function oggCodec(bytes: Uint8Array): string {
   if (bytes.length < 28) return 'truncated';
   const packet = 27 + bytes[26]!;
@@ -67,35 +83,52 @@ function oggCodec(bytes: Uint8Array): string {
 }
 
 /**
- * FLAC's bits per sample, from STREAMINFO (always the first metadata block): audio-decode scales
- * FLAC integers by 2^(bits-1) - 1, torchaudio by 2^(bits-1), so we undo the former.
+ * The integer width of a FLAC or WavPack stream, whose decoders scale integers by 2^(bits-1) - 1
+ * (WavPack: the positive ones) where torchaudio divides by 2^(bits-1): from FLAC's STREAMINFO (native, after an ID3 tag, or in
+ * Ogg's first packet) or WavPack's first block header. Undefined for float or unknown layouts.
  */
-function flacBitsPerSample(bytes: Uint8Array): number | undefined {
-  if (bytes.length < 42 || (bytes[4]! & 0x7f) !== 0) return undefined;
-  const si = 8; // "fLaC" + 4-byte block header
+function integerBits(bytes: Uint8Array, format: string | undefined): number | undefined {
+  if (format === 'WavPack') {
+    if (bytes.length < 32) return undefined;
+    const flags = new DataView(bytes.buffer, bytes.byteOffset + 24, 4).getUint32(0, true);
+    return flags & 0x80 ? undefined : ((flags & 3) + 1) * 8; // 0x80: float samples
+  }
+  let block: number; // offset of STREAMINFO's 4-byte block header
+  if (format === 'OGG') block = 27 + bytes[26]! + 13; // 0x7F "FLAC", version, header count, "fLaC"
+  else if (format === 'FLAC') block = id3Length(bytes) + 4;
+  else return undefined;
+  const si = block + 4;
+  if (bytes.length < si + 34 || ascii(bytes, block - 4, 4) !== 'fLaC' || (bytes[block]! & 0x7f) !== 0) return undefined;
   return (((bytes[si + 12]! & 0x01) << 4) | (bytes[si + 13]! >> 4)) + 1;
 }
 
-async function decodeWithLibrary(bytes: Uint8Array, codec: Codec, source: string): Promise<{ channelData: Float32Array[]; sampleRate: number }> {
+async function decodeWithLibrary(bytes: Uint8Array, format: string | undefined, source: string): Promise<{ channelData: Float32Array[]; sampleRate: number }> {
   const { default: decode } = await import('audio-decode');
+  const kind = format ?? 'audio';
   let result: { channelData: Float32Array[]; sampleRate: number };
   try {
     result = await decode(bytes);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/no decoder|unknown audio format/i.test(msg)) {
-      throw new Error(`${source}: unsupported codec inside ${codec.toUpperCase()} (${msg})`);
+    if (/unknown audio format/i.test(msg)) {
+      const first = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      throw new Error(`${source}: unsupported codec: unrecognised format (first bytes ${first}); read are ${READ_FORMATS}`);
     }
-    throw new Error(`${source}: cannot decode ${codec.toUpperCase()}: ${msg} (corrupt or truncated file?)`);
+    const missing = /no decoder for (\w+)/i.exec(msg)?.[1];
+    if (missing) {
+      const name = missing === 'mid' ? 'MIDI (notes, not audio)' : missing === 'ape' ? "Monkey's Audio (APE)" : missing.toUpperCase();
+      throw new Error(`${source}: unsupported codec: ${name}; read are ${READ_FORMATS}`);
+    }
+    throw new Error(`${source}: cannot decode ${kind}: ${msg} (corrupt or truncated file?)`);
   }
   const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
-  if (codec === 'flac') {
-    const bits = flacBitsPerSample(bytes);
-    if (bits !== undefined && bits <= 24) {
-      const maxCode = 2 ** (bits - 1) - 1;
-      const full = 2 ** (bits - 1);
-      for (const ch of channelData) for (let i = 0; i < ch.length; i++) ch[i] = Math.round(ch[i]! * maxCode) / full;
-    }
+  const bits = integerBits(bytes, format);
+  if (bits !== undefined && bits <= 24) {
+    const maxCode = 2 ** (bits - 1) - 1;
+    const full = 2 ** (bits - 1);
+    // FLAC's decoder divides every code by 2^(bits-1) - 1; WavPack's only the positive ones (negatives by 2^(bits-1))
+    const negScale = format === 'WavPack' ? full : maxCode;
+    for (const ch of channelData) for (let i = 0; i < ch.length; i++) ch[i] = Math.round(ch[i]! * (ch[i]! > 0 ? maxCode : negScale)) / full;
   }
   return { channelData, sampleRate: result.sampleRate };
 }
@@ -115,7 +148,7 @@ export function downmix(channels: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Decodes WAV/FLAC/MP3/OGG bytes into a mono waveform, optionally resampled. */
+/** Decodes audio bytes (WAV, or any format audio-decode reads: READ_FORMATS) into a mono waveform, optionally resampled. */
 export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}): Promise<DecodedAudio> {
   const source = options.source ?? '<bytes>';
   if (bytes.length === 0) throw new Error(`${source}: empty file`);
@@ -129,16 +162,15 @@ export async function decodeAudio(bytes: Uint8Array, options: DecodeOptions = {}
   if (isWav(bytes) || head === 'RIFF' || head === 'RF64' || head === 'BW64') {
     ({ channelData, sampleRate } = parseWav(bytes, source));
   } else {
-    const codec = sniffCodec(bytes);
-    if (!codec) throw new Error(`${source}: unsupported codec: ${describeUnknown(bytes)}; WAV, FLAC, MP3, OGG (Vorbis, Opus), M4A/AAC and WebM are read`);
-    if (codec === 'ogg') {
+    const format = sniffFormat(bytes);
+    if (format === 'OGG') {
       const inner = oggCodec(bytes);
-      if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'truncated') {
-        throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis or Opus`);
+      if (inner !== 'vorbis' && inner !== 'opus' && inner !== 'FLAC' && inner !== 'truncated') {
+        throw new Error(`${source}: unsupported codec: Ogg ${inner}; OGG files are read when they hold Vorbis, Opus or FLAC`);
       }
     }
-    kind = codec.toUpperCase();
-    ({ channelData, sampleRate } = await decodeWithLibrary(bytes, codec, source));
+    kind = format ?? 'audio';
+    ({ channelData, sampleRate } = await decodeWithLibrary(bytes, format, source));
   }
   const channels = channelData.length;
   if (channels === 0 || channelData[0]!.length === 0) {

@@ -6,7 +6,14 @@ import { decodeAudio, type DecodedAudio } from '../audio/decode.js';
 /** Larger files are refused before reading: 2 GiB is past what one decode can hold in memory. */
 const MAX_AUDIO_FILE_BYTES = 2 ** 31 - 1;
 
-export const AUDIO_EXTENSIONS = ['.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.aac', '.webm'] as const;
+/**
+ * Extensions a folder listing takes as audio. Tracker modules (.mod, .xm, .it) and video containers are
+ * decoded when named, but left out here: `.mod` and `.it` are common non-audio names (go.mod).
+ */
+export const AUDIO_EXTENSIONS = [
+  '.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.mp4', '.aac', '.webm', '.aif', '.aiff', '.aifc', '.caf',
+  '.amr', '.wv', '.wma', '.tta', '.mpc', '.ac3', '.eac3', '.dts', '.dsf', '.dff', '.qoa',
+] as const;
 const AUDIO_EXTENSION_SET: ReadonlySet<string> = new Set(AUDIO_EXTENSIONS);
 
 /** Whether a folder listing should take this file as audio: by extension, case-insensitive. */
@@ -38,7 +45,7 @@ async function readBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-/** Decodes an audio file (WAV, FLAC, MP3, OGG) to mono, resampled when `samplingRate` is given. */
+/** Decodes an audio file (WAV, or any format audio-decode reads) to mono, resampled when `samplingRate` is given. */
 export async function readAudioFile(path: string, options: { samplingRate?: number } = {}): Promise<DecodedAudio> {
   return decodeAudio(await readBytes(path), { samplingRate: options.samplingRate, source: path });
 }

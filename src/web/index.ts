@@ -1,4 +1,8 @@
-/** Browser entry: registers onnxruntime-web (WASM; WebGPU when asked) and URL file sources, then exposes the core. */
+/**
+ * Browser entry: registers onnxruntime-web (WASM; WebGPU when asked) and URL file sources, then exposes the core.
+ * onnxruntime-web is an optional peer dependency (a Node program never loads it, and it is 139 MB installed):
+ * browser users install it beside this package, `npm install ast-audio onnxruntime-web`.
+ */
 import * as ort from 'onnxruntime-web';
 import { registerRuntime } from '../runtime/backend.js';
 import { registerFileSourceResolver, urlSource } from '../io/files.js';

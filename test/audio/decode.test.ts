@@ -113,8 +113,12 @@ test('Ogg Opus decodes in Node at 48 kHz: 10 frames x 960 minus the 312-sample p
 });
 
 test('unsupported codecs, unknown bytes and truncated compressed files give clear errors naming the file', async () => {
-  const aiff = new Uint8Array([...'FORM'].map((c) => c.charCodeAt(0)).concat(new Array(40).fill(0)));
-  await assert.rejects(decodeAudio(aiff, { source: 'a.aiff' }), /^Error: a\.aiff: unsupported codec: AIFF/);
+  const enc = (s: string): number[] => [...s].map((c) => c.charCodeAt(0));
+  // AIFF is read (test/audio/formats.test.ts); a header with no chunks is an error, not silence
+  const aiff = new Uint8Array([...enc('FORM'), 0, 0, 0, 40, ...enc('AIFF'), ...new Array(36).fill(0)]);
+  await assert.rejects(decodeAudio(aiff, { source: 'a.aiff' }), /^Error: a\.aiff: no audio samples decoded from this AIFF file/);
+  const midi = new Uint8Array([...enc('MThd'), 0, 0, 0, 6, 0, 0, 0, 1, 0, 96, ...enc('MTrk'), 0, 0, 0, 0]);
+  await assert.rejects(decodeAudio(midi, { source: 'c.mid' }), /^Error: c\.mid: unsupported codec: MIDI \(notes, not audio\); read are WAV, FLAC, MP3/);
   await assert.rejects(decodeAudio(new Uint8Array(100).fill(7), { source: 'x.bin' }), /^Error: x\.bin: unsupported codec: unrecognised format \(first bytes 07 07 07 07\)/);
   await assert.rejects(decodeAudio(new Uint8Array(0), { source: 'e.wav' }), /e\.wav: empty file/);
   const speex = oggPage(new TextEncoder().encode('Speex   1.2rc1\0\0\0\0\0\0\0\0\0\0'), 0, 0, 2);
