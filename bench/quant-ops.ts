@@ -5,7 +5,8 @@
  *   com.microsoft.DynamicQuantizeMatMul (uint8 activations x int8 per-channel weights),
  *   DynamicQuantizeLinear + com.microsoft.MatMulIntegerToFloat,
  *   DynamicQuantizeLinear + MatMulInteger + Cast + Mul (onnxruntime quantize_dynamic's QOperator form),
- *   com.microsoft.MatMulNBits (4-bit blocks of 32, accuracy_level 4).
+ *   com.microsoft.MatMulNBits (4-bit blocks of 32, accuracy_level 4);
+ * and attention's query/key/value in int8 as three 768 x 768 GEMMs or one 768 x 2304 GEMM + Split.
  * Each is its own session on `--threads` (default 2) with the default optimisation level ('all'); the figure is
  * the minimum and median over `--runs` (default 15) after 3 warm-ups, interleaved so a noisy neighbour hits all.
  * `node --import tsx bench/quant-ops.ts [--m 1214] [--threads 2] [--runs 15] [--level all]`
@@ -38,13 +39,13 @@ const q = quantizeInt8PerChannel(wHF, N, K);
 const t = (name: string, dtype: OnnxTensor['dtype'], dims: number[], data: OnnxTensor['data']): OnnxTensor => ({ name, dtype, dims, data });
 const node = (opType: string, inputs: string[], outputs: string[], domain?: string, attributes?: OnnxNode['attributes']): OnnxNode => ({ opType, inputs, outputs, domain, attributes });
 
-function model(nodes: OnnxNode[], initializers: OnnxTensor[]): Uint8Array {
+function model(nodes: OnnxNode[], initializers: OnnxTensor[], outN = N): Uint8Array {
   const m: OnnxModel = {
     graph: {
       name: 'gemm',
       nodes,
       inputs: [{ name: 'x', dtype: 'float32', dims: [M, K] }],
-      outputs: [{ name: 'y', dtype: 'float32', dims: [M, N] }],
+      outputs: [{ name: 'y', dtype: 'float32', dims: [M, outN] }],
       initializers,
     },
     opsets: [{ domain: '', version: 18 }, { domain: 'com.microsoft', version: 1 }],
@@ -105,6 +106,31 @@ const variants: Record<string, () => Uint8Array> = {
       ],
       [t('w', 'int8', [K, N], q.data), t('wz', 'int8', [N], new Int8Array(N)), t('s', 'float32', [N], q.scales), t('b', 'float32', [N], bias)],
     ),
+  // query/key/value: three 768 x 768 int8 GEMMs, or one 768 x 2304 GEMM then a Split (what q8 emits); both [M, 2304] out
+  'QKV 3x DynamicQuantizeMatMul 768x768': () => {
+    const qq = quantizeInt8PerChannel(wHF.subarray(0, K * K), K, K);
+    const init = (i: number) => [t(`w${i}`, 'int8', [K, K], qq.data), t(`s${i}`, 'float32', [K], qq.scales), t(`b${i}`, 'float32', [K], bias.subarray(0, K))];
+    return model(
+      [
+        ...[0, 1, 2].map((i) => node('DynamicQuantizeMatMul', ['x', `w${i}`, `s${i}`, '', `b${i}`], [`y${i}`], MS)),
+        node('Concat', ['y0', 'y1', 'y2'], ['y'], undefined, [['axis', { type: 'int', value: 1 }]]),
+      ],
+      [0, 1, 2].flatMap(init),
+      3 * K,
+    );
+  },
+  'QKV 1x DynamicQuantizeMatMul 768x2304 + Split': () => {
+    const qq = quantizeInt8PerChannel(wHF.subarray(0, 3 * K * K), 3 * K, K);
+    return model(
+      [
+        node('DynamicQuantizeMatMul', ['x', 'w', 's', '', 'b'], ['qkv'], MS),
+        node('Split', ['qkv', 'sizes'], ['y0', 'y1', 'y2'], undefined, [['axis', { type: 'int', value: 1 }]]),
+        node('Concat', ['y0', 'y1', 'y2'], ['y'], undefined, [['axis', { type: 'int', value: 1 }]]),
+      ],
+      [t('w', 'int8', [K, 3 * K], qq.data), t('s', 'float32', [3 * K], qq.scales), t('b', 'float32', [3 * K], bias.subarray(0, 3 * K)), t('sizes', 'int64', [3], BigInt64Array.of(768n, 768n, 768n))],
+      3 * K,
+    );
+  },
   'MatMulNBits q4 acc4': () => {
     const b4 = q4Blocks();
     const attrs: OnnxNode['attributes'] = [
