@@ -10,6 +10,7 @@
 import { isWav, parseWav } from './wav.js';
 import { resample } from './resample.js';
 import { assertFinite } from './fbank.js';
+import { trimMp3Gapless } from './mp3-gapless.js';
 
 export interface DecodedAudio {
   /** Mono: the mean over channels, at `samplingRate`. */
@@ -121,7 +122,9 @@ async function decodeWithLibrary(bytes: Uint8Array, format: string | undefined, 
     }
     throw new Error(`${source}: cannot decode ${kind}: ${msg} (corrupt or truncated file?)`);
   }
-  const channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  let channelData = result.channelData.map((c) => (c instanceof Float32Array ? c : Float32Array.from(c)));
+  // Encoder delay and padding, as a gapless player removes them (mp3-gapless.ts).
+  if (format === 'MP3') channelData = trimMp3Gapless(bytes, channelData);
   const bits = integerBits(bytes, format);
   if (bits !== undefined && bits <= 24) {
     const maxCode = 2 ** (bits - 1) - 1;

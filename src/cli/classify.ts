@@ -4,6 +4,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
+import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
+import { getAudioFileReader, registerAudioFileReader } from '../pipeline/file-reader.js';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
 import { hubSource } from '../node/hub.js';
@@ -22,7 +24,8 @@ import { expandInputs } from './expand-inputs.js';
 export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   model?: string;
   revision?: string;
-  topK: number | null;
+  /** A number, or all labels ('all' from the command line, null from code). */
+  topK: number | 'all' | null;
   function?: ActivationFunction;
   window?: number;
   hop?: number;
@@ -31,7 +34,8 @@ export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads' | 'dt
   json: boolean;
   csv: boolean;
   batchSize: number;
-  progress: boolean;
+  /** --progress: always; --no-progress: never; neither: on a terminal. */
+  progress?: boolean;
 }
 
 export interface CommandIO {
@@ -44,12 +48,10 @@ export const EXIT_OK = 0;
 export const EXIT_FATAL = 1;
 export const EXIT_SOME_FAILED = 2;
 
-/** A progress bar appears on a terminal from this many files on. */
-const PROGRESS_MIN_FILES = 8;
-
 const EXAMPLES = `
 Examples:
   $ ast-audio classify recording.wav                       # embedded speech-commands model
+  $ curl -s https://example.com/clip.mp3 | ast-audio classify -   # - reads standard input
   $ ast-audio classify clips/ --top-k 3 --csv > labels.csv  # every audio file under clips/
   $ ast-audio classify 'data/**/*.flac' --json              # a pattern, expanded here if the shell did not
   $ ast-audio classify concert.mp3 -m MIT/ast-finetuned-audioset-10-10-0.4593 --timeline --hop 5
@@ -58,7 +60,9 @@ Examples:
 Scores are softmax over the labels, or sigmoid for multi-label checkpoints (problem_type
 multi_label_classification, or 527 AudioSet labels); the first line on stderr says which.
 Audio longer than the model's window (max_length frames, 10.24 s for AudioSet models) is cut into
-windows every --hop seconds; clip scores are the --aggregate over windows, --timeline prints each window.
+windows every --hop seconds, the last one ending at the end of the audio (no window is padding);
+clip scores are the --aggregate over windows, --timeline prints each window.
+Progress (seconds of audio done / total, ETA) shows on a terminal; --progress forces it, --no-progress hides it.
 Exit status: 0 all inputs classified, 2 some failed (reported on stderr, the rest still run), 1 fatal.
 `;
 
@@ -66,8 +70,8 @@ export function register(program: Command): void {
   program
     .command('classify')
     .description('classify audio files with an AST checkpoint: top labels per file')
-    .argument('<inputs...>', 'audio files, folders (searched recursively) or glob patterns')
-    .option('-m, --model <id|dir>', `Hugging Face Hub id or local checkpoint folder (default: the embedded ${DEFAULT_MODEL_DIR})`)
+    .argument('<inputs...>', 'audio files, folders (searched recursively), glob patterns, or - for standard input')
+    .option('-m, --model <id|dir>', MODEL_HELP)
     .option('--revision <rev>', 'Hub branch, tag or commit (default: main)')
     .option('-k, --top-k <n|all>', 'labels per file, best first', parseTopK, 5)
     .addOption(new Option('--function <name>', 'score function (default: by checkpoint)').choices(['softmax', 'sigmoid', 'none']))
@@ -80,7 +84,8 @@ export function register(program: Command): void {
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
-    .option('--no-progress', 'never show the progress bar')
+    .option('--progress', 'show progress on stderr even when it is not a terminal')
+    .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)
     .action(async (inputs: string[], opts: ClassifyCliOptions) => {
       // `ast-audio classify … | head`: the reader leaving is not an error worth a stack trace.
@@ -100,6 +105,11 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     return EXIT_FATAL;
   }
   const { files, problems } = await expandInputs(inputs);
+  if (files.some(isStdin)) {
+    // `-` goes through the pipeline like a path, so results and errors carry the name the user typed.
+    const readFile = getAudioFileReader();
+    registerAudioFileReader((path) => (isStdin(path) ? readStdin() : readFile!(path)));
+  }
   for (const p of problems) say(`ast-audio classify: ${p.input}: ${p.message}`);
   if (files.length === 0) {
     say('ast-audio classify: no audio files to classify');
@@ -119,7 +129,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
   }
 
   const callOptions: ClassifyOptions = {
-    topK: opts.topK,
+    topK: opts.topK === 'all' ? null : opts.topK,
     functionToApply: opts.function,
     window: opts.window,
     hop: opts.hop,
@@ -132,7 +142,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     // Checks --window/--hop against the model once, before any file is read.
     const plan = planWindows(0, fe.sampling_rate, fe.max_length, callOptions);
     say(
-      `# model ${opts.model ?? DEFAULT_MODEL_DIR}: ${classify.model.config.num_labels} labels; scores: ${fn}` +
+      `# model ${opts.model ?? DEFAULT_MODEL_DIR}: ${plural(classify.model.config.num_labels, 'label')}; scores: ${fn}` +
         `${opts.function ? ' (--function)' : ` (${classify.functionReason})`}; ` +
         `long audio: ${seconds((plan.windowFrames * FRAME_SHIFT_MS) / 1000)} windows every ${seconds((plan.hopFrames * FRAME_SHIFT_MS) / 1000)}, ${opts.aggregate}`,
     );
@@ -143,12 +153,9 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
   }
 
   const format = opts.json ? 'json' : opts.csv ? 'csv' : 'text';
-  const showBar = opts.progress && files.length >= PROGRESS_MIN_FILES && io.stderr.isTTY === true;
-  const bar = showBar
-    ? new cliProgress.SingleBar({ stream: io.stderr, format: 'classify [{bar}] {value}/{total} files | {eta_formatted} left', hideCursor: true }, cliProgress.Presets.shades_classic)
-    : undefined;
+  const bar = progressWanted(opts.progress, io.stderr) ? new AudioProgress('classify', files.length, io.stderr, opts.progress === true) : undefined;
   // With a bar on the same terminal, results and errors wait until it is done.
-  const held = bar && io.stdout.isTTY ? ([] as string[]) : undefined;
+  const held = bar && io.stdout.isTTY && io.stderr.isTTY ? ([] as string[]) : undefined;
   const heldErrors: string[] = [];
   const out = (text: string) => (held ? held.push(text) : io.stdout.write(text));
   const fail = (line: string) => (bar ? heldErrors.push(line) : say(line));
@@ -156,10 +163,13 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
   const records: object[] = [];
   let failed = problems.length;
   if (format === 'csv') out(opts.timeline ? 'file,start,end,rank,label,score\n' : 'file,rank,label,score\n');
-  bar?.start(files.length, 0);
+  const progress = bar && {
+    onDecoded: (index: number, duration: number) => bar.decoded(index, duration),
+    onWindows: (index: number, done: number, windows: number) => bar.advance(index, done / windows),
+  };
   try {
-    for await (const item of classify.run(files, callOptions)) {
-      bar?.increment();
+    for await (const item of classify.run(files, callOptions, progress)) {
+      bar?.advance(item.index, 1);
       if (item.error) {
         failed++;
         fail(`ast-audio classify: ${item.error.message}`);
@@ -184,7 +194,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     };
     io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   }
-  if (failed > 0) say(`ast-audio classify: ${failed} of ${files.length + problems.length} inputs failed`);
+  if (failed > 0) say(`ast-audio classify: ${failed} of ${plural(files.length + problems.length, 'input')} failed`);
   return failed > 0 ? EXIT_SOME_FAILED : EXIT_OK;
 }
 
@@ -199,7 +209,7 @@ async function modelSource(opts: ClassifyCliOptions, io: CommandIO): Promise<str
   return hubSource(m, {
     revision: opts.revision,
     onProgress: ({ file, loaded, total }) => {
-      if (!io.stderr.isTTY || !opts.progress || total < 1 << 20) return;
+      if (!progressWanted(opts.progress, io.stderr) || total < 1 << 20) return;
       if (file !== current) {
         bar?.stop();
         current = file;
@@ -263,8 +273,9 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function parseTopK(value: string): number | null {
-  if (value === 'all') return null;
+/** 'all' stays a string: commander turns a parser's null into ''. */
+function parseTopK(value: string): number | 'all' {
+  if (value === 'all') return 'all';
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer or "all"');
   return n;

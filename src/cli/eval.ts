@@ -4,15 +4,16 @@ import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './option
 import type { RuntimeOptions } from '../runtime/options.js';
 import { runEval } from '../node/training.js';
 import { formatEval } from '../train/trainer.js';
+import { MODEL_HELP, modelOrDefault, plural } from './common.js';
 
 export function register(program: Command): void {
   program
     .command('eval')
     .description('Score a checkpoint on a labelled set: loss and accuracy, or mAP / AUC / d′ for multi-label')
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest')
-    .requiredOption('--model <dir|hub-id>', 'the checkpoint (config.json, preprocessor_config.json, model.safetensors)')
-    .option('--batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
-    .option('--threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
+    .option('-m, --model <id|dir>', MODEL_HELP)
+    .option('-b, --batch-size <n>', 'clips per forward', positiveInteger('--batch-size'), 8)
+    .option('-t, --threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--json', 'print the result as JSON', false)
     .addHelpText(
@@ -20,11 +21,12 @@ export function register(program: Command): void {
       `
 Examples:
   ast-audio eval data/test --model runs/cmd
+  ast-audio eval data/test                      # the embedded speech-commands model
   ast-audio eval test.csv --model runs/ml --json
-  ast-audio eval data/test --model runs/cmd --dtype q8`,
+  ast-audio eval data/test --dtype q8                # int8 Linears`,
     )
-    .action(async (data: string, opts: { model: string; batchSize: number; json: boolean } & Pick<RuntimeOptions, 'threads' | 'dtype'>) => {
-      const r = await runEval(opts.model, data, { batchSize: opts.batchSize, threads: opts.threads, dtype: opts.dtype });
-      process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${r.clips} clips: ${formatEval(r)}\n`);
+    .action(async (data: string, opts: { model?: string; batchSize: number; json: boolean } & Pick<RuntimeOptions, 'threads' | 'dtype'>) => {
+      const r = await runEval(modelOrDefault(opts.model).source, data, { batchSize: opts.batchSize, threads: opts.threads, dtype: opts.dtype });
+      process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : `${plural(r.clips, 'clip')}: ${formatEval(r)}\n`);
     });
 }

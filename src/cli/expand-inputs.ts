@@ -27,6 +27,10 @@ export async function expandInputs(args: readonly string[]): Promise<ExpandedInp
     }
   };
   for (const arg of args) {
+    if (arg === '-') {
+      add(arg); // standard input, read by the command
+      continue;
+    }
     const kind = await kindOf(arg);
     if (kind === 'file') add(arg);
     else if (kind === 'dir') {

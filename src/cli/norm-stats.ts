@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { positiveInteger } from './options.js';
 import { NormStatsAccumulator, type NormStats } from '../audio/norm-stats.js';
 import { listAudioInput, readAudioFile } from '../node/audio.js';
-import { loadExtractor } from './features.js';
+import { loadExtractor, preprocessorOption } from './features.js';
 
 const EXAMPLES = `
 Examples:
@@ -52,15 +52,16 @@ export function register(program: Command): void {
     .description('mean and std of the un-normalised log-mel features of a dataset (for preprocessor_config.json)')
     .argument('<dir-or-manifest>', 'folder of audio files, or a manifest listing them')
     .option('-p, --preprocessor <config>', 'preprocessor_config.json, a checkpoint folder, or a Hub id (sampling_rate, num_mel_bins, max_length)')
+    .option('-m, --model <id|dir>', 'take preprocessor_config.json from this checkpoint (folder or Hub id); same as --preprocessor')
     .option('--batch-size <n>', 'clips per batch, as get_norm_stats.py', positiveInteger('--batch-size'), 1000)
     .option('--skip-bad', 'skip files that cannot be decoded or are shorter than one frame (each reported on stderr) instead of stopping')
     .option('--json', 'print JSON')
     .addHelpText('after', EXAMPLES)
-    .action(async (input: string, opts: { preprocessor?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
+    .action(async (input: string, opts: { preprocessor?: string; model?: string; batchSize: number; json?: boolean; skipBad?: boolean }) => {
       const tty = process.stderr.isTTY;
       const stats = await runNormStats(
         input,
-        opts,
+        { ...opts, preprocessor: preprocessorOption(opts) },
         tty ? (p, i, n) => process.stderr.write(`\r${i + 1}/${n} ${p.slice(-60).padEnd(60)}`) : undefined,
         (msg) => process.stderr.write(`${tty ? '\n' : ''}skipped: ${msg}\n`),
       );

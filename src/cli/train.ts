@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .description('Fine-tune an AST on labelled clips (folder per class, or CSV/JSONL manifest), or train one from a config')
     .argument('<data>', 'a folder with one sub-folder per label, or a .csv / .jsonl manifest (path + label or labels)')
     .requiredOption('--out <dir>', 'output folder: checkpoint-epoch-N/ per epoch, the final model at the top')
-    .option('--model <dir|hub-id>', 'pretrained checkpoint to start from (its head is replaced for the new labels)')
+    .option('-m, --model <id|dir>', 'pretrained checkpoint to start from (its head is replaced for the new labels)')
     .option('--config <file>', 'config.json for a model trained from scratch (any ASTConfig fields)')
     .option('--resume [dir]', 'continue from the newest checkpoint-epoch-N in --out (or the given folder), exactly')
     .option('--validation <data>', 'labelled validation set (instead of a split)')

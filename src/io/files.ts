@@ -13,7 +13,12 @@ export interface FileSource {
 }
 
 /** Turns a user's string (path, URL, Hub id) into a FileSource; registered by the platform entry. */
-export type FileSourceResolver = (pathOrId: string, options?: { revision?: string }) => Promise<FileSource>;
+export interface ResolveOptions {
+  revision?: string;
+  /** Byte counts while a file downloads (Hub sources), for a progress display. */
+  onProgress?: (event: { file: string; loaded: number; total: number }) => void;
+}
+export type FileSourceResolver = (pathOrId: string, options?: ResolveOptions) => Promise<FileSource>;
 
 let resolver: FileSourceResolver | undefined;
 
@@ -23,7 +28,7 @@ export function registerFileSourceResolver(r: FileSourceResolver): void {
 
 export async function resolveSource(
   source: string | FileSource,
-  options?: { revision?: string },
+  options?: ResolveOptions,
 ): Promise<FileSource> {
   if (typeof source !== 'string') return source;
   if (!resolver) {

@@ -26,6 +26,12 @@ async function readBytes(path: string): Promise<Uint8Array> {
   try {
     const s = await stat(path);
     if (s.isDirectory()) throw new Error(`${path}: is a folder, not an audio file`);
+    if (!s.isFile()) {
+      // A pipe or device (/dev/stdin, <(…)) has no size to read up front: read it to its end.
+      const bytes = new Uint8Array(await readFile(path));
+      if (bytes.length === 0) throw new Error(`${path}: empty stream`);
+      return bytes;
+    }
     size = s.size;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

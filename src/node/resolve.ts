@@ -5,12 +5,12 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { urlSource, type FileSource } from '../io/files.js';
+import { urlSource, type FileSource, type ResolveOptions } from '../io/files.js';
 import { dirSource } from './files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
 import { hubSource } from './hub.js';
 
-export async function resolveNodeSource(pathOrId: string, options: { revision?: string } = {}): Promise<FileSource> {
+export async function resolveNodeSource(pathOrId: string, options: ResolveOptions = {}): Promise<FileSource> {
   if (/^https?:\/\//i.test(pathOrId)) return urlSource(pathOrId);
   const path = pathOrId.startsWith('file:') ? fileURLToPath(pathOrId) : pathOrId;
   const kind = await stat(path).then(
@@ -20,7 +20,7 @@ export async function resolveNodeSource(pathOrId: string, options: { revision?: 
   if (kind === 'folder') return dirSource(path);
   if (kind === 'file') throw new Error(`${path} is a file; pass the folder that holds config.json and the weights`);
   if (path === pathOrId && looksLikeRepoId(pathOrId)) {
-    return hubSource(pathOrId, { revision: options.revision });
+    return hubSource(pathOrId, { revision: options.revision, onProgress: options.onProgress });
   }
   throw new Error(`${pathOrId}: no such folder, and not a Hugging Face repo id of the form "owner/name"`);
 }
@@ -34,9 +34,12 @@ export async function readLocalFile(pathOrUrl: string): Promise<Uint8Array> {
   try {
     const s = await stat(path);
     if (s.isDirectory()) throw new Error(`${path}: is a folder, not an audio file`);
-    if (s.size === 0) throw new Error(`${path}: empty file`);
+    // A pipe or device (/dev/stdin, <(…)) reports size 0: read it to its end, then judge.
+    if (s.isFile() && s.size === 0) throw new Error(`${path}: empty file`);
     if (s.size > MAX_AUDIO_FILE_BYTES) throw new Error(`${path}: ${s.size} bytes is too large to decode in one piece`);
-    return new Uint8Array(await readFile(path));
+    const bytes = new Uint8Array(await readFile(path));
+    if (bytes.length === 0) throw new Error(`${path}: empty ${s.isFile() ? 'file' : 'stream'}`);
+    return bytes;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;

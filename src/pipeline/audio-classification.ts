@@ -27,12 +27,15 @@ import type { Float32Tensor } from '../tensor.js';
 import { Batcher, BatchCancelledError } from './batcher.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { checkAgreement, loadPretrained } from '../model/pretrained.js';
-import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
+import { getRuntime } from '../runtime/backend.js';
+import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDtype, type Device, type DType, type ProgressCallback } from './hf-options.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
 export type { AudioInput, RawAudio } from './inputs.js';
 export type { Aggregation, WindowOptions } from './windows.js';
+export type { Device, DType, ProgressCallback, ProgressInfo } from './hf-options.js';
 
 /** Where the embedded default model lives, relative to this module (src/ or dist/ alike). */
 export const DEFAULT_MODEL_DIR = 'models/speech-commands';
@@ -55,18 +58,32 @@ export interface TimelineEntry {
 export interface ClassifyOptions extends WindowOptions {
   /** How many labels to return, best first; default 5; null (or more than the model has) = all. */
   topK?: number | null;
+  /** transformers.js's / transformers' name for `topK`. */
+  top_k?: number | null;
   /** Default: by checkpoint (see {@link defaultFunctionToApply}). */
   functionToApply?: ActivationFunction;
+  /** transformers' name for `functionToApply`. */
+  function_to_apply?: ActivationFunction;
   /** How window scores become clip scores for long audio; default 'mean'. */
   aggregate?: Aggregation;
   /** Windows per forward pass; default 1. */
   batchSize?: number;
 }
 
-export interface PipelineOptions extends ClassifyOptions, RuntimeOptions {
+export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, 'dtype'> {
+  /** transformers.js's dtype: 'fp32' (default; 'float32' is the same), 'fp16' or 'q8' (runtime/dtype.ts). */
+  dtype?: DType;
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
+  /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
+  device?: Device;
+  /** transformers.js's load events: initiate, download, progress, done per file, then ready. */
+  progress_callback?: ProgressCallback;
 }
+
+/** The call options' own names (their transformers spellings are folded in by normalizeOptionNames). */
+const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize'] as const;
+const LOAD_OPTION_KEYS = ['revision', ...RUNTIME_OPTION_KEYS, 'device', 'progress_callback'] as const;
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
 export interface ClassifiedAudio {
@@ -81,6 +98,14 @@ export interface ClassifiedAudio {
   error?: Error;
 }
 
+/** Callbacks of {@link AudioClassificationPipeline.run} for a progress display (the CLI's bar). */
+export interface RunProgress {
+  /** Input `index` was read: `duration` seconds (NaN when it could not be read) in `windows` windows. */
+  onDecoded?(index: number, duration: number, windows: number): void;
+  /** Input `index` has `done` of its `windows` windows scored (or failed). */
+  onWindows?(index: number, done: number, windows: number): void;
+}
+
 export interface AudioClassificationPipeline {
   (input: AudioInput, options?: ClassifyOptions): Promise<AudioClassificationResult[]>;
   (input: readonly AudioInput[], options?: ClassifyOptions): Promise<AudioClassificationResult[][]>;
@@ -93,7 +118,7 @@ export interface AudioClassificationPipeline {
   /** Top labels for each window of one input, with start and end in seconds. */
   timeline(input: AudioInput, options?: ClassifyOptions): Promise<TimelineEntry[]>;
   /** Many inputs, batched across inputs; a bad input yields its error and the rest go on. In input order. */
-  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions): AsyncGenerator<ClassifiedAudio>;
+  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
   dispose(): Promise<void>;
 }
 
@@ -107,15 +132,31 @@ export async function pipeline(
   options: PipelineOptions = {},
 ): Promise<AudioClassificationPipeline> {
   if (task !== 'audio-classification') throw new Error(`unsupported task "${String(task)}": this package provides "audio-classification"`);
-  const { runtime, rest } = splitRuntimeOptions(options);
+  const where = "pipeline('audio-classification')";
+  const o = normalizeOptionNames(options, [...CALL_OPTION_KEYS, ...LOAD_OPTION_KEYS], where);
+  const { device, dtype, progress_callback: onProgress, ...others } = o;
+  if (device !== undefined && o.executionProviders !== undefined) {
+    throw new TypeError(`${where}: give device or executionProviders, not both`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`${where}: progress_callback must be a function`);
+  const { runtime, rest } = splitRuntimeOptions({
+    ...others,
+    dtype: runtimeDtype(dtype),
+    ...(device !== undefined ? { executionProviders: executionProvidersFor(device, getRuntime().name) } : {}),
+  });
   const { revision, ...defaults } = rest;
-  const source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision }).catch((err: unknown) => {
+  const name = typeof model === 'string' ? model : model === undefined ? DEFAULT_MODEL_DIR : model.description;
+  const tracker = onProgress && progressTracker(name, onProgress);
+  let source = await resolveSource(model ?? DEFAULT_MODEL_URL, { revision, onProgress: tracker?.onBytes }).catch((err: unknown) => {
     if (model !== undefined) throw err;
     throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
   });
+  if (tracker) source = tracker.wrap(source);
   const loaded = await loadPretrained(source, { head: 'classification' });
   const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, runtime);
-  return createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
+  const classify = createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
+  onProgress?.({ status: 'ready', task, model: name });
+  return classify;
 }
 
 /** The default activation for a checkpoint, with the reason (the CLI prints it). */
@@ -146,10 +187,17 @@ export function createAudioClassificationPipeline(
   checkAgreement(config, fe, { config: 'config.json', preprocessor: 'preprocessor_config.json' });
   const labels = config.labels;
   const byCheckpoint = defaultFunctionToApply(config);
+  defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
 
-  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}): AsyncGenerator<ClassifiedAudio> {
-    const o = resolveOptions(withDefaults(callOptions, defaults), byCheckpoint.functionToApply, labels.length);
+  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
+    const o = resolveOptions(
+      withDefaults(normalizeOptionNames(callOptions, CALL_OPTION_KEYS, 'audio classification'), defaults),
+      byCheckpoint.functionToApply,
+      labels.length,
+    );
     const samplingRate = fe.sampling_rate;
+    // A bad window or hop is the call's mistake, not an input's: refuse it before reading anything.
+    planWindows(0, samplingRate, fe.max_length, o);
     interface Pending {
       item: ClassifiedAudio;
       waveform: Float32Array;
@@ -187,6 +235,7 @@ export function createAudioClassificationPipeline(
           (logits) => {
             p.scores[w.index] = activate(logits, o.functionToApply);
             if (--p.left === 0 && !p.item.error) finish(p);
+            progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
           },
           (err: unknown) => {
             if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
@@ -225,8 +274,10 @@ export function createAudioClassificationPipeline(
         pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
         pending.left = pending.windows.length;
         pending.scores = new Array(pending.left);
+        progress.onDecoded?.(item.index, item.duration, pending.windows.length);
       } catch (err) {
         item.error = prefixError(source, err);
+        progress.onDecoded?.(item.index, item.duration, 0);
       }
       if (!item.error) await queueWindows(pending);
       yield* ready();

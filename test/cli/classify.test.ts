@@ -14,7 +14,7 @@ import { capture } from '../helpers/capture.js';
 const TINY = join(fixturesDir, 'models/tiny');
 const AUDIO = join(fixturesDir, 'audio');
 
-const DEFAULTS: ClassifyCliOptions = { topK: 5, aggregate: 'mean', timeline: false, json: false, csv: false, batchSize: 1, progress: true };
+const DEFAULTS: ClassifyCliOptions = { topK: 5, aggregate: 'mean', timeline: false, json: false, csv: false, batchSize: 1 };
 
 async function run(inputs: string[], opts: Partial<ClassifyCliOptions>) {
   const out = capture();

@@ -44,3 +44,24 @@ test('pipeline on onnxruntime-web with in-memory files: scores = softmax over Py
     await classify.dispose();
   }
 });
+
+test('device on onnxruntime-web: wasm honoured (same scores as the default), cpu refused with the browser list', { timeout: 60_000 }, async () => {
+  registerRuntime({ name: 'web', ort: ortWeb, defaultExecutionProviders: ['wasm'] });
+  const dir = join(fixturesDir, 'models/tiny');
+  const files = Object.fromEntries(
+    ['config.json', 'preprocessor_config.json', 'model.safetensors'].map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]),
+  );
+  const bytes = new Uint8Array(readFileSync(join(fixturesDir, 'audio/chirp_16k.wav')));
+  const plain = await pipeline('audio-classification', memorySource(files, 'upload'));
+  const wasm = await pipeline('audio-classification', memorySource(files, 'upload'), { device: 'wasm' });
+  try {
+    assert.deepEqual(await wasm(bytes, { top_k: null }), await plain(bytes, { topK: null }));
+  } finally {
+    await plain.dispose();
+    await wasm.dispose();
+  }
+  await assert.rejects(
+    pipeline('audio-classification', memorySource(files, 'upload'), { device: 'cpu' }),
+    /device "cpu" is not available in a browser \(onnxruntime-web\): use one of 'auto', 'wasm', 'webgpu'; cpu and cuda are the Node build's/,
+  );
+});
