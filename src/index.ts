@@ -29,7 +29,7 @@ export type { ExportOptions, ExportedFile } from './model/export.js';
 export { GraphBuilder, Value } from './graph/builder.js';
 export { OrtSession } from './runtime/session.js';
 export type { SessionOptions } from './runtime/session.js';
-export { Runner } from './runtime/runner.js';
+export { Runner, DisposedError } from './runtime/runner.js';
 export type { GraphBytes } from './runtime/runner.js';
 export { checkRuntimeOptions, checkThreads } from './runtime/options.js';
 export type { RuntimeOptions, GraphOptimizationLevel } from './runtime/options.js';

@@ -5,10 +5,10 @@
  * their runtime and re-export this. Re-exports only.
  */
 export { ASTTrainable, createTrainable, buildTrainingGraph } from './train/trainable.js';
-export type { GradientsOutput, TrainableOptions } from './train/trainable.js';
+export type { GradientsOutput, TrainableOptions, TrainableLoadOptions } from './train/trainable.js';
 export { gradients, VJP } from './graph/grad.js';
-export { inferProblemType, lossTerms, lossGraph, referenceLoss } from './model/loss.js';
-export type { Labels, LossTerms } from './model/loss.js';
+export { inferProblemType, lossTerms, lossGraph, referenceLoss, toLabels } from './model/loss.js';
+export type { Labels, LabelsInput, LossTerms } from './model/loss.js';
 export { AdamW } from './train/adamw.js';
 export { lrMultiplier, warmupStepsFor } from './train/schedule.js';
 export { clipGradNorm } from './train/clip.js';

@@ -12,6 +12,12 @@ const num = (name: string, integer = false) => (v: string): number => {
   return n;
 };
 
+const saveStepsOption = (v: string): number => {
+  const n = num('--save-steps', true)(v);
+  if (n < 0) throw new InvalidArgumentError(`--save-steps must be 0 (off) or a positive integer, got "${v}"`);
+  return n;
+};
+
 /** A progress bar on stderr: clips done, running loss, clips per second. */
 export function barProgress(): ProgressSink {
   let bar: cliProgress.SingleBar | undefined;
@@ -39,6 +45,8 @@ export function barProgress(): ProgressSink {
       bar = undefined;
     },
     log(m) {
+      // a line while the bar is drawn (a step checkpoint saved mid-epoch): clear the bar's line first; it is drawn again below
+      if (bar && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
       process.stderr.write(`${m}\n`);
     },
   };
@@ -52,7 +60,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'output folder: checkpoint-epoch-N/ per epoch, the final model at the top')
     .option('-m, --model <id|dir>', 'pretrained checkpoint to start from (its head is replaced for the new labels)')
     .option('--config <file>', 'config.json for a model trained from scratch (any ASTConfig fields)')
-    .option('--resume [dir]', 'continue from the newest checkpoint-epoch-N in --out (or the given folder), exactly')
+    .option('--resume [dir]', 'continue from the newest checkpoint-epoch-N or checkpoint-step-N in --out (or the given folder), exactly')
     .option('--validation <data>', 'labelled validation set (instead of a split)')
     .option('--validation-split <fraction>', 'fraction of the data held out for validation (seeded)', num('--validation-split'), 0.1)
     .option('--epochs <n>', 'epochs', num('--epochs', true), 5)
@@ -71,6 +79,7 @@ export function register(program: Command): void {
     .option('--mixup-prob <p>', 'fraction of batches mixed', num('--mixup-prob'), 0.5)
     .option('--balanced', 'class-balanced sampling (weights 1/count per label)', false)
     .option('--average-last <n>', 'final model = average of the last n epoch checkpoints', num('--average-last', true), 0)
+    .option('--save-steps <n>', 'also a resumable checkpoint-step-N every n optimiser steps inside an epoch (the newest is kept); 0: per epoch only', saveStepsOption, 500)
     .option('--norm-stats <how>', '"compute" (dataset mean/std), "checkpoint" (keep the pretrained ones), or MEAN,STD', 'compute')
     .option('--max-length <frames>', 'input frames (position embeddings are cut or interpolated)', num('--max-length', true))
     .option('--frequency-stride <n>', 'patch stride along frequency', num('--frequency-stride', true))
@@ -87,8 +96,8 @@ Examples:
   ast-audio train data/ --config small.json --out runs/small --epochs 30 --lr 5e-4 --freq-mask 8 --time-mask 20
   # multi-label from a manifest (columns path,labels with labels separated by ;), with mixup
   ast-audio train clips.csv --model ./ckpt --out runs/ml --mixup 10 --balanced
-  # continue a killed run exactly where its last epoch checkpoint left it
-  ast-audio train data/ --out runs/cmd --resume`,
+  # continue a killed run exactly where its newest checkpoint left it (the same options as the first run)
+  ast-audio train data/ --model MIT/ast-finetuned-audioset-10-10-0.4593 --out runs/cmd --epochs 5 --lr 1e-5 --resume`,
     )
     .action(async (data: string, opts: Record<string, unknown>) => {
       let normStats: TrainCommand['normStats'] = 'compute';
@@ -123,6 +132,7 @@ Examples:
         mixupProb: opts.mixupProb as number,
         balanced: Boolean(opts.balanced),
         averageLast: opts.averageLast as number,
+        saveSteps: opts.saveSteps as number,
         normStats,
         maxLength: opts.maxLength as number | undefined,
         frequencyStride: opts.frequencyStride as number | undefined,

@@ -364,7 +364,7 @@ abstract class ASTRunner {
     options: LoadOptions,
   ) {
     const { runtime } = splitRuntimeOptions(options);
-    this.runner = new Runner(runtime);
+    this.runner = new Runner(runtime, head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
     this.dtype = this.runner.options.dtype ?? 'fp32';
     this.attention = options.attention ?? 'fused';
     // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers;
@@ -420,6 +420,12 @@ abstract class ASTRunner {
     return out;
   }
 
+  /** True once `dispose()` has been called; any later `forward` is a DisposedError. */
+  get disposed(): boolean {
+    return this.runner.disposed;
+  }
+
+  /** Releases the ONNX Runtime sessions once the runs in flight have finished; idempotent. */
   dispose(): Promise<void> {
     return this.runner.dispose();
   }

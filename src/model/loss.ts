@@ -21,6 +21,110 @@ export type Labels = Tensor<'int32'> | Tensor<'int64'> | Float32Tensor;
 
 export const IGNORE_INDEX = -100;
 
+/**
+ * Labels as a caller may hand them to `ASTTrainable.computeGradients`: a Tensor (`Labels`); class ids as
+ * `number[]` or an integer typed array ([batch]; a BigInt64Array is torch's int64); multi-hot (or soft)
+ * rows as `number[][]` ([batch][num_labels]); or float targets as a Float32Array / Float64Array
+ * ([batch] or [batch * num_labels], row-major). `toLabels` turns each into a Tensor.
+ */
+export type LabelsInput =
+  | Labels
+  | readonly number[]
+  | readonly (readonly number[])[]
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array;
+
+const EXPECTED_LABELS =
+  'expected class ids as number[] or an integer typed array (Int32Array, BigInt64Array) [batch], ' +
+  'multi-hot rows as number[][] [batch][num_labels], float targets as Float32Array [batch] or [batch * num_labels], ' +
+  'or a Tensor (int32 / int64 [batch], float32 [batch] or [batch, num_labels])';
+
+/** What a bad labels value was, for the error. */
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  if (typeof v === 'object') return `an object with keys ${JSON.stringify(Object.keys(v as object).slice(0, 5))}`;
+  return `${typeof v} ${String(v).slice(0, 40)}`;
+}
+
+/**
+ * Any `LabelsInput` as a Tensor, checked: plain numbers are typed as torch.tensor would type them
+ * (all integers: int64 class ids; otherwise float32), except that `number[][]` is always float32
+ * rows (multi-hot targets, which HF's BCE wants as floats). Anything else is an error naming the
+ * accepted shapes and types (`where` prefixes it). Values that are not finite numbers are errors too.
+ */
+export function toLabels(labels: LabelsInput, numLabels: number, where = 'labels'): Labels {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: ${EXPECTED_LABELS}; got ${what}`);
+  };
+  const v = labels as unknown;
+  if (Array.isArray(v)) {
+    if (v.length === 0) fail('an empty array');
+    if (v.every((x) => typeof x === 'number')) {
+      const bad = v.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) fail(`${String(v[bad])} at index ${bad}`);
+      const ints = v.every((x) => Number.isInteger(x));
+      return ints
+        ? { dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v as number[], (x) => BigInt(x)) }
+        : { dtype: 'float32', dims: [v.length], data: Float32Array.from(v as number[]) };
+    }
+    if (v.every((row) => Array.isArray(row))) {
+      const rows = v as number[][];
+      const data = new Float32Array(rows.length * numLabels);
+      rows.forEach((row, b) => {
+        if (row.length !== numLabels) fail(`row ${b} with ${row.length} values (the model has ${numLabels} labels)`);
+        row.forEach((x, c) => {
+          if (typeof x !== 'number' || !Number.isFinite(x)) fail(`${describeValue(x)} at row ${b}, label ${c}`);
+          data[b * numLabels + c] = x;
+        });
+      });
+      return { dtype: 'float32', dims: [rows.length, numLabels], data };
+    }
+    const odd = v.findIndex((x) => typeof x !== 'number' && !Array.isArray(x));
+    return fail(odd >= 0 ? `${describeValue(v[odd])} at index ${odd}` : 'an array mixing numbers and rows');
+  }
+  if (v instanceof BigInt64Array) return { dtype: 'int64', dims: [v.length], data: v };
+  if (v instanceof BigUint64Array) return { dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v, (x) => BigInt.asIntN(64, x)) };
+  if (v instanceof Int32Array) return { dtype: 'int32', dims: [v.length], data: v };
+  if (v instanceof Int8Array || v instanceof Uint8Array || v instanceof Int16Array || v instanceof Uint16Array || v instanceof Uint32Array) {
+    return { dtype: 'int64', dims: [v.length], data: BigInt64Array.from(v as ArrayLike<number>, (x) => BigInt(x)) };
+  }
+  if (v instanceof Float32Array || v instanceof Float64Array) {
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) fail(`${v[bad]} at index ${bad}`);
+    const data = v instanceof Float32Array ? v : Float32Array.from(v);
+    const dims = numLabels > 1 && v.length % numLabels === 0 ? [v.length / numLabels, numLabels] : [v.length];
+    return { dtype: 'float32', dims, data };
+  }
+  if (typeof v === 'object' && v !== null && 'dtype' in v && 'dims' in v && 'data' in v) {
+    const t = v as { dtype: unknown; dims: unknown; data: unknown };
+    const holds: Record<string, (d: unknown) => boolean> = {
+      int32: (d) => d instanceof Int32Array,
+      int64: (d) => d instanceof BigInt64Array,
+      float32: (d) => d instanceof Float32Array,
+    };
+    const check = typeof t.dtype === 'string' ? holds[t.dtype] : undefined;
+    if (!check) return fail(`a Tensor of dtype ${String(t.dtype)}`);
+    if (!check(t.data)) return fail(`a ${String(t.dtype)} Tensor whose data is ${describeValue(t.data)}`);
+    const dims = t.dims;
+    if (!Array.isArray(dims) || (dims.length !== 1 && dims.length !== 2) || !dims.every((d) => Number.isInteger(d) && d >= 0)) {
+      return fail(`a Tensor with dims ${JSON.stringify(dims)}`);
+    }
+    const n = (dims as number[]).reduce((a, b) => a * b, 1);
+    if ((t.data as ArrayLike<unknown>).length !== n) return fail(`a Tensor [${dims.join(', ')}] holding ${(t.data as ArrayLike<unknown>).length} values`);
+    return v as Labels;
+  }
+  return fail(describeValue(v));
+}
+
 export function isIntegerLabels(labels: Labels): labels is Tensor<'int32'> | Tensor<'int64'> {
   return labels.dtype === 'int32' || labels.dtype === 'int64';
 }

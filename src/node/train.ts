@@ -4,4 +4,4 @@ export * from '../train.js';
 export { runTraining, prepareTraining, runEval, loadExamples } from './training.js';
 export type { TrainCommand, PreparedTraining } from './training.js';
 export { readLabelledClips } from './training-data.js';
-export { FolderCheckpointStore, latestCheckpoint } from './checkpoints.js';
+export { FolderCheckpointStore, latestCheckpoint, savePretrained } from './checkpoints.js';

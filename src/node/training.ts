@@ -125,7 +125,7 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   let resumeDir: string | undefined;
   if (cmd.resume) {
     resumeDir = latestCheckpoint(typeof cmd.resume === 'string' ? cmd.resume : cmd.out);
-    if (!resumeDir) throw new Error(`--resume: no checkpoint-epoch-N folder with trainer_state.json in ${typeof cmd.resume === 'string' ? cmd.resume : cmd.out}`);
+    if (!resumeDir) throw new Error(`--resume: no checkpoint-epoch-N or checkpoint-step-N folder with trainer_state.json in ${typeof cmd.resume === 'string' ? cmd.resume : cmd.out}`);
   }
 
   const clips = await readLabelledClips(cmd.data);
@@ -217,7 +217,11 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   const model = await createTrainable(config, weights, { threads: cmd.threads, memoryArena: !cmd.lowMemory });
   const store = new FolderCheckpointStore(cmd.out, preprocessor, { train_options: o });
   const resume = resumeDir ? readTrainerState(resumeDir) : undefined;
-  if (resume) log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step})`);
+  if (resume) {
+    checkResumeOptions(o, resume.extra.train_options, resumeDir!);
+    const where = resume.position ? `, batch ${resume.position.batch} of epoch ${resume.epoch + 1}` : '';
+    log(`resuming from ${resumeDir} (epoch ${resume.epoch}, step ${resume.step}${where})`);
+  }
   const featurize = (w: Float32Array): Float32Array => rawFe.fbank(w, rawFe.config.sampling_rate).data;
   return {
     outDir: cmd.out,
@@ -236,6 +240,25 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
       stopAfterEpoch: cmd.stopAfterEpoch,
     },
   };
+}
+
+/**
+ * An exact resume needs the run's own settings: every option that shapes the trajectory (batches, schedule,
+ * augmentation, seed) must equal the checkpoint's (trainer_state.json's train_options), or the resumed run
+ * would silently become another one. Only --epochs (more training), --save-steps and --average-last may change.
+ */
+function checkResumeOptions(o: TrainOptions, saved: unknown, dir: string): void {
+  if (typeof saved !== 'object' || saved === null) return; // a checkpoint from before train_options was saved
+  const free = new Set<keyof TrainOptions>(['epochs', 'saveSteps', 'averageLast']);
+  const diffs: string[] = [];
+  for (const k of Object.keys(o) as (keyof TrainOptions)[]) {
+    const was = (saved as Record<string, unknown>)[k];
+    if (free.has(k) || was === undefined || was === o[k]) continue;
+    diffs.push(`${k} ${JSON.stringify(o[k])} (the checkpoint's run: ${JSON.stringify(was)})`);
+  }
+  if (diffs.length) {
+    throw new Error(`--resume ${dir}: these options differ from the run being resumed, which would not continue it exactly: ${diffs.join('; ')}. Give the options of the original run.`);
+  }
 }
 
 /** `ast-audio train`: prepareTraining, then the training loop. */

@@ -28,6 +28,7 @@ import { Batcher, BatchCancelledError } from './batcher.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { checkAgreement, loadPretrained } from '../model/pretrained.js';
 import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import { DisposedError } from '../runtime/runner.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
 import { getRuntime } from '../runtime/backend.js';
 import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDtype, type Device, type DType, type ProgressCallback } from './hf-options.js';
@@ -190,6 +191,8 @@ export function createAudioClassificationPipeline(
   defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
 
   async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
+    // one clear error for the call, rather than the same one per input after each is decoded
+    if (model.disposed) throw new DisposedError('this pipeline');
     const o = resolveOptions(
       withDefaults(normalizeOptionNames(callOptions, CALL_OPTION_KEYS, 'audio classification'), defaults),
       byCheckpoint.functionToApply,

@@ -16,17 +16,38 @@ export interface GraphBytes {
   externalData?: readonly { path: string; data: Uint8Array }[];
 }
 
-/** Sessions for the variants of one model (keyed by the caller), created on first use and released together. */
+/** What using a model after `dispose()` throws (instead of ONNX Runtime's "Session already disposed" or worse). */
+export class DisposedError extends Error {
+  constructor(owner: string) {
+    super(`${owner} has been disposed: dispose() released its ONNX Runtime sessions; load the model again to use it`);
+    this.name = 'DisposedError';
+  }
+}
+
+/**
+ * Sessions for the variants of one model (keyed by the caller), created on first use and released together.
+ * Concurrent `run`s share one session (ORT's Run is thread-safe, and one session per variant is what keeps
+ * memory flat); `dispose` waits for the runs in flight, then releases, and every later call is a DisposedError.
+ */
 export class Runner {
   readonly options: Readonly<RuntimeOptions>;
   private readonly sessions = new Map<string, Promise<OrtSession>>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private disposing: Promise<void> | undefined;
 
-  constructor(options: RuntimeOptions = {}) {
+  /** `owner` names the model in errors (e.g. 'ASTForAudioClassification'). */
+  constructor(options: RuntimeOptions = {}, readonly owner = 'this model') {
     this.options = checkRuntimeOptions(options);
+  }
+
+  /** True once `dispose()` has been called. */
+  get disposed(): boolean {
+    return this.disposing !== undefined;
   }
 
   /** The session for `key`; `build` makes its graph the first time (a failed build is retried next time). */
   session(key: string, build: () => GraphBytes): Promise<OrtSession> {
+    if (this.disposing) return Promise.reject(new DisposedError(this.owner));
     let s = this.sessions.get(key);
     if (!s) {
       s = (async () => {
@@ -40,22 +61,35 @@ export class Runner {
   }
 
   /** Runs the `key` graph on `inputs` plus the weights fed as graph inputs (views, never copied here). */
-  async run(
+  run(
     key: string,
     build: () => GraphBytes,
     inputs: Record<string, Tensor>,
     weights?: ReadonlyMap<string, Tensor>,
     outputs?: readonly string[],
   ): Promise<Record<string, Tensor>> {
-    const session = await this.session(key, build);
-    const feeds: Record<string, Tensor> = { ...inputs };
-    if (weights) for (const [k, w] of weights) feeds[k] = w;
-    return session.run(feeds, outputs);
+    if (this.disposing) return Promise.reject(new DisposedError(this.owner));
+    const run = (async () => {
+      const session = await this.session(key, build);
+      const feeds: Record<string, Tensor> = { ...inputs };
+      if (weights) for (const [k, w] of weights) feeds[k] = w;
+      return session.run(feeds, outputs);
+    })();
+    // dispose() waits for this run: releasing a session under a running Run is a use-after-free in ORT
+    this.inFlight.add(run);
+    const settled = (): void => void this.inFlight.delete(run);
+    run.then(settled, settled);
+    return run;
   }
 
-  async dispose(): Promise<void> {
-    const all = [...this.sessions.values()];
-    this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+  /** Waits for the runs in flight, then releases every session; idempotent. */
+  dispose(): Promise<void> {
+    this.disposing ??= (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      const all = [...this.sessions.values()];
+      this.sessions.clear();
+      for (const s of all) await (await s.catch(() => undefined))?.release();
+    })();
+    return this.disposing;
   }
 }

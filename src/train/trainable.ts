@@ -7,17 +7,34 @@
 import { GraphBuilder, type Value, type NodeRecord } from '../graph/builder.js';
 import { gradients } from '../graph/grad.js';
 import { buildInferenceGraph, emitForwardGraph, type ParamSource } from '../model/ast.js';
-import type { ASTConfig } from '../model/config.js';
+import type { ASTConfig, ASTConfigJSON } from '../model/config.js';
 import { astParameterSpecs } from '../model/weights.js';
-import { lossGraph, lossTerms, type Labels, type ProblemType } from '../model/loss.js';
+import { lossGraph, lossTerms, toLabels, type LabelsInput, type ProblemType } from '../model/loss.js';
 import { Runner } from '../runtime/runner.js';
-import { checkInputValues } from '../model/pretrained.js';
-import type { RuntimeOptions } from '../runtime/options.js';
+import { checkInputValues, loadPretrained } from '../model/pretrained.js';
+import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import type { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import type { FileSource } from '../io/files.js';
 import type { Float32Tensor } from '../tensor.js';
 import type { Trainable } from './trainer.js';
+import { modelFiles } from './checkpoint.js';
 
 /** How the training graph runs: the runtime's options, nothing training-specific. */
 export type TrainableOptions = RuntimeOptions;
+
+/** `ASTTrainable.fromPretrained`'s options: the runtime's, the Hub revision, and a new head's labels. */
+export interface TrainableLoadOptions extends TrainableOptions {
+  /** Hub branch, tag or commit when the source is a Hub id. */
+  revision?: string;
+  /** A new label count (names LABEL_0… unless `id2label` gives them); a head of another size is re-initialised. */
+  numLabels?: number;
+  /** New label names by id ({ 0: 'dog', 1: 'cat' }); num_labels and label2id follow it, as in HF's config. */
+  id2label?: Record<string | number, string>;
+  label2id?: Record<string, number>;
+  problemType?: ProblemType;
+  /** Seed of the initialiser of a re-initialised head (HF's: trunc-normal weights, zero bias); default 0. */
+  seed?: number;
+}
 
 export interface GradientsOutput {
   loss: number;
@@ -60,6 +77,10 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
  */
 export class ASTTrainable implements Trainable {
   private readonly runner: Runner;
+  /** The checkpoint's feature extractor (fromPretrained), written back by `toFiles` as preprocessor_config.json. */
+  featureExtractor?: ASTFeatureExtractor;
+  /** What loading changed (a re-initialised head, resized position embeddings), for the user. */
+  notices: readonly string[] = [];
 
   constructor(
     readonly config: ASTConfig,
@@ -73,15 +94,61 @@ export class ASTTrainable implements Trainable {
         throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
       }
     }
-    this.runner = new Runner(options);
+    this.runner = new Runner(options, 'ASTTrainable');
   }
 
-  /** Loss (HF's, by problem_type), logits and the gradient of the loss for every weight. */
-  async computeGradients(i: { inputValues: Float32Tensor; labels: Labels; problemType?: ProblemType }): Promise<GradientsOutput> {
+  /**
+   * A checkpoint (folder, Hub id, URL or FileSource) ready to fine-tune, through the one loader
+   * (`loadPretrained`), as `ASTForAudioClassification.fromPretrained`. `numLabels` / `id2label` make a new
+   * label set: a head shaped for another count is re-initialised (HF's `ignore_mismatched_sizes`), with a notice.
+   * The weights are this model's own copies (the optimiser updates them in place).
+   */
+  static async fromPretrained(source: string | FileSource, options: TrainableLoadOptions = {}): Promise<ASTTrainable> {
+    const { runtime, rest } = splitRuntimeOptions(options);
+    const { revision, numLabels, id2label, label2id, problemType, seed } = rest;
+    if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels >= 1)) {
+      throw new Error(`ASTTrainable.fromPretrained: numLabels must be a positive integer, got ${String(numLabels)}`);
+    }
+    const overrides: ASTConfigJSON = {
+      ...(numLabels !== undefined ? { num_labels: numLabels } : {}),
+      ...(id2label !== undefined ? { id2label: Object.fromEntries(Object.entries(id2label)) } : {}),
+      ...(label2id !== undefined ? { label2id } : {}),
+      ...(problemType !== undefined ? { problem_type: problemType } : {}),
+    };
+    const newLabels = numLabels !== undefined || id2label !== undefined;
+    const loaded = await loadPretrained(source, {
+      revision,
+      head: 'classification',
+      preprocessor: 'optional',
+      adapt: Object.keys(overrides).length > 0 ? (c) => c.withOverrides(overrides, 'ASTTrainable.fromPretrained options') : undefined,
+      weightOptions: { ignoreMismatchedHead: newLabels, seed },
+    });
+    // own copies: the optimiser writes into them, and the checkpoint's buffer may be the caller's bytes
+    const weights = new Map([...loaded.weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
+    const model = new ASTTrainable(loaded.config, weights, runtime);
+    model.featureExtractor = loaded.extractor;
+    model.notices = loaded.notices;
+    return model;
+  }
+
+  /**
+   * config.json, model.safetensors and, when the model came with a feature extractor, preprocessor_config.json,
+   * as bytes: a checkpoint that `fromPretrained` (this class's, ASTForAudioClassification's, the pipeline's) reads
+   * back. In Node, `savePretrained(dir, model)` writes them.
+   */
+  toFiles(): Record<string, Uint8Array> {
+    return modelFiles(this.config.toJSON(), this.featureExtractor?.toJSON(), this.weights);
+  }
+
+  /**
+   * Loss (HF's, by problem_type), logits and the gradient of the loss for every weight. `labels` may be a
+   * Tensor, `number[]` class ids, `number[][]` multi-hot rows or a typed array (see `LabelsInput`).
+   */
+  async computeGradients(i: { inputValues: Float32Tensor; labels: LabelsInput; problemType?: ProblemType }): Promise<GradientsOutput> {
     checkInputValues(i.inputValues, this.config);
     const B = i.inputValues.dims[0]!;
     const cfg = { num_labels: this.config.num_labels, problem_type: i.problemType ?? this.config.problem_type };
-    const terms = lossTerms(cfg, i.labels, B);
+    const terms = lossTerms(cfg, toLabels(i.labels, this.config.num_labels), B);
     const r = await this.runner.run(
       `train:${terms.problemType}`,
       () => ({ model: buildTrainingGraph(this.config, terms.problemType).encode() }),
@@ -105,6 +172,7 @@ export class ASTTrainable implements Trainable {
     return r.logits as Float32Tensor;
   }
 
+  /** Releases the ONNX Runtime sessions once the runs in flight have finished; later calls are DisposedErrors. */
   dispose(): Promise<void> {
     return this.runner.dispose();
   }

@@ -1,11 +1,12 @@
 /**
  * The training loop: epochs of (shuffled or balanced) mini-batches, SpecAugment and mixup, gradients
  * from the training graph, accumulation, clipping, AdamW with an HF schedule, validation metrics,
- * and a resumable checkpoint per epoch. Browser-safe: checkpoints go through a `CheckpointStore`
- * (checkpoint-node.ts writes folders); features come already extracted.
+ * and a resumable checkpoint per epoch and every `saveSteps` optimiser steps. Browser-safe: checkpoints
+ * go through a `CheckpointStore` (node/checkpoints.ts writes folders); features come already extracted.
  *
- * Exact resume: the state saved after each epoch (weights, Adam moments, step, RNG state) is all
- * the loop reads, so resuming from epoch k replays epochs k+1… identically to an uninterrupted run.
+ * Exact resume: the state saved with a checkpoint (weights, Adam moments, step, RNG state, and inside an
+ * epoch the batch reached, the RNG state the epoch's order was drawn from and the epoch's running loss)
+ * is all the loop reads, so resuming replays the rest identically to an uninterrupted run.
  */
 import type { Float32Tensor } from '../tensor.js';
 import type { ASTConfig } from '../model/config.js';
@@ -65,6 +66,11 @@ export interface TrainOptions {
   balanced: boolean;
   /** Average the weights of the last N epoch checkpoints into the final model (0/1: off). */
   averageLast: number;
+  /**
+   * A resumable checkpoint every this many optimiser steps inside an epoch (HF's `save_steps`), so a
+   * killed run loses at most this many steps; 0 or absent: only the per-epoch checkpoints.
+   */
+  saveSteps?: number;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
@@ -83,6 +89,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   mixupProb: 0.5,
   balanced: false,
   averageLast: 0,
+  saveSteps: 500,
 };
 
 /**
@@ -94,13 +101,28 @@ export interface FeatureSpec {
   normalize?: Normalization;
 }
 
-/** Everything saved after an epoch and read back by --resume. */
+/** Everything a checkpoint saves and --resume reads back. */
 export interface TrainerState {
+  /** Epochs completed. */
   epoch: number;
+  /** Optimiser steps taken (the LR schedule's position). */
   step: number;
   rng: RngState;
   adam: { step: number; expAvg: Map<string, Float32Array>; expAvgSq: Map<string, Float32Array> };
   history: EpochLog[];
+  /** Set when the checkpoint was taken inside epoch `epoch + 1` (a step checkpoint); absent at an epoch's end. */
+  position?: EpochPosition;
+}
+
+/** How far into an epoch a step checkpoint was taken: enough to replay the rest of the epoch exactly. */
+export interface EpochPosition {
+  /** Mini-batches of the epoch already done (the next one to run). */
+  batch: number;
+  /** The RNG state the epoch's order was drawn from (the order is drawn again from it on resume). */
+  epochRng: RngState;
+  /** The epoch's running training loss: Σ loss · clips and Σ clips so far (the epoch's log reports their ratio). */
+  lossSum: number;
+  lossCount: number;
 }
 
 export interface EpochLog {
@@ -122,6 +144,8 @@ export interface EvalResult {
 export interface CheckpointStore {
   /** Saves one epoch's checkpoint (model files + trainer state), atomically. */
   saveEpoch(epoch: number, model: Trainable, state: TrainerState): Promise<string>;
+  /** Saves a checkpoint inside an epoch after optimiser step `step` (state.position is set), atomically. */
+  saveStep(step: number, model: Trainable, state: TrainerState): Promise<string>;
   /** Saves the final model (HF layout only). */
   saveFinal(model: Trainable, weights: Map<string, Float32Tensor>): Promise<string>;
   /** Weights of an earlier epoch (weight averaging). */
@@ -182,6 +206,8 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     if (e.target.length !== L) throw new Error(`train: a target has ${e.target.length} labels, the model has ${L}`);
   }
   if (o.mixupAlpha > 0 && !run.featurize) throw new Error('train: mixup needs waveforms and a featurizer');
+  const saveSteps = o.saveSteps ?? 0;
+  if (!(Number.isInteger(saveSteps) && saveSteps >= 0)) throw new Error(`train: saveSteps must be 0 (off) or a positive integer, got ${saveSteps}`);
 
   const opt = new AdamW({ lr: o.lr, weightDecay: o.weightDecay, noDecay: hfNoDecay });
   const rng = new Rng(run.resume ? run.resume.rng : o.seed);
@@ -203,16 +229,23 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
   let lastEpoch = startEpoch;
   for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
     if (run.stopAfterEpoch !== undefined && epoch - startEpoch >= run.stopAfterEpoch) break;
-    const order = epochOrder(run.train.map((e) => e.labelIds), L, o.balanced, rng);
+    // resuming inside this epoch: its order is drawn again from the state it was first drawn from, and the
+    // main RNG goes on from where the checkpoint left it (augmentation and mixup of the batches to come)
+    const at = epoch === startEpoch ? run.resume?.position : undefined;
+    const epochRng = at ? at.epochRng : rng.state;
+    const order = epochOrder(run.train.map((e) => e.labelIds), L, o.balanced, at ? new Rng(at.epochRng) : rng);
     const nBatches = Math.ceil(order.length / o.batchSize);
+    if (at && !(Number.isInteger(at.batch) && at.batch > 0 && at.batch < nBatches)) {
+      throw new Error(`train: the checkpoint was taken at batch ${at.batch} of epoch ${epoch + 1}, which has ${nBatches} batches with this data and batch size`);
+    }
     progress.start(epoch + 1, order.length);
-    let lossSum = 0;
-    let lossCount = 0;
-    let done = 0;
+    let lossSum = at?.lossSum ?? 0;
+    let lossCount = at?.lossCount ?? 0;
+    let done = Math.min(order.length, (at?.batch ?? 0) * o.batchSize);
     const t0 = now();
     let acc: Map<string, Float32Tensor> | undefined;
     let accCount = 0;
-    for (let bi = 0; bi < nBatches; bi++) {
+    for (let bi = at?.batch ?? 0; bi < nBatches; bi++) {
       const idx = order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
       const B = idx.length;
       const target = new Float32Array(B * L);
@@ -264,6 +297,12 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
         step++;
         acc = undefined;
         accCount = 0;
+        // a step checkpoint, except after an epoch's last batch (the epoch checkpoint follows at once)
+        if (run.store && saveSteps > 0 && step % saveSteps === 0 && bi < nBatches - 1) {
+          const position: EpochPosition = { batch: bi + 1, epochRng, lossSum, lossCount };
+          const dir = await run.store.saveStep(step, model, { epoch, step, rng: rng.state, adam: opt.state, history, position });
+          progress.log(`saved ${dir}`);
+        }
       }
       done += B;
       const secs = (now() - t0) / 1000;
