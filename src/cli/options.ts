@@ -32,4 +32,4 @@ export function modelDtype(value: string): ModelDtype {
 
 export const DTYPE_HELP =
   'precision: fp32 (default), q8 (int8 Linears quantised at load: faster on CPUs with VNNI/AMX, logits within ~2 % of fp32), ' +
-  'fp16 (float16 graph for WebGPU/CUDA; slower than fp32 on x86 CPUs)';
+  'fp16 (float16 graph for WebGPU/CUDA; on x86 CPUs its GEMMs are slower than fp32)';
