@@ -6,6 +6,7 @@
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
+ *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -15,6 +16,7 @@ import { benchEngine } from './engine.js';
 import { benchTrain } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
+import { benchServe } from './serve.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -113,6 +115,22 @@ if (wanted('train')) {
     summary.push(
       `train     ${r.name} bs${r.batch}  ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
         `  PyTorch ${r.torchMsPerClip?.toFixed(1) ?? (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}`,
+    );
+  }
+}
+
+if (wanted('serve')) {
+  log('\n== serve: ast-audio serve under loopback load vs offline ast-audio classify --batch-size 8 ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const models = flag('--serve-models')?.split(',') as ('embedded' | 'base')[] | undefined;
+  const soak = flag('--soak-s');
+  for (const r of await benchServe({ log, models, soakSeconds: soak === undefined ? undefined : Number(soak) })) {
+    summary.push(
+      `serve     ${r.model}  offline ${r.offlineClipsPerSecond.toFixed(1)} clips/s (${r.offlineCpuMsPerClip?.toFixed(1) ?? 'n/a'} ms CPU/clip); served ` +
+        r.load
+          .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
+          .join(', ') +
+        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
     );
   }
 }

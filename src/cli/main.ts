@@ -10,6 +10,7 @@ import { register as registerEval } from './eval.js';
 import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
 import { register as registerExport } from './export.js';
+import { register as registerServe } from './serve.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,6 +29,7 @@ registerEval(program);
 registerClassify(program);
 registerEmbed(program);
 registerExport(program);
+registerServe(program);
 program
   .command('version')
   .description('print the version')

@@ -1,0 +1,260 @@
+/**
+ * The HTTP edge (fastify): routes, limits and errors over the model's worker thread. One instance per
+ * `createServer` call; no global state, so tests and embedders may run several.
+ */
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import type { ActivationFunction } from '../pipeline/audio-classification.js';
+import type { Aggregation } from '../pipeline/windows.js';
+import { ServeMetrics } from './metrics.js';
+import { InferenceError, ModelWorker } from './model-worker.js';
+import { openApiDocument } from './openapi.js';
+import type { ClassifyRequestOptions, ModelInfo } from './protocol.js';
+
+export interface ServeOptions {
+  /** Folder, Hub id or URL; undefined = the embedded model. */
+  model?: string;
+  revision?: string;
+  dtype: string;
+  maxBatch: number;
+  maxDelayMs: number;
+  maxQueue: number;
+  maxBodyMb: number;
+  timeoutS: number;
+  threads?: number;
+  /** See WorkerInit.failForwards. */
+  failForwards?: number[];
+  logger?: FastifyServerOptions['logger'];
+}
+
+export interface Server {
+  app: FastifyInstance;
+  /** Resolves once the model is loaded and warmed up; rejects when it cannot load. */
+  ready: Promise<ModelInfo>;
+  /** Stop accepting, answer every accepted request, stop the model's thread. */
+  close(): Promise<void>;
+}
+
+export const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** The routes, for 405 (a known path, another method) and the OpenAPI document. */
+const ROUTES: Record<string, string[]> = {
+  '/classify': ['POST'],
+  '/embed': ['POST'],
+  '/health/live': ['GET', 'HEAD'],
+  '/health/ready': ['GET', 'HEAD'],
+  '/info': ['GET', 'HEAD'],
+  '/metrics': ['GET', 'HEAD'],
+  '/openapi.json': ['GET', 'HEAD'],
+};
+
+interface ClassifyQuery {
+  top_k?: string;
+  function?: ActivationFunction;
+  window?: number;
+  hop?: number;
+  aggregate?: Aggregation;
+  timeline?: boolean;
+}
+
+const classifyQuerySchema = {
+  type: 'object',
+  properties: {
+    top_k: { type: 'string', pattern: '^([1-9][0-9]*|all)$' },
+    function: { type: 'string', enum: ['softmax', 'sigmoid', 'none'] },
+    window: { type: 'number', exclusiveMinimum: 0 },
+    hop: { type: 'number', exclusiveMinimum: 0 },
+    aggregate: { type: 'string', enum: ['mean', 'max', 'first'] },
+    timeline: { type: 'boolean' },
+  },
+} as const;
+
+const AUDIO_TYPES = /^(audio\/[\w.+-]+|application\/octet-stream)$/i;
+
+export function createServer(o: ServeOptions): Server {
+  const bodyLimit = Math.floor(o.maxBodyMb * 1024 * 1024);
+  const metrics = new ServeMetrics(o.maxBatch);
+  let nextRequest = 1;
+  const app = Fastify({
+    logger: o.logger ?? { level: 'info' },
+    bodyLimit,
+    genReqId: () => `req-${nextRequest++}`,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const worker = new ModelWorker(
+    { model: o.model, revision: o.revision, dtype: o.dtype, threads: o.threads, maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs, failForwards: o.failForwards ?? [] },
+    (report, pending) => {
+      metrics.observeBatch(report, pending);
+      if (report.error !== undefined) app.log.error({ batchSize: report.size, err: report.error }, 'forward failed; its requests get 500');
+    },
+  );
+  let info: ModelInfo | undefined;
+  let loadError: Error | undefined;
+  const ready = worker.ready.then(
+    (i) => {
+      info = i;
+      app.log.info({ loadSeconds: i.loadSeconds, warmupSeconds: i.warmupSeconds, labels: i.labels.length }, 'model ready');
+      return i;
+    },
+    (err: Error) => {
+      loadError = err;
+      app.log.error({ err: err.message }, 'the model failed to load');
+      throw err;
+    },
+  );
+  ready.catch(() => {});
+
+  // ---------------------------------------------------------------- bodies, limits, errors
+  app.addContentTypeParser(AUDIO_TYPES, { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  void app.register(multipart, { limits: { fileSize: bodyLimit, files: 1, fields: 0, parts: 1 } });
+
+  let inflight = 0;
+  /** Admission for inference routes, before the body is read: not ready -> 503, queue full -> 429. */
+  const admit = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (!info) {
+      return reply.code(503).header('retry-after', '1').send(problem(loadError ? 'model failed to load' : 'not ready', loadError?.message ?? 'the model is still loading'));
+    }
+    if (inflight >= o.maxQueue) {
+      metrics.rejected.inc({ reason: 'queue_full' });
+      return reply.code(429).header('retry-after', '1').send(problem('queue full', `${inflight} requests are waiting (--max-queue ${o.maxQueue}); retry later`));
+    }
+    inflight++;
+    metrics.queueDepth.set(inflight);
+    reply.raw.once('close', () => {
+      inflight--;
+      metrics.queueDepth.set(inflight);
+    });
+    request.log.debug({ inflight }, 'admitted');
+  };
+
+  let closing = false;
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    // while draining, each answered connection closes, so the drain does not wait out keep-alive timeouts
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
+    if (closing) app.server.closeIdleConnections();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = ROUTES[path];
+    if (allowed) return reply.code(405).header('allow', allowed.join(', ')).send(problem('method not allowed', `${request.method} ${path}: use ${allowed.join(' or ')}`));
+    return reply.code(404).send(problem('not found', `no route ${request.method} ${path}; see GET /openapi.json`));
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (err instanceof InferenceError) {
+      if (err.kind === 'bad-input') return reply.code(400).send(problem('bad audio', err.message));
+      if (err.kind === 'cancelled') return reply.code(503).header('retry-after', '1').send(problem('timeout', `not answered within --timeout-s ${o.timeoutS} s`));
+      request.log.error({ err: err.message }, 'inference failed');
+      return reply.code(500).send(problem('inference failed', err.message));
+    }
+    if (err.validation) return reply.code(400).send(problem('bad request', err.message));
+    const status = err.statusCode ?? 500;
+    if (status === 413) return reply.code(413).send(problem('payload too large', `the body is over --max-body-mb ${o.maxBodyMb} (${bodyLimit} bytes)`));
+    if (status >= 400 && status < 500) return reply.code(status).send(problem(err.code ?? 'bad request', err.message));
+    request.log.error({ err }, 'unexpected error');
+    return reply.code(500).send(problem('internal error', err.message));
+  });
+
+  /** The audio bytes of a raw body or of a multipart form's `file` field. */
+  const audioBytes = async (request: FastifyRequest): Promise<Uint8Array> => {
+    if (request.isMultipart()) {
+      const file = await request.file();
+      if (!file) throw new InferenceError('bad-input', 'multipart form has no file; send the audio as the "file" field');
+      if (file.fieldname !== 'file') throw new InferenceError('bad-input', `multipart field "${file.fieldname}": send the audio as the "file" field`);
+      const bytes = await file.toBuffer();
+      // toBuffer can miss the limit when busboy flags the stream as truncated after its last chunk was read
+      if (file.file.truncated) throw Object.assign(new Error('request file too large'), { statusCode: 413 });
+      return bytes;
+    }
+    const body = request.body;
+    if (!(body instanceof Uint8Array)) {
+      const type = request.headers['content-type'] ?? 'none';
+      const detail = `Content-Type ${type}: send the audio file as the body (audio/* or application/octet-stream) or as multipart field "file"`;
+      throw Object.assign(new Error(detail), { statusCode: 415, code: 'unsupported media type' });
+    }
+    return body;
+  };
+
+  /** Aborts on --timeout-s or when the client goes away, whichever first; the worker drops the request's queued windows. */
+  const deadline = (reply: FastifyReply): AbortSignal => {
+    const gone = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) gone.abort('the client went away');
+    });
+    return AbortSignal.any([AbortSignal.timeout(o.timeoutS * 1000), gone.signal]);
+  };
+
+  // ---------------------------------------------------------------- routes
+  app.post<{ Querystring: ClassifyQuery }>('/classify', { onRequest: admit, schema: { querystring: classifyQuerySchema } }, async (request, reply) => {
+    const q = request.query;
+    const options: ClassifyRequestOptions = {
+      topK: q.top_k === undefined ? undefined : q.top_k === 'all' ? null : Number(q.top_k),
+      functionToApply: q.function,
+      window: q.window,
+      hop: q.hop,
+      aggregate: q.aggregate,
+    };
+    const result = await worker.classify(await audioBytes(request), options, deadline(reply));
+    // the Hugging Face Inference API's audio-classification answer, or labels plus per-window labels
+    return q.timeline ? result : result.labels;
+  });
+
+  app.post('/embed', { onRequest: admit }, async (request, reply) => {
+    const embedding = await worker.embed(await audioBytes(request), deadline(reply));
+    if (request.headers.accept?.includes('application/octet-stream')) {
+      const bytes = Buffer.from(embedding.buffer, embedding.byteOffset, embedding.byteLength);
+      if (endianness() !== 'LE') for (let i = 0; i < bytes.length; i += 4) bytes.subarray(i, i + 4).reverse();
+      return reply.type('application/octet-stream').header('x-embedding-dims', String(embedding.length)).send(bytes);
+    }
+    return { embedding: Array.from(embedding), hidden_size: embedding.length };
+  });
+
+  app.get('/health/live', async () => ({ status: 'live' }));
+  app.get('/health/ready', async (_request, reply) => {
+    if (info && worker.alive) return { status: 'ready' };
+    if (info) return reply.code(503).send({ status: 'failed', detail: 'the model worker thread has exited' });
+    return reply.code(503).send({ status: loadError ? 'failed' : 'loading', detail: loadError?.message ?? 'the model is loading and warming up' });
+  });
+  app.get('/info', async (_request, reply) => {
+    if (!info) return reply.code(503).send(problem('not ready', loadError?.message ?? 'the model is still loading'));
+    return {
+      model: o.model ?? 'models/speech-commands (embedded)',
+      revision: o.revision ?? null,
+      dtype: o.dtype,
+      labels: info.labels,
+      num_labels: info.labels.length,
+      function_to_apply: info.functionToApply,
+      max_length: info.maxLength,
+      num_mel_bins: info.numMelBins,
+      sampling_rate: info.samplingRate,
+      hidden_size: info.hiddenSize,
+      version: VERSION,
+      limits: { max_batch: o.maxBatch, max_delay_ms: o.maxDelayMs, max_queue: o.maxQueue, max_body_mb: o.maxBodyMb, timeout_s: o.timeoutS },
+    };
+  });
+  app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/openapi.json', async () => openApiDocument(VERSION));
+
+  return {
+    app,
+    ready,
+    close: async () => {
+      closing = true;
+      await app.close(); // stops accepting; resolves once every accepted request is answered
+      await worker.close();
+    },
+  };
+}
+
+function problem(error: string, detail: string): { error: string; detail: string } {
+  return { error, detail };
+}

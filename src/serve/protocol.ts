@@ -1,0 +1,60 @@
+/** Messages between the HTTP thread (app.ts) and the model's worker thread (worker.ts). */
+import type { ActivationFunction, AudioClassificationResult, TimelineEntry } from '../pipeline/audio-classification.js';
+import type { Aggregation } from '../pipeline/windows.js';
+import type { BatchReport } from './dynamic-batcher.js';
+
+export interface WorkerInit {
+  /** Folder, Hub id or URL; undefined = the embedded model. */
+  model?: string;
+  revision?: string;
+  dtype: string;
+  threads?: number;
+  maxBatch: number;
+  maxDelayMs: number;
+  /**
+   * Fault injection for tests and drills (env AST_AUDIO_SERVE_FAIL_FORWARD=3,7): these forwards (1-based,
+   * warm-up excluded) throw, so the 500-for-that-batch-only path is exercised on the real server.
+   */
+  failForwards: number[];
+}
+
+export interface ModelInfo {
+  labels: string[];
+  maxLength: number;
+  numMelBins: number;
+  samplingRate: number;
+  hiddenSize: number;
+  functionToApply: ActivationFunction;
+  functionReason: string;
+  loadSeconds: number;
+  warmupSeconds: number;
+}
+
+export interface ClassifyRequestOptions {
+  topK?: number | null;
+  functionToApply?: ActivationFunction;
+  window?: number;
+  hop?: number;
+  aggregate?: Aggregation;
+}
+
+export type ToWorker =
+  | { type: 'classify'; id: number; bytes: Uint8Array; options: ClassifyRequestOptions }
+  | { type: 'embed'; id: number; bytes: Uint8Array }
+  | { type: 'cancel'; id: number };
+
+/** Why a request failed: the caller's input (400), a forward that failed (500), or cancelled (timeout). */
+export type FailureKind = 'bad-input' | 'forward' | 'cancelled';
+
+export interface Classified {
+  labels: AudioClassificationResult[];
+  windows: TimelineEntry[];
+}
+
+export type FromWorker =
+  | { type: 'ready'; info: ModelInfo }
+  | { type: 'fatal'; message: string }
+  | { type: 'classified'; id: number; result: Classified }
+  | { type: 'embedded'; id: number; embedding: Float32Array }
+  | { type: 'failed'; id: number; kind: FailureKind; message: string }
+  | { type: 'batch'; report: BatchReport; pendingRows: number };
