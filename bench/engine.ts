@@ -36,8 +36,8 @@ import { getRuntime } from '../src/runtime/backend.js';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
 export const GFLOP_PER_CLIP = 261.0;
-const PY = '/usr/bin/python3';
-const TJS_VERSION = '4.3.1';
+export const PY = '/usr/bin/python3';
+export const TJS_VERSION = '4.3.1';
 
 export interface EngineBenchOptions {
   runs?: number;
@@ -240,7 +240,7 @@ async function loadChild(dir: string, threads: number): Promise<void> {
   process.stdout.write(`${JSON.stringify({ ms, peakRssMB, fileMB })}\n`);
 }
 
-function hasTorch(): boolean {
+export function hasTorch(): boolean {
   if (!existsSync(PY)) return false;
   return spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
 }
@@ -333,7 +333,7 @@ function torchPeer(ref: string, dir: string, threads: number, runs: number, warm
 }
 
 /** The torch.onnx export of the checkpoint and a transformers.js install, made once; returns the model folder. */
-function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
+export function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
   const modelsDir = join(work, 'tjs-models');
   if (!existsSync(join(modelsDir, 'ast-base/onnx/model.onnx'))) {
     log('exporting the checkpoint to ONNX with torch.onnx (for transformers.js) ...');

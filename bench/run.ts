@@ -5,6 +5,7 @@
  *   npm run bench -- --only features       # or engine, train; comma-separated
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
+ *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
@@ -13,12 +14,16 @@
 import { benchFeatures } from './features.js';
 import { benchEngine } from './engine.js';
 import { benchTrain } from './train.js';
+import { parseDtypeList } from '../src/model/export.js';
+import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set((args[onlyAt + 1] ?? '').split(',')) : undefined;
 const peers = !args.includes('--no-peers');
+const dtypeAt = args.indexOf('--dtype');
+const dtypes = dtypeAt >= 0 ? parseDtypeList(args[dtypeAt + 1] ?? '') : undefined;
 const wanted = (name: string): boolean => !only || only.has(name);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const fmtRatio = (r: number | null | undefined): string => (r == null ? 'n/a' : `${r.toFixed(2)}x`);
@@ -63,6 +68,45 @@ if (wanted('engine')) {
     `engine    roofline ${r.matmulGflops.toFixed(0)} GFLOP/s, ours at ${(100 * r.rooflineFraction).toFixed(0)} %;` +
       ` load ${r.load.ms.toFixed(0)} ms, peak RSS ${r.load.peakRssMB.toFixed(0)} MB for a ${r.load.fileMB.toFixed(0)} MB file`,
   );
+}
+
+if (wanted('engine') && (dtypes ?? ['fp32', 'q8', 'fp16']).some((d) => d !== 'fp32')) {
+  log('\n== engine, low precision: AST-Base per 10 s clip, q8 / fp16 vs fp32, transformers.js q8 and PyTorch int8 / bf16 ==');
+  const runsAt = args.indexOf('--runs');
+  const batchesAt = args.indexOf('--batches');
+  const r = await benchLowPrecision({
+    log,
+    peers,
+    torch: !args.includes('--no-torch'),
+    dtypes,
+    runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
+    batches: batchesAt >= 0 ? args[batchesAt + 1]!.split(',').map(Number) : undefined,
+  });
+  const peer = (p: Record<number, { msPerClip: number }> | string | undefined, batch: number) => (typeof p === 'object' ? p[batch]?.msPerClip : undefined);
+  for (const [dtype, perBatch] of Object.entries(r.byDtype)) {
+    if (dtype === 'fp32') continue;
+    for (const [batch, o] of Object.entries(perBatch)) {
+      const b = Number(batch);
+      const fp32 = r.byDtype.fp32![b]!.msPerClip;
+      const [tq8, ti8, tbf] = [peer(r.transformersJsQ8, b), peer(r.torchInt8, b), peer(r.torchBf16, b)];
+      summary.push(
+        `engine bs${batch}  ours ${dtype} ${o.msPerClip.toFixed(0)} ms/clip (${fmtRatio(o.msPerClip / fp32)} of ours fp32)` +
+          (dtype === 'q8'
+            ? `  transformers.js q8 ${tq8?.toFixed(0) ?? 'n/a'} (${fmtRatio(tq8 ? o.msPerClip / tq8 : null)})` +
+              `  PyTorch int8 ${ti8?.toFixed(0) ?? 'n/a'} (${fmtRatio(ti8 ? o.msPerClip / ti8 : null)})  bf16 ${tbf?.toFixed(0) ?? 'n/a'} (${fmtRatio(tbf ? o.msPerClip / tbf : null)})`
+            : ''),
+      );
+    }
+  }
+  const l32 = r.loads.fp32!;
+  for (const [dtype, l] of Object.entries(r.loads)) {
+    if (dtype === 'fp32') continue;
+    const a = r.agreement[dtype as keyof typeof r.agreement];
+    summary.push(
+      `engine    ${dtype}: load ${l.ms.toFixed(0)} ms (${fmtRatio(l.ms / l32.ms)} of fp32), peak RSS ${l.peakRssMB.toFixed(0)} MB (${fmtRatio(l.peakRssMB / l32.peakRssMB)})` +
+        (a ? `; top-1 agreement ${(100 * a.base.top1).toFixed(0)} % (AST-Base), ${(100 * a.embedded.top1).toFixed(0)} % (embedded), max logit diff ${a.base.maxLogitDiff.toFixed(3)}` : ''),
+    );
+  }
 }
 
 if (wanted('train')) {

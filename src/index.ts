@@ -20,6 +20,13 @@ export { astParameterSpecs, loadWeights, loadPretrainedWeights, adaptPositionEmb
 export type { HeadKind, ParamSpec, PatchGrid, LoadWeightsOptions } from './model/weights.js';
 export { ASTModel, ASTForAudioClassification, buildAST, buildInferenceGraph } from './model/ast.js';
 export type { ASTOutput, LoadOptions, ForwardInput, AttentionImpl, ASTGraphOptions, ASTGraphValues, ParamLookup } from './model/ast.js';
+export { MODEL_DTYPES, parseModelDtype } from './runtime/dtype.js';
+export type { ModelDtype } from './runtime/dtype.js';
+export { quantizeInt8PerChannel, dequantizeInt8PerChannel } from './model/quant.js';
+export type { Int8PerChannel } from './model/quant.js';
+export { toFloat16 } from './graph/float16.js';
+export { exportForTransformersJs, TRANSFORMERS_JS_FILES } from './model/export.js';
+export type { ExportOptions, ExportedFile } from './model/export.js';
 export { GraphBuilder, Value } from './graph/builder.js';
 export { OrtSession } from './runtime/session.js';
 export type { SessionOptions } from './runtime/session.js';

@@ -1,7 +1,7 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInteger, threadsOption } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
@@ -21,7 +21,7 @@ import {
 import { FRAME_SHIFT_MS, planWindows, type Aggregation } from '../pipeline/windows.js';
 import { expandInputs } from './expand-inputs.js';
 
-export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads'> {
+export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   model?: string;
   revision?: string;
   /** A number, or all labels ('all' from the command line, null from code). */
@@ -83,6 +83,7 @@ export function register(program: Command): void {
     .option('--csv', 'print CSV rows', false)
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)
@@ -120,6 +121,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     classify = await pipeline('audio-classification', await modelSource(opts, io), {
       revision: opts.revision,
       threads: opts.threads,
+      dtype: opts.dtype,
     });
   } catch (err) {
     say(`ast-audio classify: cannot load the model: ${message(err)}`);

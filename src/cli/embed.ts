@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { threadsOption } from './options.js';
+import { DTYPE_HELP, modelDtype, threadsOption } from './options.js';
 import { frameCount, FRAME_SHIFT_MS } from '../pipeline/windows.js';
 import { MODEL_HELP, modelOrDefault, plural, readCliAudio } from './common.js';
 import { formatNpy } from '../io/npy.js';
@@ -32,7 +32,7 @@ hidden_states.npy [layers+1, batch, tokens, hidden] (--hidden-states),
 attentions.npy [layers, batch, heads, tokens, tokens] (--attentions), and labels.json
 (the input files in batch order and the label of each logit).`;
 
-export interface EmbedOptions extends Pick<RuntimeOptions, 'threads'> {
+export interface EmbedOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   /** Default: the embedded speech-commands model. */
   model?: string;
   out: string;
@@ -58,7 +58,7 @@ export async function runEmbed(audio: string[], options: EmbedOptions, stderr: N
   }
   const { inputValues } = batcher.take()!;
 
-  const runtime = { threads: options.threads };
+  const runtime = { threads: options.threads, dtype: options.dtype };
   const model = head === 'classification' ? await ASTForAudioClassification.fromWeights(config, weights, runtime) : await ASTModel.fromWeights(config, weights, runtime);
   let out: ASTOutput;
   try {
@@ -97,6 +97,7 @@ export function register(program: Command): void {
     .option('--hidden-states', 'also write hidden_states.npy [layers+1, batch, tokens, hidden]')
     .option('--attentions', 'also write attentions.npy [layers, batch, heads, tokens, tokens]')
     .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', threadsOption)
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .addHelpText('after', EXAMPLES)
     .action(async (audio: string[], opts: EmbedOptions) => {
       for (const line of await runEmbed(audio, opts)) process.stdout.write(`${line}\n`);

@@ -9,6 +9,7 @@ import { register as registerTrain } from './train.js';
 import { register as registerEval } from './eval.js';
 import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
+import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
@@ -27,6 +28,7 @@ registerTrain(program);
 registerEval(program);
 registerClassify(program);
 registerEmbed(program);
+registerExport(program);
 registerServe(program);
 program
   .command('version')

@@ -1,6 +1,7 @@
 /** Option-value parsers shared by the commands: a bad value becomes commander's usage error, not a stack trace. */
 import { InvalidArgumentError } from 'commander';
 import { checkThreads } from '../runtime/options.js';
+import { parseModelDtype, type ModelDtype } from '../runtime/dtype.js';
 
 /** `--batch-size 8`, `--threads 2`: a whole number of at least 1. */
 export function positiveInteger(name: string): (value: string) => number {
@@ -19,3 +20,16 @@ export function threadsOption(value: string): number {
     throw new InvalidArgumentError((err as Error).message);
   }
 }
+
+/** `--dtype q8`: the compute precision (src/runtime/dtype.ts); an unknown one is a usage error listing the valid ones. */
+export function modelDtype(value: string): ModelDtype {
+  try {
+    return parseModelDtype(value, '--dtype');
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export const DTYPE_HELP =
+  'precision: fp32 (default), q8 (int8 Linears quantised at load: faster on CPUs with VNNI/AMX, logits within ~2 % of fp32), ' +
+  'fp16 (float16 graph for WebGPU/CUDA; on x86 CPUs its GEMMs are slower than fp32)';

@@ -19,7 +19,7 @@ import { OP_BUILDERS, describedShape, opSpec, type OpBuilders, type OpSpec, type
 export type { Dim, Attrs, AttrValue, NodeRecord } from './types.js';
 export { Value } from './value.js';
 export { MS_DOMAIN } from './ops/index.js';
-export type { LinearDType, LinearOptions, GemmOptions, ReduceOptions, LayerNormOptions, ConvOptions, MultiHeadAttentionOptions } from './ops/index.js';
+export type { LinearDType, LinearOptions, Int8Weight, GemmOptions, ReduceOptions, LayerNormOptions, ConvOptions, MultiHeadAttentionOptions } from './ops/index.js';
 
 /** 18: Reduce* take their axes as an input (what grad.ts emits); LayerNormalization is 17. */
 export const OPSET = 18;
@@ -68,6 +68,16 @@ export class GraphBuilder implements GradGraph<Value> {
     if (data.length !== n) throw new Error(`graph: initializer ${name} has ${data.length} values for [${dims.join(', ')}]`);
     const v = new Value(this.fresh(name), 'float32', [...dims], 'initializer');
     this.initializers.set(v, { name: v.name, dtype: 'float32', dims: [...dims], data });
+    return v;
+  }
+
+  /** A weight of another element type (int8 quantised data, float16 halves, ...), stored as given. */
+  typedInitializer(name: string, dtype: OnnxElemType, dims: readonly number[], data: OnnxTensor['data']): Value {
+    if (this.names.has(name)) throw new Error(`graph: duplicate value name "${name}"`);
+    const n = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== n) throw new Error(`graph: initializer ${name} has ${data.length} values for [${dims.join(', ')}]`);
+    const v = new Value(this.fresh(name), dtype, [...dims], 'initializer');
+    this.initializers.set(v, { name: v.name, dtype, dims: [...dims], data });
     return v;
   }
 
@@ -169,13 +179,16 @@ export class GraphBuilder implements GradGraph<Value> {
       attributes: Object.entries(n.attrs).map(([k, a]) => [k, toOnnxAttr(n, k, a)] as const),
     }));
     const info = (v: Value) => ({ name: v.name, dtype: v.dtype, dims: v.dims ?? [] });
+    const used = new Set<Value>(this.outputs);
+    for (const n of this.nodes) for (const v of n.inputs) if (v) used.add(v);
     return {
       graph: {
         name: this.name,
         nodes,
         inputs: this.inputs.map(info),
         outputs: this.outputs.map((v) => (v.dims ? info(v) : { name: v.name, dtype: v.dtype, dims: [] })),
-        initializers: [...this.initializers.values()],
+        // only what a node or an output reads: a Linear emitted in low precision leaves its float32 weight unused
+        initializers: [...this.initializers.entries()].filter(([v]) => used.has(v)).map(([, t]) => t),
       },
       opsets: [...this.domains].map(([domain, version]) => ({ domain, version })),
       irVersion: 8,
@@ -195,21 +208,25 @@ export class GraphBuilder implements GradGraph<Value> {
    * is the file's own buffer, so ORT reads the weights straight from the bytes that were read from disk.
    */
   encodeWithExternalData(minBytes = 1024): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
-    const model = this.toModel();
-    const files = new Map<ArrayBufferLike, string>();
-    const externalData: { path: string; data: Uint8Array }[] = [];
-    const initializers = model.graph.initializers.map((t) => {
-      if (t.data.byteLength < minBytes || t.data.byteOffset % 4 !== 0) return t;
-      let path = files.get(t.data.buffer);
-      if (!path) {
-        path = `weights_${files.size}.bin`;
-        files.set(t.data.buffer, path);
-        externalData.push({ path, data: new Uint8Array(t.data.buffer) });
-      }
-      return { ...t, external: { location: path, offset: t.data.byteOffset } };
-    });
-    return { model: encodeModel({ ...model, graph: { ...model.graph, initializers } }), externalData };
+    return encodeWithExternalData(this.toModel(), minBytes);
   }
+}
+
+/** `GraphBuilder.encodeWithExternalData` for any model (e.g. one rewritten by a pass such as toFloat16). */
+export function encodeWithExternalData(model: OnnxModel, minBytes = 1024): { model: Uint8Array; externalData: { path: string; data: Uint8Array }[] } {
+  const files = new Map<ArrayBufferLike, string>();
+  const externalData: { path: string; data: Uint8Array }[] = [];
+  const initializers = model.graph.initializers.map((t) => {
+    if (t.data.byteLength < minBytes || t.data.byteOffset % 4 !== 0) return t;
+    let path = files.get(t.data.buffer);
+    if (!path) {
+      path = `weights_${files.size}.bin`;
+      files.set(t.data.buffer, path);
+      externalData.push({ path, data: new Uint8Array(t.data.buffer) });
+    }
+    return { ...t, external: { location: path, offset: t.data.byteOffset } };
+  });
+  return { model: encodeModel({ ...model, graph: { ...model.graph, initializers } }), externalData };
 }
 
 /** An attribute as ONNX types it: numbers are FLOAT(S) where the op's entry says so, else INT(S). */

@@ -10,6 +10,7 @@
 export const ONNX_DTYPE = {
   float32: 1,
   uint8: 2,
+  int8: 3,
   int32: 6,
   int64: 7,
   bool: 9,
@@ -25,7 +26,7 @@ export interface OnnxTensor {
   dtype: OnnxElemType;
   dims: readonly number[];
   /** Little-endian element bytes (raw_data), e.g. a Uint8Array view over a Float32Array. */
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Uint16Array;
   /**
    * Store the bytes outside the model (TensorProto data_location EXTERNAL): the runtime reads them from
    * the "file" `location` at `offset`, which the caller supplies in memory (SessionOptions.externalData).

@@ -7,13 +7,17 @@
  * for inference, graph inputs for training), so the same description serves both. `ASTModel` and
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
-import { GraphBuilder, type Value } from '../graph/builder.js';
+import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
+import { quantizeLinears } from './quant.js';
+import { toFloat16 } from '../graph/float16.js';
+import { encodeModel } from '../graph/onnx.js';
+import type { ModelDtype } from '../runtime/dtype.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { BASE_PREFIX, type HeadKind } from './weights.js';
 import { checkInputValues, loadPretrained } from './pretrained.js';
 import type { FileSource } from '../io/files.js';
 import { Runner, type GraphBytes } from '../runtime/runner.js';
-import { splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
+import { checkRuntimeOptions, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { getRuntime } from '../runtime/backend.js';
 import type { Float32Tensor } from '../tensor.js';
 
@@ -31,6 +35,14 @@ export interface ASTGraphOptions {
   outputAttentions?: boolean;
   /** Default 'plain' (what autodiff differentiates); attention probabilities (outputAttentions) always use plain ops. */
   attention?: AttentionImpl;
+  /**
+   * How the encoder's Linears are emitted (default 'fp32'): 'q8' quantises their weights (which must then be
+   * initializers) and runs them as DynamicQuantizeMatMul (g.linear's dtype switch). 'fp16' is a pass over the
+   * finished model (graph/float16.ts), so the graph is built in fp32 for it.
+   */
+  dtype?: ModelDtype;
+  /** Query, key and value as one GEMM over their concatenated weights (q8 only; default true). */
+  fuseQkv?: boolean;
 }
 
 export interface ASTGraphValues {
@@ -87,6 +99,32 @@ function embeddings(g: GraphBuilder, config: ASTConfig, x: Value, p: ParamLookup
   return g.add(tokens, p('embeddings.position_embeddings'));
 }
 
+/** One nn.Linear by its parameter names (bias null when it has none), with y = alpha (x W^T + b). */
+export interface LinearNames {
+  weight: string;
+  bias: string | null;
+  alpha?: number;
+}
+
+/**
+ * q8: Linears prepared at load as one int8 weight (model/quant.ts `quantizeLinears`) with its bias; several parts
+ * reading the same input become one weight over their concatenated output channels.
+ */
+export type Int8Lookup = (parts: readonly LinearNames[]) => { w: Int8Weight; b: Value | null };
+
+/** How the encoder's Linears are emitted: fp32 Gemm, or int8 from weights prepared at load. */
+interface EncoderLinears {
+  int8?: Int8Lookup;
+  fuseQkv: boolean;
+}
+
+/** One encoder Linear by name: q8 when the weights are prepared as int8, else fp32. */
+function dense(g: GraphBuilder, lin: EncoderLinears, p: ParamLookup, x: Value, part: LinearNames): Value {
+  if (!lin.int8) return g.linear(x, p(part.weight), part.bias ? p(part.bias) : null, { alpha: part.alpha });
+  const { w, b } = lin.int8([part]);
+  return g.linear(x, w, b, { dtype: 'q8' });
+}
+
 function selfAttention(
   g: GraphBuilder,
   config: ASTConfig,
@@ -95,32 +133,36 @@ function selfAttention(
   p: ParamLookup,
   impl: AttentionImpl,
   wantProbs: boolean,
+  lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const H = config.hidden_size;
   const nh = config.num_attention_heads;
   const hd = config.headDim;
   const T = config.sequenceLength;
   const a = `${pre}attention.attention.`;
-  const bias = (n: string) => (config.qkv_bias ? p(`${a}${n}.bias`) : null);
-  const wq = p(`${a}query.weight`);
-  const wk = p(`${a}key.weight`);
-  const wv = p(`${a}value.weight`);
+  const part = (n: string, alpha = 1): LinearNames => ({ weight: `${a}${n}.weight`, bias: config.qkv_bias ? `${a}${n}.bias` : null, alpha });
   // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
   // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
   const scale = hd ** -0.5;
   const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B, T, H]
-  if (impl === 'fused' && !wantProbs) {
-    // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]; it applies the scale itself
-    const q = seq(g.linear(x, wq, bias('query')));
-    const k = seq(g.linear(x, wk, bias('key')));
-    const v = seq(g.linear(x, wv, bias('value')));
+  const fusedMha = impl === 'fused' && !wantProbs;
+  // q unscaled for MultiHeadAttention (it applies the scale itself), scaled here for the plain ops
+  const qkv = [part('query', fusedMha ? 1 : scale), part('key'), part('value')];
+  // [B*T, H] each; q8 with fuseQkv: one int8 GEMM over the three weights [H, 3H], then a Split
+  const fused = lin.int8 && lin.fuseQkv ? lin.int8(qkv) : undefined;
+  const [qRows, kRows, vRows] = fused ? g.split(g.linear(x, fused.w, fused.b, { dtype: 'q8' }), [H, H, H], -1) : qkv.map((pt) => dense(g, lin, p, x, pt));
+  if (fusedMha) {
+    // com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H]
+    const q = seq(qRows!);
+    const k = seq(kRows!);
+    const v = seq(vRows!);
     const ctx = g.multiHeadAttention(q, k, v, { numHeads: nh, scale }); // [B, T, H]
     return { out: g.reshape(ctx, [-1, H]) };
   }
   const heads = (v: Value, perm: number[]) => g.transpose(g.reshape(v, [-1, T, nh, hd]), perm);
-  const q = heads(g.linear(x, wq, bias('query'), { alpha: scale }), [0, 2, 1, 3]); // [B, nh, T, hd]
-  const kT = heads(g.linear(x, wk, bias('key')), [0, 2, 3, 1]); // [B, nh, hd, T]
-  const v = heads(g.linear(x, wv, bias('value')), [0, 2, 1, 3]); // [B, nh, T, hd]
+  const q = heads(qRows!, [0, 2, 1, 3]); // [B, nh, T, hd]
+  const kT = heads(kRows!, [0, 2, 3, 1]); // [B, nh, hd, T]
+  const v = heads(vRows!, [0, 2, 1, 3]); // [B, nh, T, hd]
   const probs = g.softmax(g.matMul(q, kT), -1); // [B, nh, T, T]
   const ctx = g.matMul(probs, v); // [B, nh, T, hd]
   const out = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [-1, H]); // [B*T, H]
@@ -135,25 +177,41 @@ function layer(
   p: ParamLookup,
   impl: AttentionImpl,
   wantProbs: boolean,
+  lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const pre = `encoder.layer.${i}.`;
   const epsilon = config.layer_norm_eps;
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
   const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon });
-  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs);
-  const x1 = g.add(g.linear(att.out, p(`${pre}attention.output.dense.weight`), p(`${pre}attention.output.dense.bias`)), x);
+  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
+  const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
+  const x1 = g.add(dense(g, lin, p, att.out, named('attention.output.dense')), x);
   const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon });
-  const inter = activation(g, g.linear(h2, p(`${pre}intermediate.dense.weight`), p(`${pre}intermediate.dense.bias`)), config.hidden_act); // [B*T, I]
-  const out = g.add(g.linear(inter, p(`${pre}output.dense.weight`), p(`${pre}output.dense.bias`)), x1); // [B*T, H]
+  const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act); // [B*T, I]
+  const out = g.add(dense(g, lin, p, inter, named('output.dense')), x1); // [B*T, H]
   return { out, probs: att.probs };
 }
 
 /** Emits the whole model into `g` from `inputValues` [B, max_length, num_mel_bins]. */
-export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value, param: ParamLookup, options: ASTGraphOptions): ASTGraphValues {
+export function buildAST(
+  g: GraphBuilder,
+  config: ASTConfig,
+  inputValues: Value,
+  param: ParamLookup,
+  options: ASTGraphOptions,
+  int8?: Int8Lookup,
+): ASTGraphValues {
   const base = options.head === 'classification' ? BASE_PREFIX : '';
   const p: ParamLookup = (name) => param(base + name);
   const impl = options.attention ?? 'plain';
   const wantProbs = options.outputAttentions ?? false;
+  // q8: the encoder's Linears from int8 weights (fp16 is a pass over the finished model, so fp32 here); the head stays fp32
+  if (options.dtype === 'q8' && !int8) throw new Error('buildAST: dtype q8 needs the int8 weight lookup (emitForwardGraph makes it)');
+  const prefixed = (n: string | null) => (n === null ? null : base + n);
+  const lin: EncoderLinears = {
+    int8: options.dtype === 'q8' ? (parts) => int8!(parts.map((pt) => ({ ...pt, weight: base + pt.weight, bias: prefixed(pt.bias) }))) : undefined,
+    fuseQkv: options.fuseQkv ?? true,
+  };
   const H = config.hidden_size;
   const T = config.sequenceLength;
   const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B*T, H] -> [B, T, H]
@@ -163,7 +221,7 @@ export function buildAST(g: GraphBuilder, config: ASTConfig, inputValues: Value,
   const hiddenStates = [emb];
   const attentions: Value[] = [];
   for (let i = 0; i < config.num_hidden_layers; i++) {
-    const r = layer(g, config, h, i, p, impl, wantProbs);
+    const r = layer(g, config, h, i, p, impl, wantProbs, lin);
     h = r.out;
     if (options.outputHiddenStates) hiddenStates.push(seq(h));
     if (r.probs) attentions.push(r.probs);
@@ -217,7 +275,30 @@ export function emitForwardGraph(
     }
     return v;
   };
-  return { values: buildAST(g, config, x, param, options), params };
+  const int8: Int8Lookup | undefined = options.dtype === 'q8' ? (parts) => int8Weights(g, weights, parts) : undefined;
+  return { values: buildAST(g, config, x, param, options, int8), params };
+}
+
+/** q8: Linears quantised from their float32 data as one int8 weight (model/quant.ts), stored as initializers. */
+function int8Weights(g: GraphBuilder, weights: ReadonlyMap<string, ParamSource>, parts: readonly LinearNames[]): { w: Int8Weight; b: Value | null } {
+  const data = (name: string) => {
+    const t = weights.get(name);
+    if (!t) throw new Error(`weights: no tensor named ${name}`);
+    if (!t.data) throw new Error(`weights: ${name} has no data to quantise (q8 needs the weights at graph build)`);
+    return t;
+  };
+  const ws = parts.map((pt) => data(pt.weight));
+  const inF = ws[0]!.dims[1]!;
+  const { weight, bias } = quantizeLinears(
+    parts.map((pt, i) => ({ weight: ws[i]!.data!, out: ws[i]!.dims[0]!, bias: pt.bias ? data(pt.bias).data : null, alpha: pt.alpha })),
+    inF,
+  );
+  const name = parts.length === 1 ? parts[0]!.weight : `${parts[0]!.weight}+${parts.length - 1}`;
+  const w: Int8Weight = {
+    data: g.typedInitializer(`${name}.int8`, 'int8', [inF, weight.cols], weight.data), // [in, out]
+    scale: g.typedInitializer(`${name}.scale`, 'float32', [weight.cols], weight.scales),
+  };
+  return { w, b: bias ? g.typedInitializer(`${name}.bias_q8`, 'float32', [weight.cols], bias) : null };
 }
 
 /** The inference graph: input `input_values`, weights as initializers or inputs, outputs named as HF's. */
@@ -273,6 +354,8 @@ abstract class ASTRunner {
   private readonly runner: Runner;
   private readonly attention: AttentionImpl;
   private readonly weightsAsInputs: boolean;
+  /** The compute precision (options.dtype, default 'fp32'). */
+  readonly dtype: ModelDtype;
 
   protected constructor(
     readonly config: ASTConfig,
@@ -282,30 +365,37 @@ abstract class ASTRunner {
   ) {
     const { runtime } = splitRuntimeOptions(options);
     this.runner = new Runner(runtime, head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
+    this.dtype = this.runner.options.dtype ?? 'fp32';
     this.attention = options.attention ?? 'fused';
-    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers
+    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers;
+    // int8 / float16 weights are made once at load and belong in the model
     const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
-    this.weightsAsInputs = (options.weights ?? dflt) === 'inputs';
+    this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
   }
 
-  /** The ONNX bytes of this model's graph (weights included), e.g. to save or to run elsewhere. */
+  /** The ONNX bytes of this model's graph (weights included, in this model's dtype), e.g. to save or to run elsewhere. */
   toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
-    return buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, ...options }).encode();
+    const model = buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, dtype: this.dtype, ...options }).toModel();
+    return encodeModel(this.dtype === 'fp16' ? toFloat16(model) : model);
   }
 
   /** One graph per set of optional outputs, built on first use so the default path stays lean. */
   private variant(hidden: boolean, attentions: boolean): { key: string; build: () => GraphBytes } {
     return {
       key: `${hidden ? 'h' : ''}${attentions ? 'a' : ''}`,
-      // weights stay where they are (the checkpoint's own buffer): the model refers to them as external data
-      build: () =>
-        buildInferenceGraph(this.config, this.weights, {
+      // weights stay where they are (the checkpoint's own buffer; the int8 / float16 arrays made at load): the
+      // model refers to them as external data
+      build: () => {
+        const model = buildInferenceGraph(this.config, this.weights, {
           head: this.head,
           attention: this.attention,
           outputHiddenStates: hidden,
           outputAttentions: attentions,
           weightsAsInputs: this.weightsAsInputs,
-        }).encodeWithExternalData(),
+          dtype: this.dtype,
+        }).toModel();
+        return encodeWithExternalData(this.dtype === 'fp16' ? toFloat16(model) : model);
+      },
     };
   }
 
@@ -349,6 +439,7 @@ export class ASTModel extends ASTRunner {
 
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
+    checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
     const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
     return ASTModel.fromWeights(config, weights, options);
   }
@@ -373,6 +464,7 @@ export class ASTForAudioClassification extends ASTRunner {
 
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
+    checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
     const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
     return ASTForAudioClassification.fromWeights(config, weights, options);
   }

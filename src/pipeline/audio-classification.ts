@@ -72,8 +72,8 @@ export interface ClassifyOptions extends WindowOptions {
 }
 
 export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, 'dtype'> {
-  /** transformers.js's dtype: 'fp32' only for now (RuntimeOptions' 'float32' is the same). */
-  dtype?: DType | RuntimeOptions['dtype'];
+  /** transformers.js's dtype: 'fp32' (default; 'float32' is the same), 'fp16' or 'q8' (runtime/dtype.ts). */
+  dtype?: DType;
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
   /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */

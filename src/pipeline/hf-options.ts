@@ -11,6 +11,7 @@
  * Browser-safe: no Node imports.
  */
 import type { FileSource } from '../io/files.js';
+import { MODEL_DTYPES, type ModelDtype } from '../runtime/dtype.js';
 
 /** transformers.js's ProgressInfo variants (src/utils/core.js), field for field. */
 export interface InitiateProgressInfo {
@@ -53,11 +54,11 @@ export type ProgressCallback = (info: ProgressInfo) => void;
 
 /** transformers.js's `device` values that mean something here (which ones depend on the platform). */
 export type Device = 'auto' | 'cpu' | 'cuda' | 'wasm' | 'webgpu';
-/** transformers.js's `dtype`; only full precision for now. */
-export type DType = 'fp32';
+/** transformers.js's `dtype` names that ast-audio computes in ('float32' is accepted as fp32). */
+export type DType = ModelDtype | 'float32';
 
-/** transformers.js dtype -> RuntimeOptions.dtype (its own names map to themselves). */
-const DTYPES: Record<string, 'float32'> = { fp32: 'float32', float32: 'float32' };
+/** transformers.js dtype -> RuntimeOptions.dtype: the same names (runtime/dtype.ts), plus 'float32' for fp32. */
+const DTYPES: Record<string, ModelDtype> = { ...Object.fromEntries(MODEL_DTYPES.map((d) => [d, d])), float32: 'fp32' };
 
 /** Per platform (the registered runtime's name): device -> execution providers (undefined: the runtime's default). */
 const DEVICES: Record<string, Record<string, readonly string[] | undefined>> = {
@@ -132,15 +133,14 @@ export function executionProvidersFor(device: unknown, runtimeName: string): rea
 }
 
 /**
- * `dtype` in transformers.js's names -> RuntimeOptions' (runtime/options.ts). Only 'fp32' for now
- * (RuntimeOptions' own 'float32' is accepted as the same); anything else names the valid values.
- * A new precision is a line here and a RuntimeOptions.dtype value.
+ * `dtype` in transformers.js's names -> RuntimeOptions' (runtime/dtype.ts): 'fp32', 'fp16', 'q8' (and 'float32'
+ * as fp32); anything else names the valid values. A new precision is a RuntimeOptions.dtype value.
  */
-export function runtimeDtype(dtype: unknown): 'float32' | undefined {
+export function runtimeDtype(dtype: unknown): ModelDtype | undefined {
   if (dtype === undefined) return undefined;
   const ours = typeof dtype === 'string' && Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype] : undefined;
   if (ours === undefined) {
-    throw new TypeError(`dtype ${describe(dtype)} is not supported: valid values are ${Object.keys(DTYPES).filter((d) => d !== DTYPES[d]).map((d) => `'${d}'`).join(', ')}`);
+    throw new TypeError(`dtype ${describe(dtype)} is not supported: valid values are ${MODEL_DTYPES.map((d) => `'${d}'`).join(', ')}`);
   }
   return ours;
 }

@@ -2,12 +2,18 @@
  * The one public type for how graphs are executed (`RuntimeOptions`) and its one validation. The
  * runner (runner.ts) checks a caller's options here once; sessions (session.ts) take them as checked.
  */
+import { parseModelDtype, type ModelDtype } from './dtype.js';
+
 export type GraphOptimizationLevel = 'disabled' | 'basic' | 'extended' | 'all';
 
 /** How graphs are executed; the one public place these settings are declared and checked. */
 export interface RuntimeOptions {
-  /** Compute type; fp16/bf16 checkpoints are widened to float32 (ORT has no bf16 CPU kernels). Later: fp16, q8. */
-  dtype?: 'float32';
+  /**
+   * Compute precision (src/runtime/dtype.ts): 'fp32' (default; fp16/bf16 checkpoints are widened to float32), 'q8'
+   * (encoder Linears in int8, quantised at load; cpu or wasm execution provider), 'fp16' (the graph in float16;
+   * for WebGPU/CUDA, slower than fp32 on x86 CPUs).
+   */
+  dtype?: ModelDtype;
   /** Intra-op threads (ORT's intraOpNumThreads), a positive integer; default ORT's (one per physical core). */
   threads?: number;
   /** e.g. ['cpu'], ['cuda', 'cpu'], ['wasm'], ['webgpu', 'wasm']; default: the registered runtime's. */
@@ -41,15 +47,16 @@ export function checkThreads(value: number | string, name = 'threads'): number {
 export function checkRuntimeOptions(options: RuntimeOptions = {}): Readonly<RuntimeOptions> {
   const o: RuntimeOptions = {};
   for (const k of RUNTIME_OPTION_KEYS) if (options[k] !== undefined) (o as Record<string, unknown>)[k] = options[k];
-  if (o.dtype !== undefined && o.dtype !== 'float32') {
-    throw new Error(`dtype ${String(o.dtype)} is not supported: the engine computes in float32`);
-  }
+  if (o.dtype !== undefined) o.dtype = parseModelDtype(o.dtype);
   if (o.threads !== undefined) checkThreads(o.threads);
   if (o.executionProviders !== undefined) {
     if (!Array.isArray(o.executionProviders) || o.executionProviders.length === 0 || !o.executionProviders.every((e) => typeof e === 'string' && e)) {
       throw new Error(`executionProviders must be a non-empty list of names such as ['cpu'], got ${JSON.stringify(o.executionProviders)}`);
     }
     o.executionProviders = [...o.executionProviders];
+  }
+  if (o.dtype === 'q8' && o.executionProviders && !o.executionProviders.some((e) => e === 'cpu' || e === 'wasm')) {
+    throw new Error(`dtype q8 runs on the cpu or wasm execution provider (com.microsoft.DynamicQuantizeMatMul); got ${o.executionProviders.join(', ')}`);
   }
   if (o.graphOptimizationLevel !== undefined && !OPTIMIZATION_LEVELS.includes(o.graphOptimizationLevel)) {
     throw new Error(`graphOptimizationLevel must be one of ${OPTIMIZATION_LEVELS.join(', ')}, got ${JSON.stringify(o.graphOptimizationLevel)}`);

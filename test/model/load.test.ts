@@ -61,7 +61,7 @@ test('no weights at all names the folder and what was looked for', async () => {
 
 test('dtype other than float32 is refused', async () => {
   await assert.rejects(
-    ASTModel.fromPretrained(files(), { dtype: 'float16' as unknown as 'float32' }),
+    ASTModel.fromPretrained(files(), { dtype: 'float16' as unknown as 'fp32' }),
     /dtype float16 is not supported/,
   );
 });

@@ -86,13 +86,14 @@ describe('transformers.js options on the pipeline', { timeout: 120_000 }, () => 
     await assert.rejects(pipeline('audio-classification', TINY, { local_files_only: true } as never), /option local_files_only is not supported by ast-audio \(set HF_HUB_OFFLINE=1, or pass a local folder\)/);
   });
 
-  it('dtype: fp32 only for now, anything else lists the valid values', async () => {
-    const fp32 = await pipeline('audio-classification', TINY, { dtype: 'fp32' });
-    await fp32.dispose();
-    const float32 = await pipeline('audio-classification', TINY, { dtype: 'float32' }); // RuntimeOptions' name
-    await float32.dispose();
-    for (const dtype of ['q8', 'fp16', 'float16', 'constructor']) {
-      await assert.rejects(pipeline('audio-classification', TINY, { dtype } as never), new RegExp(`dtype "${dtype}" is not supported: valid values are 'fp32'`));
+  it('dtype: fp32 (or float32), fp16 and q8; anything else lists the valid values', async () => {
+    for (const dtype of ['fp32', 'float32', 'fp16', 'q8'] as const) {
+      const p = await pipeline('audio-classification', TINY, { dtype });
+      assert.equal(p.model.dtype, dtype === 'float32' ? 'fp32' : dtype);
+      await p.dispose();
+    }
+    for (const dtype of ['q4', 'int8', 'float16', 'constructor']) {
+      await assert.rejects(pipeline('audio-classification', TINY, { dtype } as never), new RegExp(`dtype "${dtype}" is not supported: valid values are 'fp32', 'fp16', 'q8'`));
     }
   });
 

@@ -14,7 +14,7 @@ export { MS_DOMAIN } from './nn.js';
 export { describedShape } from './movement.js';
 export type { OpSpec, OpTable, Vjp, ShapeContext, OpEmitter, Operand } from './kit.js';
 export type { GemmOptions } from './linalg.js';
-export type { LinearDType, LinearOptions } from './linear.js';
+export type { LinearDType, LinearOptions, Int8Weight } from './linear.js';
 export type { ReduceOptions } from './reduce.js';
 export type { LayerNormOptions, ConvOptions, MultiHeadAttentionOptions } from './nn.js';
 

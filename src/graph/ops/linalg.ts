@@ -71,6 +71,11 @@ export const LINALG_MS_OPS: OpTable = {
     floatAttrs: ['alpha'],
     shape: (c) => [matmulShape(c.x, c.dims[1]!, attrNum(c, 'transA', 0) === 1, attrNum(c, 'transB', 0) === 1)],
   },
+  /** y = dequant(dynamic uint8 x) @ (int8 B [K, N] * scale [N]) + bias: the q8 Linear (ops/linear.ts). */
+  DynamicQuantizeMatMul: {
+    shape: (c) => [matmulShape(c.x, c.dims[1]!, false, false)],
+    dtype: () => 'float32',
+  },
 };
 
 export interface GemmOptions {

@@ -274,6 +274,10 @@ export const movementBuilders = {
   expand(this: OpEmitter, x: Value, shape: readonly number[] | Value): Value {
     return this.op1('Expand', [x, shapeInput(this, shape)]);
   },
+  /** x cut along `axis` into pieces of the given sizes (e.g. a fused query/key/value projection). */
+  split(this: OpEmitter, x: Value, sizes: readonly number[], axis: number): Value[] {
+    return this.op('Split', [x, this.constI64(sizes, [sizes.length])], { axis }, sizes.length);
+  },
   concat(this: OpEmitter, values: readonly Value[], axis: number): Value {
     return this.op1('Concat', values, { axis });
   },
