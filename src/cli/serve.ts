@@ -1,6 +1,6 @@
 /** `ast-audio serve`: the HTTP inference service (src/serve) started from the command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { positiveInteger, threadsOption } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
 import { DEFAULT_MODEL_DIR } from '../pipeline/audio-classification.js';
 import { createServer, type ServeOptions } from '../serve/app.js';
 
@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .description('serve a checkpoint over HTTP: /classify and /embed with dynamic batching, health and metrics')
     .option('-m, --model <id|dir>', `Hugging Face Hub id or local checkpoint folder (default: the embedded ${DEFAULT_MODEL_DIR})`)
     .option('--revision <rev>', 'Hub branch, tag or commit (default: main)')
-    .addOption(new Option('--dtype <type>', 'compute type').choices(['fp32']).default('fp32'))
+    .option('--dtype <dtype>', DTYPE_HELP, modelDtype, 'fp32')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', parsePort, 8000)
     .option('--max-batch <n>', 'most windows in one forward', positiveInteger('--max-batch'), 8)
