@@ -12,7 +12,7 @@
  * Run alone: `node --import tsx bench/engine-dtypes.ts [--dtype fp32,q8,fp16] [--runs 5] [--batches 1,4] [--no-peers] [--no-torch]`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,9 @@ import { loadAudio } from '../src/node/audio.js';
 import type { Float32Tensor } from '../src/tensor.js';
 import { findReferenceDir } from './python-peer.js';
 import { quantizeDynamicQOperator } from './qoperator.js';
-import { NO_SPINNING, PY, TJS_VERSION, cpuModel, hasTorch, makeBaseCheckpoint, prepareTransformersJs } from './engine.js';
+import { NO_SPINNING, PY, TJS_VERSION, cpuModel, hasTorch, lcg, makeBaseCheckpoint, measureLoad, prepareTransformersJs, type LoadFigures } from './engine.js';
+
+export type { LoadFigures } from './engine.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -53,13 +55,6 @@ export interface Agreement {
   maxLogitDiff: number;
 }
 
-export interface LoadFigures {
-  ms: number;
-  peakRssMB: number;
-  /** RSS once loaded (after a GC): what the process keeps. */
-  rssAfterMB: number;
-  fileMB: number;
-}
 
 type PerBatch = Record<number, { msPerClip: number; minMsPerClip?: number }>;
 
@@ -79,36 +74,6 @@ const median = (a: number[]) => {
   return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
 };
 
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Load in a fresh process so the peak RSS is the load's own. */
-function measureLoad(dir: string, threads: number, dtype: ModelDtype): LoadFigures {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', dir, String(threads), dtype], {
-    cwd: REPO,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new Error(`load child failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as LoadFigures;
-}
-
-async function loadChild(dir: string, threads: number, dtype: ModelDtype): Promise<void> {
-  const t0 = performance.now();
-  const m = await ASTForAudioClassification.fromPretrained(dir, { threads, dtype, sessionConfig: NO_SPINNING });
-  const ms = performance.now() - t0;
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  const peakRssMB = hwm ? Number(hwm[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
-  (globalThis as { gc?: () => void }).gc?.();
-  const rssAfterMB = process.memoryUsage().rss / 2 ** 20;
-  const fileMB = statSync(join(dir, 'model.safetensors')).size / 2 ** 20;
-  await m.dispose();
-  process.stdout.write(`${JSON.stringify({ ms, peakRssMB, rssAfterMB, fileMB })}\n`);
-}
 
 function softmax(row: ArrayLike<number>): Float64Array {
   let max = -Infinity;
@@ -390,17 +355,13 @@ export async function benchLowPrecision(options: LowPrecisionBenchOptions = {}):
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const args = process.argv.slice(2);
-  if (args[0] === '--load-child') {
-    await loadChild(args[1]!, Number(args[2] ?? 2), (args[3] ?? 'fp32') as ModelDtype);
-  } else {
-    const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
-    await benchLowPrecision({
-      runs: at('--runs') ? Number(at('--runs')) : undefined,
-      threads: at('--threads') ? Number(at('--threads')) : undefined,
-      batches: at('--batches')?.split(',').map(Number),
-      dtypes: at('--dtype') ? parseDtypeList(at('--dtype')!) : undefined,
-      peers: !args.includes('--no-peers'),
-      torch: !args.includes('--no-torch'),
-    });
-  }
+  const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  await benchLowPrecision({
+    runs: at('--runs') ? Number(at('--runs')) : undefined,
+    threads: at('--threads') ? Number(at('--threads')) : undefined,
+    batches: at('--batches')?.split(',').map(Number),
+    dtypes: at('--dtype') ? parseDtypeList(at('--dtype')!) : undefined,
+    peers: !args.includes('--no-peers'),
+    torch: !args.includes('--no-torch'),
+  });
 }

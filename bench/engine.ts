@@ -32,6 +32,7 @@ import { OrtSession } from '../src/runtime/session.js';
 import type { Float32Tensor, Tensor } from '../src/tensor.js';
 import { findReferenceDir, lineReader } from './python-peer.js';
 import { getRuntime } from '../src/runtime/backend.js';
+import type { ModelDtype } from '../src/runtime/dtype.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..');
@@ -150,7 +151,7 @@ export function cpuModel(): string {
   return `${field('model name') ?? cpus()[0]?.model ?? 'unknown CPU'} (${[...fms, ...isa].join(', ')}${vm})`;
 }
 
-function lcg(seed: number): () => number {
+export function lcg(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -218,26 +219,36 @@ async function matmulRoofline(threads: number): Promise<{ run: () => Promise<unk
   return { run: () => s.run(feed), gflop: (blocks * 2 * 2 * M * H * I) / 1e9, release: () => s.release() };
 }
 
+/** Load time and memory of one fresh process (fromPretrained to a ready session). */
+export interface LoadFigures {
+  ms: number;
+  peakRssMB: number;
+  /** RSS once the load's garbage is collected: what the loaded model keeps. */
+  rssAfterMB: number;
+  fileMB: number;
+}
+
 /** Load in a fresh process so the peak RSS is the load's own. */
-function measureLoad(dir: string, threads: number): { ms: number; peakRssMB: number; fileMB: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', dir, String(threads)], {
+export function measureLoad(dir: string, threads: number, dtype: ModelDtype = 'fp32'): LoadFigures {
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--load-child', dir, String(threads), dtype], {
     cwd: REPO,
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`load child failed: ${r.stderr}`);
-  const line = r.stdout.trim().split('\n').pop()!;
-  return JSON.parse(line) as { ms: number; peakRssMB: number; fileMB: number };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as LoadFigures;
 }
 
-async function loadChild(dir: string, threads: number): Promise<void> {
+async function loadChild(dir: string, threads: number, dtype: ModelDtype): Promise<void> {
   const t0 = performance.now();
-  const m = await ASTForAudioClassification.fromPretrained(dir, { threads });
+  const m = await ASTForAudioClassification.fromPretrained(dir, { threads, dtype, sessionConfig: NO_SPINNING });
   const ms = performance.now() - t0;
   const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   const peakRssMB = hwm ? Number(hwm[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
+  (globalThis as { gc?: () => void }).gc?.();
+  const rssAfterMB = process.memoryUsage().rss / 2 ** 20;
   const fileMB = statSync(join(dir, 'model.safetensors')).size / 2 ** 20;
   await m.dispose();
-  process.stdout.write(`${JSON.stringify({ ms, peakRssMB, fileMB })}\n`);
+  process.stdout.write(`${JSON.stringify({ ms, peakRssMB, rssAfterMB, fileMB } satisfies LoadFigures)}\n`);
 }
 
 export function hasTorch(): boolean {
@@ -542,7 +553,7 @@ const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(imp
 if (isMain) {
   const args = process.argv.slice(2);
   if (args[0] === '--load-child') {
-    await loadChild(args[1]!, Number(args[2] ?? 2));
+    await loadChild(args[1]!, Number(args[2] ?? 2), (args[3] ?? 'fp32') as ModelDtype);
   } else {
     const num = (flag: string, d: number) => {
       const i = args.indexOf(flag);
