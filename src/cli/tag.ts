@@ -280,6 +280,8 @@ async function tagInto(
 
   if (progressWanted(opts.progress, stderr)) bar = new TagProgress(todo.length + datasetRows, stderr);
   const errorLines: string[] = [];
+  let audioSeconds = 0;
+  const t0 = performance.now();
   let result;
   try {
     result = await runTagging({
@@ -288,7 +290,10 @@ async function tagInto(
       writer,
       errorsDir: opts.out,
       stopRequested: () => stop,
-      onRow: (row) => bar?.file(row.duration_s),
+      onRow: (row) => {
+        audioSeconds += row.duration_s;
+        bar?.file(row.duration_s);
+      },
       onError: (e) => {
         bar?.file(0);
         if (bar) errorLines.push(e.error);
@@ -301,13 +306,15 @@ async function tagInto(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  const wall = (performance.now() - t0) / 1000;
   for (const l of errorLines) say(`ast-audio tag: ${l}`);
   const manifest = await manifestNow();
   await writeManifest(opts.out, manifest);
   // The folder's state, so a resumed run that met no new failure still says some files failed.
   const failed = manifest.counts.errors + inputProblems;
   say(
-    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run; ` +
+    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run ` +
+      `in ${wall.toFixed(1)} s (${(result.rows / wall).toFixed(2)} files/s, ${(audioSeconds / 3600 / wall).toPrecision(3)} audio-hours/s); ` +
       `${opts.out} holds ${plural(manifest.counts.rows, 'row')} in ${plural(manifest.counts.shards, 'shard')}, ${plural(manifest.counts.errors, 'error')}`,
   );
   if (result.stopped) {
