@@ -160,18 +160,19 @@ describe('ast-audio tag', { timeout: 600_000 }, () => {
     assert.equal(readErrors(out).length, broken.size);
   });
 
-  it('SIGKILL in the middle of a run, then the same command: the same rows, no half-written file', async () => {
-    const out = join(dir, 'b');
+  /** Starts `tag` into `out`, sends `signal` once `shards` shards are on disk, and returns how it exited. */
+  async function interrupt(out: string, shards: number, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
     const args = ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'tag', corpus, '--out', out, '--shard-size', '20', '--no-progress'];
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     let running = true;
-    const exited = new Promise<NodeJS.Signals | null>((res) =>
-      child.on('exit', (_code, signal) => {
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+      child.on('close', (code, sig) => {
         running = false;
-        res(signal);
+        res({ code, signal: sig });
       }),
     );
-    // Kill once two shards are on disk: the run is mid-way (200 files make 10 shards).
     for (;;) {
       let names: string[] = [];
       try {
@@ -179,15 +180,33 @@ describe('ast-audio tag', { timeout: 600_000 }, () => {
       } catch {
         // not created yet
       }
-      const shards = names.filter((n) => /^part-\d+\.parquet$/.test(n));
-      if (shards.length >= 2) break;
-      assert.ok(running, 'the run ended before it could be killed mid-way');
+      if (names.filter((n) => /^part-\d+\.parquet$/.test(n)).length >= shards) break;
+      assert.ok(running, `the run ended before it could be interrupted mid-way: ${stderr}`);
       await new Promise((res) => setTimeout(res, 20));
     }
-    child.kill('SIGKILL');
-    assert.equal(await exited, 'SIGKILL');
-    const partial = await readRows(out); // every named shard is whole (a half-written one would not parse)
-    assert.ok(partial.length >= 40 && partial.length < good.length, `killed mid-way: ${partial.length} rows`);
+    child.kill(signal);
+    return { ...(await exited), stderr };
+  }
+
+  it('Ctrl-C writes the shard in progress and exits 130; SIGKILL loses only its shard; the same command again gives the same rows', async () => {
+    const out = join(dir, 'b');
+    // SIGINT once a shard is written: the files in flight finish, the partial shard is written, exit 130
+    const int = await interrupt(out, 1, 'SIGINT');
+    assert.equal(int.code, 130, int.stderr);
+    assert.match(int.stderr, /SIGINT: finishing the files in flight/);
+    const afterInt = await readRows(out);
+    assert.ok(afterInt.length >= 20 && afterInt.length < good.length, `stopped mid-way: ${afterInt.length} rows`);
+    assert.deepEqual(readdirSync(out).filter((n) => n.startsWith('.')), [], 'no temporary file left');
+    const counted = JSON.parse(readFileSync(join(out, '_manifest.json'), 'utf8')) as { counts: { rows: number } };
+    assert.equal(counted.counts.rows, afterInt.length, 'the manifest counts the rows on disk');
+
+    // the same command, SIGKILLed once two more shards are on disk: every named shard is whole
+    const shardsBefore = readdirSync(out).filter((n) => n.endsWith('.parquet')).length;
+    const kill = await interrupt(out, shardsBefore + 2, 'SIGKILL');
+    assert.equal(kill.signal, 'SIGKILL');
+    const partial = await readRows(out); // a half-written shard would not parse
+    assert.ok(partial.length > afterInt.length && partial.length < good.length, `killed mid-way: ${partial.length} rows`);
+    assert.equal(new Set(partial.map(key)).size, partial.length, 'no file twice');
 
     const r = cli(['tag', corpus, '--out', out, '--shard-size', '20', '--no-progress']);
     assert.equal(r.status, 2, r.stderr);
@@ -366,6 +385,17 @@ describe('ast-audio tag', { timeout: 600_000 }, () => {
         assert.deepEqual(row.labels.map((l) => l.label), ref.results[index]!.labels.map((l) => l.label));
         row.labels.forEach((l, k) => assertClose(l.score, ref.results[index]!.labels[k]!.score, 1e-6, row.path));
       }
+    });
+
+    it('norm-stats reads it as the same clips in class folders', () => {
+      const fromFolders = cli(['norm-stats', folders, '--json', '--no-progress']);
+      assert.equal(fromFolders.status, 0, fromFolders.stderr);
+      const r = cli(['norm-stats', dataset, '--json', '--no-progress']);
+      assert.equal(r.status, 0, r.stderr);
+      const [want, got] = [fromFolders, r].map((x) => JSON.parse(x.stdout) as { mean: number; std: number; clips: number });
+      assert.equal(got!.clips, 30);
+      assertClose(got!.mean, want!.mean, 1e-9, 'mean');
+      assertClose(got!.std, want!.std, 1e-9, 'std');
     });
 
     it('eval scores it as the same clips in class folders (int ClassLabel and string labels)', () => {
