@@ -331,13 +331,14 @@ export interface LoadOptions extends RuntimeOptions {
   revision?: string;
   /**
    * Default 'fused': ORT's com.microsoft.MultiHeadAttention kernel, ~12 % less CPU per AST-Base clip than
-   * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only.
+   * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only (the default on the
+   * WebGPU EP, whose fused kernel misses the parity tolerance).
    */
   attention?: AttentionImpl;
   /**
    * 'inputs' (default with onnxruntime-node): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
    * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
-   * 'initializers' (default with onnxruntime-web, which would copy inputs into its heap at every run): weights become session initializers that ORT copies and prepacks once at load (slower load,
+   * 'initializers' (default with onnxruntime-web, which would copy inputs into its heap at every run, and on the WebGPU EP): weights become session initializers that ORT copies and prepacks once at load (slower load,
    * ~3x the file size in RAM while loading).
    */
   weights?: 'inputs' | 'initializers';
@@ -366,10 +367,13 @@ abstract class ASTRunner {
     const { runtime } = splitRuntimeOptions(options);
     this.runner = new Runner(runtime, head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
     this.dtype = this.runner.options.dtype ?? 'fp32';
-    this.attention = options.attention ?? 'fused';
-    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers;
-    // int8 / float16 weights are made once at load and belong in the model
-    const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
+    const onWebGpu = (this.runner.options.executionProviders ?? getRuntime().defaultExecutionProviders).includes('webgpu');
+    // ORT 1.30's WebGPU MultiHeadAttention misses the parity tolerance past a few dozen tokens (test/runtime/webgpu.test.ts)
+    this.attention = options.attention ?? (onWebGpu ? 'plain' : 'fused');
+    // onnxruntime-web copies every input into the WASM heap at each run, and on a GPU inputs cross to the device at
+    // every run, so there weights are initializers (uploaded once); int8 / float16 weights are made once at load and
+    // belong in the model
+    const dflt = getRuntime().name === 'node' && !onWebGpu ? 'inputs' : 'initializers';
     this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
   }
 

@@ -310,12 +310,12 @@ export function evalSource(data: string, split?: SplitName): { source: string; n
 }
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */
-export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads' | 'dtype'> = {}): Promise<EvalResult> {
+export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads' | 'dtype' | 'executionProviders'> = {}): Promise<EvalResult> {
   const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
   const clips = await readLabelledClips(data);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
   const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
-  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype });
+  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype, executionProviders: options.executionProviders });
   const fe = extractor.config;
   try {
     return await evaluate(

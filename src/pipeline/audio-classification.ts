@@ -76,7 +76,7 @@ export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, '
   dtype?: DType;
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
-  /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
+  /** transformers.js's device: 'cpu', 'webgpu' (onnxruntime-node's bundled WebGPU EP) or 'cuda' (with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
   device?: Device;
   /** transformers.js's load events: initiate, download, progress, done per file, then ready. */
   progress_callback?: ProgressCallback;

@@ -80,7 +80,7 @@ export function createServer(o: ServeOptions): Server {
     forceCloseConnections: 'idle',
   });
   const worker = new ModelWorker(
-    { model: o.model, revision: o.revision, dtype: o.dtype, threads: o.threads, maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs, failForwards: o.failForwards ?? [] },
+    { model: o.model, revision: o.revision, dtype: o.dtype, device: o.device, threads: o.threads, maxBatch: o.maxBatch, maxDelayMs: o.maxDelayMs, failForwards: o.failForwards ?? [] },
     (report, pending) => {
       metrics.observeBatch(report, pending);
       if (report.error !== undefined) app.log.error({ batchSize: report.size, err: report.error }, 'forward failed; its requests get 500');
@@ -224,6 +224,7 @@ export function createServer(o: ServeOptions): Server {
       model: o.model ?? 'models/speech-commands (embedded)',
       revision: o.revision ?? null,
       dtype: o.dtype,
+      device: o.device ?? 'cpu',
       labels: info.labels,
       num_labels: info.labels.length,
       function_to_apply: info.functionToApply,

@@ -3,12 +3,15 @@ import type { ActivationFunction, AudioClassificationResult, TimelineEntry } fro
 import type { Aggregation } from '../pipeline/windows.js';
 import type { BatchReport } from './dynamic-batcher.js';
 import type { RuntimeOptions } from '../runtime/options.js';
+import type { Device } from '../pipeline/hf-options.js';
 
 export interface WorkerInit extends Pick<RuntimeOptions, 'threads'> {
   /** Folder, Hub id or URL; undefined = the embedded model. */
   model?: string;
   revision?: string;
   dtype: string;
+  /** The pipeline's device ('cpu', 'webgpu'); undefined = the CPU. */
+  device?: Device;
   maxBatch: number;
   maxDelayMs: number;
   /**

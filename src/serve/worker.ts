@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   // the pipeline checks the dtype (transformers.js's names) and refuses what the engine cannot do
   const dtype = init.dtype as PipelineOptions['dtype'];
-  const classifier = await pipeline('audio-classification', init.model, { revision: init.revision, threads: init.threads, dtype });
+  const classifier = await pipeline('audio-classification', init.model, { revision: init.revision, threads: init.threads, dtype, device: init.device });
   const model = classifier.model;
   const fe = classifier.featureExtractor.config;
   const numLabels = model.config.labels.length;
