@@ -61,3 +61,26 @@ export type FromWorker =
   | { type: 'embedded'; id: number; embedding: Float32Array }
   | { type: 'failed'; id: number; kind: FailureKind; message: string }
   | { type: 'batch'; report: BatchReport; pendingRows: number };
+
+/**
+ * The pipeline's thread (worker.ts) and the model's thread (model-thread.ts). The model's thread only runs forwards
+ * (ORT's run blocks its thread), so decoding and features of the next requests go on meanwhile. Feature and output
+ * rows cross as transferred ArrayBuffers, not copies.
+ */
+export type ModelThreadInit = Pick<WorkerInit, 'model' | 'revision' | 'dtype' | 'device' | 'threads'>;
+
+export type ToModelThread = { type: 'forward'; seq: number; inputValues: Float32Array; dims: [number, number, number] };
+
+export type FromModelThread =
+  | {
+      type: 'ready';
+      /** config.json and preprocessor_config.json as loaded (ASTConfig.toJSON, ASTFeatureExtractor.toJSON). */
+      config: Record<string, unknown>;
+      preprocessor: Record<string, unknown>;
+      loadSeconds: number;
+      warmupSeconds: number;
+    }
+  | { type: 'fatal'; message: string }
+  /** Row b of `rows` ([B, num_labels + hidden]): the logits of window b, then its pooled embedding. */
+  | { type: 'output'; seq: number; rows: Float32Array }
+  | { type: 'failed'; seq: number; message: string };
