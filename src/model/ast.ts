@@ -348,6 +348,12 @@ export interface ForwardInput {
   inputValues: Float32Tensor; // [B, max_length, num_mel_bins]
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
+  /**
+   * Default true. False leaves last_hidden_state ([B, T, H]) in ONNX Runtime, for callers that want only the logits
+   * and the pooled output (the server: no copy, no garbage per forward; on a GPU, no read-back); `lastHiddenState`
+   * is then an empty [B, 0, H] tensor.
+   */
+  outputLastHiddenState?: boolean;
 }
 
 /** Builds the inference graph of one variant and runs it on a Runner (which owns the sessions). */
@@ -415,9 +421,12 @@ abstract class ASTRunner {
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
     const v = this.variant(hidden, attn);
-    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined);
+    const last = input.outputLastHiddenState ?? true;
+    const fetch = last ? undefined : ['pooler_output', ...(this.head === 'classification' ? ['logits'] : []), ...(hidden ? ['hidden_states'] : []), ...(attn ? ['attentions'] : [])];
+    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined, fetch);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
-    const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
+    const lastHiddenState = last ? f('last_hidden_state')! : ({ dtype: 'float32', dims: [x.dims[0]!, 0, this.config.hidden_size], data: new Float32Array(0) } satisfies Float32Tensor);
+    const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState };
     if (f('logits')) out.logits = f('logits');
     if (hidden) out.hiddenStates = f('hidden_states');
     if (attn) out.attentions = f('attentions');

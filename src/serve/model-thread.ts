@@ -43,14 +43,17 @@ async function main(): Promise<void> {
   port.on('message', (m: ToModelThread) => {
     void (async () => {
       try {
-        const out = await model.forward({ inputValues: float32Tensor(m.dims, m.inputValues) });
+        // logits and the pooled output only: last_hidden_state stays in ORT (no copy, no garbage per forward)
+        const out = await model.forward({ inputValues: float32Tensor(m.dims, m.inputValues), outputLastHiddenState: false });
         const B = m.dims[0];
         const rows = new Float32Array(B * (numLabels + hidden)); // [B, num_labels + hidden]
         for (let b = 0; b < B; b++) {
           rows.set(out.logits.data.subarray(b * numLabels, (b + 1) * numLabels), b * (numLabels + hidden));
           rows.set(out.poolerOutput.data.subarray(b * hidden, (b + 1) * hidden), b * (numLabels + hidden) + numLabels);
         }
-        post({ type: 'output', seq: m.seq, rows }, [rows.buffer]);
+        // the input goes back too: this thread allocates little, so it collects garbage rarely, and transferred
+        // buffers would pile up here until it did (the pipeline's thread collects often)
+        post({ type: 'output', seq: m.seq, rows, inputValues: m.inputValues }, [rows.buffer, m.inputValues.buffer as ArrayBuffer]);
       } catch (err) {
         post({ type: 'failed', seq: m.seq, message: err instanceof Error ? err.message : String(err) });
       }

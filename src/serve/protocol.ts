@@ -82,5 +82,5 @@ export type FromModelThread =
     }
   | { type: 'fatal'; message: string }
   /** Row b of `rows` ([B, num_labels + hidden]): the logits of window b, then its pooled embedding. */
-  | { type: 'output'; seq: number; rows: Float32Array }
+  | { type: 'output'; seq: number; rows: Float32Array; inputValues: Float32Array }
   | { type: 'failed'; seq: number; message: string };
