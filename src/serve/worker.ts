@@ -102,13 +102,25 @@ async function main(): Promise<void> {
     if (failAt.has(n)) throw new ForwardError(`forward #${n} failed (injected by AST_AUDIO_SERVE_FAIL_FORWARD)`);
     return remote.forward(inputValues);
   };
+  /** Requests in this thread that are decoding or extracting features, so more rows are on their way. */
+  let preparing = 0;
   const batcher = new DynamicBatcher<number>(
-    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins },
+    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins, moreComing: () => preparing > 0 },
     forward,
     (report) => post({ type: 'batch', report, pendingRows: batcher.pending }),
   );
 
   const cancelled = new Set<number>();
+
+  /** A request's wait for its rows' outputs: it is not preparing rows meanwhile (decremented before submit kicks the batcher). */
+  const waiting = async <T>(submit: () => Promise<T>): Promise<T> => {
+    preparing--;
+    try {
+      return await submit();
+    } finally {
+      preparing++;
+    }
+  };
 
   /** Request `id`'s classifier for the pipeline: its windows go to the shared batcher; it gets its own logits back. */
   const requestClassifier = (id: number): AudioClassifier => ({
@@ -118,7 +130,7 @@ async function main(): Promise<void> {
       const [B, T, M] = inputValues.dims as [number, number, number];
       const per = T * M;
       const rows = Array.from({ length: B }, (_, b) => inputValues.data.subarray(b * per, (b + 1) * per));
-      const outs = await batcher.submit(id, rows).catch((err: unknown) => {
+      const outs = await waiting(() => batcher.submit(id, rows)).catch((err: unknown) => {
         throw err instanceof BatchCancelledError ? new RequestCancelledError(err.message) : err;
       });
       const logits = new Float32Array(B * numLabels); // [B, num_labels]
@@ -149,7 +161,7 @@ async function main(): Promise<void> {
       if (frameCount(wave.length, rate) < 1) throw new BadInputError(`${BODY}: ${wave.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
       // one window, as Hugging Face embeds a clip: truncated or padded to max_length frames
       const { inputValues } = extractor.extract(wave, { samplingRate: rate, source: BODY });
-      const [row] = await batcher.submit(id, [inputValues.data]);
+      const [row] = await waiting(() => batcher.submit(id, [inputValues.data]));
       const embedding = row!.slice(numLabels);
       port.postMessage({ type: 'embedded', id, embedding } satisfies FromWorker, [embedding.buffer]);
     } catch (err) {
@@ -166,8 +178,10 @@ async function main(): Promise<void> {
       return;
     }
     active.add(m.id);
+    preparing++;
     const run = m.type === 'classify' ? classify(m.id, m.bytes, m.options) : embed(m.id, m.bytes);
     void run.finally(() => {
+      preparing--;
       active.delete(m.id);
       cancelled.delete(m.id);
     });
