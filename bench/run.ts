@@ -137,7 +137,8 @@ if (wanted('serve')) {
         r.load
           .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
           .join(', ') +
-        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
+        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssSoakStartMB.toFixed(0)} (soak start) -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s` +
+        `; offline runs ${r.offlineRuns.map((x) => x.toFixed(1)).join(' / ')}`,
     );
   }
 }
