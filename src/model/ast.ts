@@ -433,6 +433,11 @@ abstract class ASTRunner {
     return out;
   }
 
+  /** How this model was loaded (runtime options, attention, weights as inputs or initializers), e.g. to load its weights again another way. */
+  get loadOptions(): Readonly<LoadOptions> {
+    return { ...this.runner.options, attention: this.attention, weights: this.weightsAsInputs ? 'inputs' : 'initializers' };
+  }
+
   /** True once `dispose()` has been called; any later `forward` is a DisposedError. */
   get disposed(): boolean {
     return this.runner.disposed;

@@ -3,7 +3,7 @@
  * batcher until `maxBatch` rows are there or the oldest has waited `maxDelayMs` since it arrived; one
  * forward runs at a time, and rows that arrive meanwhile form the next batch (their wait counts from
  * their arrival, so a row that waited out a whole forward goes at once). While no forward runs and `moreComing` says
- * no other rows are on their way (no request is still being decoded), waiting could not fill the batch, so it runs
+ * no other rows are on their way (no request still being decoded or still arriving), waiting could not fill the batch, so it runs
  * at once: a lone request does not sit out the delay. Assembling [B, T, M] and handing each row's
  * output back to its owner is the batcher's job, not this file's (batching has one owner).
  */

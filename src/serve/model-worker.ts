@@ -64,13 +64,15 @@ export class ModelWorker {
     return !this.exited;
   }
 
-  /** `bytes` is handed over to the worker when it alone owns its buffer (then it is unusable here afterwards). */
-  classify(bytes: Uint8Array, options: ClassifyRequestOptions, signal: AbortSignal): Promise<Classified> {
-    return this.send((id) => ({ type: 'classify', id, bytes, options }), signal, handOver(bytes)) as Promise<Classified>;
+  /**
+   * `admitted`: inference requests the HTTP side has accepted and not answered, this one included (the batcher
+   * waits for a batch to fill only while more are on their way). `bytes` is handed over to the worker when it alone owns its buffer (then it is unusable here afterwards). */
+  classify(bytes: Uint8Array, options: ClassifyRequestOptions, signal: AbortSignal, admitted: number): Promise<Classified> {
+    return this.send((id) => ({ type: 'classify', id, bytes, options, admitted }), signal, handOver(bytes)) as Promise<Classified>;
   }
 
-  embed(bytes: Uint8Array, signal: AbortSignal): Promise<Float32Array> {
-    return this.send((id) => ({ type: 'embed', id, bytes }), signal, handOver(bytes)) as Promise<Float32Array>;
+  embed(bytes: Uint8Array, signal: AbortSignal, admitted: number): Promise<Float32Array> {
+    return this.send((id) => ({ type: 'embed', id, bytes, admitted }), signal, handOver(bytes)) as Promise<Float32Array>;
   }
 
   async close(): Promise<void> {

@@ -42,8 +42,9 @@ export interface ClassifyRequestOptions {
 }
 
 export type ToWorker =
-  | { type: 'classify'; id: number; bytes: Uint8Array; options: ClassifyRequestOptions }
-  | { type: 'embed'; id: number; bytes: Uint8Array }
+  /** `admitted`: requests the HTTP side had accepted and not answered when it sent this one, this one included. */
+  | { type: 'classify'; id: number; bytes: Uint8Array; options: ClassifyRequestOptions; admitted: number }
+  | { type: 'embed'; id: number; bytes: Uint8Array; admitted: number }
   | { type: 'cancel'; id: number };
 
 /** Why a request failed: the caller's input (400), a forward that failed (500), or cancelled (timeout). */

@@ -104,8 +104,10 @@ async function main(): Promise<void> {
   };
   /** Requests in this thread that are decoding or extracting features, so more rows are on their way. */
   let preparing = 0;
+  /** What the HTTP side last said it had accepted: more than this thread holds means more requests are on their way. */
+  let admitted = 0;
   const batcher = new DynamicBatcher<number>(
-    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins, moreComing: () => preparing > 0 },
+    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins, moreComing: () => preparing > 0 || admitted > active.size },
     forward,
     (report) => post({ type: 'batch', report, pendingRows: batcher.pending }),
   );
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
       return;
     }
     active.add(m.id);
+    admitted = m.admitted;
     preparing++;
     const run = m.type === 'classify' ? classify(m.id, m.bytes, m.options) : embed(m.id, m.bytes);
     void run.finally(() => {
