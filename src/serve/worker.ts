@@ -63,8 +63,12 @@ function startModelThread(): Promise<RemoteModel> {
             new Promise<Float32Array>((res, rej) => {
               const n = ++seq;
               waiting.set(n, { resolve: res, reject: rej });
-              // the batcher stacked this batch into a buffer of its own: hand it over rather than copy it
-              thread.postMessage({ type: 'forward', seq: n, inputValues: x.data, dims: x.dims as [number, number, number] } satisfies ToModelThread, [x.data.buffer as ArrayBuffer]);
+              // a batch of several rows was stacked into a buffer of its own: hand it over rather than copy it. A batch of
+              // one row is that row itself, which may be a view into a request's own batch whose other rows still
+              // wait in the batcher: that one is copied (transferring would detach them).
+              const own = x.data.byteOffset === 0 && x.data.byteLength === x.data.buffer.byteLength;
+              const data = own ? x.data : x.data.slice();
+              thread.postMessage({ type: 'forward', seq: n, inputValues: data, dims: x.dims as [number, number, number] } satisfies ToModelThread, [data.buffer as ArrayBuffer]);
             }).then((rows) => float32Tensor([x.dims[0]!, width], rows)),
         });
       } else if (m.type === 'fatal') reject(new Error(m.message));
