@@ -319,13 +319,13 @@ export function evalSource(data: string, split?: SplitName): { source: string; n
 export async function runEval(
   modelDir: string,
   data: string,
-  options: { batchSize?: number; columns?: ParquetColumns } & Pick<RuntimeOptions, 'threads' | 'dtype'> = {},
+  options: { batchSize?: number; columns?: ParquetColumns } & Pick<RuntimeOptions, 'threads' | 'dtype' | 'executionProviders'> = {},
 ): Promise<EvalResult> {
   const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
   const clips = await readLabelledClips(data, options.columns);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
   const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
-  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype });
+  const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype, executionProviders: options.executionProviders });
   const fe = extractor.config;
   try {
     return await evaluate(
