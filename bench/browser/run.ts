@@ -157,6 +157,7 @@ export async function benchBrowser(options: BrowserBenchOptions = {}): Promise<B
       const key = `${device} ${dtype}`;
       const row: BrowserBenchResult['rows'][number] = { key };
       result.rows.push(row);
+      log(`${key}: loading (ours in Chromium, transformers.js in Chromium${device === 'wasm' ? ', ours in Node' : ''}) ...`);
       const o = await load(ours, { dtype, device, threads });
       const t = tjs ? await load(tjs, { dtype, device, threads }) : undefined;
       const node = device === 'wasm' ? await ASTForAudioClassification.fromPretrained(ckpt, { dtype, threads, sessionConfig: NO_SPINNING }) : undefined;
@@ -177,6 +178,7 @@ export async function benchBrowser(options: BrowserBenchOptions = {}): Promise<B
         a.push(await runOnce(ours));
         if (tjs) b.push(await runOnce(tjs));
         if (node) c.push(await nodeRun());
+        log(`  run ${i + 1}/${runs}: ours ${a[i]!.toFixed(0)} ms, transformers.js ${b[i]?.toFixed(0) ?? 'n/a'} ms, ours in Node ${c[i]?.toFixed(0) ?? 'n/a'} ms`);
       }
       row.ours = { msPerClip: median(a), loadMs: o.loadMs, threads: o.threads };
       row.tjs = t ? { msPerClip: median(b), loadMs: t.loadMs, threads: t.threads } : (tjsSkip ?? 'n/a');

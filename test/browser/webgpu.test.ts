@@ -22,7 +22,7 @@ import { chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { fixtureIndex, fixturesDir, maxAbs, maxAbsDiff, readFixtureNpy } from '../helpers/fixtures.js';
 import { openPrebuiltPage, prebuiltMissing, type PrebuiltPage } from '../helpers/prebuilt-page.js';
 
-export const WEBGPU_ARGS = process.env.CHROMIUM_WEBGPU_ARGS?.split(/\s+/).filter(Boolean) ?? [
+const WEBGPU_ARGS = process.env.CHROMIUM_WEBGPU_ARGS?.split(/\s+/).filter(Boolean) ?? [
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
   '--use-webgpu-adapter=swiftshader',
