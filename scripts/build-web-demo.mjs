@@ -8,7 +8,7 @@
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
@@ -36,6 +36,20 @@ const optionalCodecs = {
   },
 };
 
+/**
+ * package.json's `sideEffects` lists dist/web/index.js, not src/web/index.ts, so esbuild would drop the
+ * web entry's registrations (onnxruntime-web, URL sources) as unused when the page bundles the source.
+ */
+const webEntrySideEffects = {
+  name: 'web-entry-side-effects',
+  setup(b) {
+    b.onResolve({ filter: /\/src\/web\/index\.js$/ }, (args) => ({
+      path: resolvePath(args.resolveDir, args.path.replace(/\.js$/, '.ts')),
+      sideEffects: true,
+    }));
+  },
+};
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/web-demo');
 rmSync(out, { recursive: true, force: true });
@@ -58,9 +72,8 @@ await build({
   // audio-decode's codecs load on demand as their own chunks
   splitting: true,
   chunkNames: 'chunks/[name]-[hash]',
-  plugins: [optionalCodecs],
+  plugins: [optionalCodecs, webEntrySideEffects],
   minify: true,
-  sourcemap: true,
   logLevel: 'warning',
 });
 

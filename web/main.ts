@@ -191,7 +191,7 @@ function showFileResult(name: string, result: ClassifyResult, topK: number): voi
   $('result-name').textContent = `— ${name} (${result.duration.toFixed(2)} s, ${result.windows.length} window${result.windows.length === 1 ? '' : 's'}, ${result.ms.toFixed(0)} ms)`;
   renderLabels(labelsList, result.labels.slice(0, topK));
   if (result.spectrogram) drawSpectrogram($('spectrogram'), result.spectrogram.data, result.spectrogram.frames, result.spectrogram.bins);
-  showTimeline(result.windows, `${result.windows.length} windows of ${model!.windowSeconds} s`);
+  showTimeline(result.windows, `— ${result.windows.length} window${result.windows.length === 1 ? '' : 's'} of ${model!.windowSeconds} s`);
   status.textContent = `classified ${name}`;
 }
 
@@ -286,7 +286,7 @@ async function startMicrophone(): Promise<void> {
     c.total += event.data.samples.length;
     void liveStep(c);
   };
-  micButton.textContent = '■ stop microphone';
+  micButton.textContent = 'stop microphone';
   status.textContent = `listening (${c.rate} Hz capture, resampled to ${model!.samplingRate} Hz)`;
 }
 
@@ -295,7 +295,7 @@ function stopMicrophone(): void {
   for (const t of capture.stream.getTracks()) t.stop();
   void capture.ctx.close();
   capture = undefined;
-  micButton.textContent = '🎙 start microphone';
+  micButton.textContent = 'start microphone';
   status.textContent = 'microphone stopped';
 }
 
@@ -338,7 +338,7 @@ async function liveStep(c: Capture): Promise<void> {
     if (c.windows.length > LIVE_WINDOWS) c.windows.shift();
     renderLabels(labelsList, reply.result.labels.slice(0, Number(topKSelect.value)));
     if (reply.result.spectrogram) drawSpectrogram($('spectrogram'), reply.result.spectrogram.data, reply.result.spectrogram.frames, reply.result.spectrogram.bins);
-    showTimeline(c.windows, `live, hop ${hopSeconds} s`);
+    showTimeline(c.windows, `— live, ${model!.windowSeconds} s windows every ${hopSeconds} s`);
     $('result-name').textContent = '— microphone';
     const latency = $('latency');
     latency.textContent = `latency ${latencyMs.toFixed(0)} ms (window's last sample → label; inference ${reply.result.ms.toFixed(0)} ms)`;
