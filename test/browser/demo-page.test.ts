@@ -295,7 +295,7 @@ describe('demo page in headless Chromium (ast-audio demo)', { skip, timeout: 240
     assert.ok(afterRuns.wasm - before.wasm <= WASM_GROWTH_BOUND, `WASM memory grew ${afterRuns.wasm - before.wasm} bytes`);
   });
 
-  it('shows an undecodable file and a model URL that answers 404 as messages on the page', async () => {
+  it('shows an undecodable file, a model URL that answers 404 and a refused microphone as messages on the page', async () => {
     await page.setInputFiles('#file', { name: 'noise.bin', mimeType: 'application/octet-stream', buffer: Buffer.from(Array.from({ length: 4000 }, (_, i) => (i * 7919) % 251)) });
     const fileError = await page.waitForSelector('#messages .error', { timeout: 20_000 });
     process.stderr.write(`undecodable file: ${await fileError.textContent()}\n`);
@@ -306,6 +306,17 @@ describe('demo page in headless Chromium (ast-audio demo)', { skip, timeout: 240
     const modelError = await page.waitForSelector('#messages .error:has-text("cannot load the model")', { timeout: 20_000 });
     process.stderr.write(`model 404: ${await modelError.textContent()}\n`);
     assert.match((await modelError.textContent())!, /no-such-model\/.*HTTP 404|HTTP 404.*no-such-model/);
+    // the microphone refused: a browser without --use-fake-ui-for-media-stream, whose headless prompt says no
+    const denying = await launchChromium({ args: ['--use-fake-device-for-media-stream'] });
+    try {
+      const other = await denying.newPage();
+      await other.goto(demo.url);
+      await other.click('#mic');
+      const micError = await other.waitForSelector('#messages .error', { timeout: 30_000 });
+      assert.equal(await micError.textContent(), 'microphone: permission refused (allow it in the address bar and try again)');
+    } finally {
+      await denying.close();
+    }
     // the model that was loaded still works
     const b64 = readFileSync(join(EXAMPLES, 'up.wav')).toString('base64');
     const labels = await page.evaluate(async (data) => window.astDemo.classify(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)).buffer), b64);
