@@ -206,7 +206,7 @@ function torchPeer(
 }
 
 /** The QOperator model_quantized.onnx beside the export's model.onnx (what transformers.js loads for dtype 'q8'). */
-function prepareTransformersJsQ8(modelsDir: string, model: ASTForAudioClassification): void {
+export function prepareTransformersJsQ8(modelsDir: string, model: ASTForAudioClassification): void {
   const path = join(modelsDir, 'ast-base/onnx/model_quantized.onnx');
   if (existsSync(path)) return;
   // plain attention: MatMul + Softmax + MatMul, as the torch.onnx export writes it

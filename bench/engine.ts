@@ -343,14 +343,20 @@ function torchPeer(ref: string, dir: string, threads: number, runs: number, warm
   return Object.fromEntries(Object.entries(o).map(([b, ms]) => [Number(b), { msPerClip: ms }]));
 }
 
-/** The torch.onnx export of the checkpoint and a transformers.js install, made once; returns the model folder. */
-export function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
+/** The torch.onnx export of the checkpoint (work/tjs-models/ast-base, transformers.js's layout), made once; returns tjs-models. */
+export function exportForTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
   const modelsDir = join(work, 'tjs-models');
   if (!existsSync(join(modelsDir, 'ast-base/onnx/model.onnx'))) {
     log('exporting the checkpoint to ONNX with torch.onnx (for transformers.js) ...');
     const r = spawnSync(PY, ['-c', EXPORT_SCRIPT, ref, dir, join(modelsDir, 'ast-base')], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ONNX export failed: ${r.stderr.slice(-2000)}`);
   }
+  return modelsDir;
+}
+
+/** The torch.onnx export of the checkpoint and a transformers.js install, made once; returns the model folder. */
+export function prepareTransformersJs(ref: string, dir: string, work: string, log: (s: string) => void): string {
+  const modelsDir = exportForTransformersJs(ref, dir, work, log);
   const jsDir = join(work, 'js');
   if (!existsSync(join(jsDir, 'node_modules/@huggingface/transformers'))) {
     log(`installing @huggingface/transformers@${TJS_VERSION} into ${jsDir} (not a project dependency) ...`);

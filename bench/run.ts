@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark in one run, each figure beside its peer from the same run.
  *
- *   npm run bench                          # features, engine, train (about 15-25 min on 2 cores)
+ *   npm run bench                          # features, engine, train (about 15-25 min on 2 cores); browser only when named
  *   npm run bench -- --only features       # or engine, train; comma-separated
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
+ *   npm run bench -- --only browser --runs 5   # headless Chromium: ours vs transformers.js (WASM threads), ours vs Node
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -17,6 +18,7 @@ import { benchTrain } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
+import { benchBrowser } from './browser/run.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -133,6 +135,27 @@ if (wanted('serve')) {
         `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
     );
   }
+}
+
+if (only?.has('browser')) {
+  log('\n== browser: AST-Base forward per 10 s clip, batch 1, in headless Chromium (WASM threads, cross-origin isolated) vs transformers.js ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const r = await benchBrowser({
+    log,
+    runs: flag('--runs') === undefined ? undefined : Number(flag('--runs')),
+    threads: flag('--threads') === undefined ? undefined : Number(flag('--threads')),
+    dtypes: dtypes?.filter((d): d is 'fp32' | 'q8' => d === 'fp32' || d === 'q8'),
+    forceWebgpu: args.includes('--browser-webgpu'),
+  });
+  for (const row of r.rows) {
+    const side = (s: typeof row.ours) => (typeof s === 'object' ? `${s.msPerClip.toFixed(0)} ms/clip, load ${s.loadMs.toFixed(0)} ms` : (s ?? 'n/a'));
+    const ratio = typeof row.ours === 'object' && typeof row.tjs === 'object' ? row.ours.msPerClip / row.tjs.msPerClip : null;
+    summary.push(
+      `browser ${row.key.padEnd(11)} ours ${side(row.ours)}  transformers.js ${side(row.tjs)} (${fmtRatio(ratio)})` +
+        (row.node && typeof row.ours === 'object' ? `  ours in Node ${row.node.msPerClip.toFixed(0)} ms/clip (Chromium ${fmtRatio(row.ours.msPerClip / row.node.msPerClip)} of Node)` : ''),
+    );
+  }
+  summary.push(`browser   ${r.cpu}; Chromium ${r.chromium}; transformers.js ${r.transformersJs}; WebGPU: ${r.webgpu}`);
 }
 
 log('\n== summary (ratios: ours / peer, below 1 is faster) ==');

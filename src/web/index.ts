@@ -13,3 +13,5 @@ registerRuntime({ name: 'web', ort, defaultExecutionProviders: ['wasm'] });
 registerFileSourceResolver(async (ref, options) => (looksLikeRepoId(ref) ? hubUrlSource(ref, { revision: options?.revision }) : urlSource(ref)));
 
 export * from '../index.js';
+/** onnxruntime-web's settings (WASM paths and threads, WebGPU), as transformers.js exposes `env`: set before the first model loads. */
+export const env: typeof ort.env = ort.env;
