@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * Builds the demo page (web/) into dist/web-demo/: the page and its worker bundled by esbuild (browser
- * platform, ES modules), the AudioWorklet as its own file, and onnxruntime-web's WASM runtime copied
- * beside them (the worker sets ort.env.wasm.wasmPaths to its own folder). `npm run build` runs it;
- * `ast-audio demo` serves the result.
+ * platform, ES modules) and the AudioWorklet as its own file. `npm run build` runs it; `ast-audio demo`
+ * serves the result, with onnxruntime-web's WASM runtime beside it from dist/browser/ (the worker sets
+ * ort.env.wasm.wasmPaths to its own folder).
  */
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
@@ -78,6 +78,5 @@ await build({
 });
 
 for (const f of ['index.html', 'style.css']) copyFileSync(join(root, 'web', f), join(out, f));
-// onnxruntime-web's default build (WASM + WebGPU through JSEP) is this pair
-const ortDist = dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.jsep.mjs'));
-for (const f of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) copyFileSync(join(ortDist, f), join(out, f));
+// onnxruntime-web's runtime (ort-wasm-simd-threaded.jsep.mjs/.wasm, 28 MB) is not copied here: `ast-audio demo`
+// serves the copy scripts/build-browser.mjs puts in dist/browser/, so the package holds it once.

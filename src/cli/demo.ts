@@ -16,6 +16,13 @@ import { looksLikeRepoId } from '../io/hub-names.js';
 /** dist/web-demo/, two folders up from both src/cli/demo.ts and dist/cli/demo.js. */
 export const DEMO_PAGE_DIR = fileURLToPath(new URL('../../dist/web-demo/', import.meta.url));
 
+/**
+ * onnxruntime-web's runtime (28 MB of WASM) is served from the prebuilt module's copy in dist/browser/, so
+ * the package carries it once; the page's worker loads it from its own folder (ort.env.wasm.wasmPaths).
+ */
+export const ORT_RUNTIME_DIR = fileURLToPath(new URL('../../dist/browser/', import.meta.url));
+const ORT_RUNTIME_FILES = new Set(['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']);
+
 /** Headers that make the page cross-origin isolated (and let it load its own files under COEP). */
 export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -75,6 +82,9 @@ async function modelPlan(model: string | undefined): Promise<{ ref: string; name
 export async function startDemoServer(options: DemoOptions): Promise<DemoServer> {
   const pageInfo = await stat(join(DEMO_PAGE_DIR, 'index.html')).catch(() => undefined);
   if (!pageInfo) throw new Error(`the demo page is not built (${DEMO_PAGE_DIR}index.html is missing): run npm run build`);
+  for (const f of ORT_RUNTIME_FILES) {
+    if (!(await stat(join(ORT_RUNTIME_DIR, f)).catch(() => undefined))) throw new Error(`onnxruntime-web's ${f} is missing from ${ORT_RUNTIME_DIR}: run npm run build`);
+  }
   const plan = await modelPlan(options.model);
   const config = JSON.stringify({ model: plan.ref, name: plan.name, examples: plan.examples });
 
@@ -114,7 +124,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, modelDir: strin
   if (path === '/demo-config.json') return send(res, 200, config, TYPES['.json']);
   let root = DEMO_PAGE_DIR;
   let rel = path === '/' ? 'index.html' : path.slice(1);
-  if (path.startsWith('/model/')) {
+  if (ORT_RUNTIME_FILES.has(rel)) {
+    root = ORT_RUNTIME_DIR;
+  } else if (path.startsWith('/model/')) {
     if (!modelDir) return send(res, 404, `no model folder is served (the page loads its model from elsewhere)\n`);
     root = modelDir;
     rel = path.slice('/model/'.length);

@@ -64,6 +64,17 @@ function assertMatchesCli(shown: Scored[], cli: Scored[], what: string): void {
   }
 }
 
+/**
+ * The page and ONNX Runtime's files as `npm run build` builds them (esbuild; a few seconds): the demo page,
+ * and dist/browser/, whose copy of onnxruntime-web's WASM the demo server serves.
+ */
+function buildPages(): void {
+  for (const script of ['scripts/build-browser.mjs', 'scripts/build-web-demo.mjs']) {
+    const build = spawnSync(process.execPath, [join(REPO_ROOT, script)], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+    assert.equal(build.status, 0, `${script}: ${build.stderr}`);
+  }
+}
+
 /** Starts `ast-audio demo --port 0` and resolves with the URL it prints. */
 function startDemo(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'demo', '--port', '0', '--host', '127.0.0.1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -128,9 +139,7 @@ describe('demo page in headless Chromium (ast-audio demo)', { skip, timeout: 240
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ast-demo-page-'));
-    // the page as `npm run build` builds it (esbuild; a few seconds)
-    const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-web-demo.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
-    assert.equal(build.status, 0, build.stderr);
+    buildPages();
     // The fake microphone plays 0.5 s of silence, "yes", 0.5 s of silence, looped: with a 0.25 s hop some
     // 1 s window starts within 0.125 s of the word's clip, and holds the whole word.
     const yes = readFileSync(join(EXAMPLES, 'yes.wav'));
@@ -327,8 +336,7 @@ describe('demo page in headless Chromium (ast-audio demo)', { skip, timeout: 240
 describe('ast-audio demo: the server (no browser needed)', { timeout: 120_000 }, () => {
   let demo: { child: ChildProcess; url: string };
   before(async () => {
-    const build = spawnSync(process.execPath, [join(REPO_ROOT, 'scripts/build-web-demo.mjs')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
-    assert.equal(build.status, 0, build.stderr);
+    buildPages();
     demo = await startDemo();
   });
   after(() => demo?.child.kill('SIGTERM'));
