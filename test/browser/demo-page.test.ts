@@ -333,6 +333,39 @@ describe('demo page in headless Chromium (ast-audio demo)', { skip, timeout: 240
   });
 });
 
+// SwiftShader runs WebGPU on the CPU: the first forward compiles its shaders (~30 s here), too slow for every run.
+const webgpuSkip = skip ?? (process.env.AST_WEBGPU_ALL === '1' ? undefined : 'the page on WebGPU (SwiftShader) takes ~40 s: AST_WEBGPU_ALL=1 runs it');
+
+describe('demo page on WebGPU (Chromium SwiftShader adapter)', { skip: webgpuSkip, timeout: 240_000 }, () => {
+  it('offers webgpu when an adapter exists, and ?device=webgpu classifies yes.wav as the CLI does', async () => {
+    buildPages();
+    const demo = await startDemo();
+    const args = process.env.CHROMIUM_WEBGPU_ARGS?.split(/\s+/).filter(Boolean) ?? ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
+    const browser = await launchChromium({ args });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+      await page.goto(`${demo.url}?device=webgpu`);
+      await page.evaluate(() => window.astDemo.ready);
+      assert.equal(await page.evaluate(() => window.astDemo.backend), 'webgpu');
+      assert.equal(await page.$eval('#device option[value="webgpu"]', (o) => (o as HTMLOptionElement).disabled), false);
+      const b64 = readFileSync(join(EXAMPLES, 'yes.wav')).toString('base64');
+      const labels = await page.evaluate(async (data) => window.astDemo.classify(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)).buffer, { topK: 12 }), b64);
+      const cli = cliReference([join(EXAMPLES, 'yes.wav')]).get('yes.wav')!;
+      assertMatchesCli(labels, cli.labels, 'webgpu yes.wav');
+      // onnxruntime-web prints its session's warning-level log through console.error; on WebGPU that is the note
+      // that shape ops run on the CPU ("[W:onnxruntime:, session_state.cc … VerifyEachNodeIsAssignedToAnEp]")
+      assert.deepEqual(errors.filter((e) => !e.includes('[W:onnxruntime:')), []);
+    } finally {
+      await browser.close();
+      demo.child.kill('SIGTERM');
+    }
+  });
+});
+
 describe('ast-audio demo: the server (no browser needed)', { timeout: 120_000 }, () => {
   let demo: { child: ChildProcess; url: string };
   before(async () => {
