@@ -51,6 +51,11 @@ export interface EngineBenchOptions {
   torch?: boolean;
   workDir?: string;
   log?: (line: string) => void;
+  /**
+   * Where ours runs (default cpu). 'webgpu': onnxruntime-node's WebGPU EP (plain attention, weights as initializers);
+   * the roofline and the peers stay on the CPU, so their ratios then compare a GPU with a CPU.
+   */
+  device?: 'cpu' | 'webgpu';
 }
 
 export interface EngineBenchResult {
@@ -417,9 +422,10 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   const threads = options.threads ?? 2;
   const batches = options.batches ?? [1, 4];
   const log = options.log ?? ((s: string) => console.log(s));
+  const device = options.device ?? 'cpu';
   const work = options.workDir ?? join(REPO, '.bench/engine');
   const dir = makeBaseCheckpoint(join(work, 'ast-base'));
-  log(`engine bench: AST-Base (12 layers, 768, 527 labels) random fp32 checkpoint in ${dir}; ${threads} threads, median of ${runs} runs`);
+  log(`engine bench: AST-Base (12 layers, 768, 527 labels) random fp32 checkpoint in ${dir}; ${threads} threads, median of ${runs} runs; ours on device ${device}`);
 
   const cpu = cpuModel();
   log(`CPU: ${cpu}, ${cpus().length} logical CPUs; Node ${process.version}, onnxruntime-node ${getRuntime().ort.env.versions?.node ?? '?'}`);
@@ -447,7 +453,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Eng
   creating = 'MatMul roofline (this process)';
   const roofline = await matmulRoofline(threads);
   creating = 'ours (this process)';
-  const model = await ASTForAudioClassification.fromPretrained(dir, { threads });
+  const model = await ASTForAudioClassification.fromPretrained(dir, { threads, ...(device === 'webgpu' ? { executionProviders: ['webgpu'] } : {}) });
   creating = "transformers.js's ONNX export on our runtime (this process)";
   const exported = tjsModels ? await OrtSession.create(readFileSync(join(tjsModels, 'ast-base/onnx/model.onnx')), { threads }) : undefined;
   unwatch();
@@ -567,6 +573,7 @@ if (isMain) {
     };
     const at = args.indexOf('--batches');
     const batches = at >= 0 ? args[at + 1]!.split(',').map(Number) : undefined;
-    await benchEngine({ runs: num('--runs', 5), threads: num('--threads', 2), batches, peers: !args.includes('--no-peers'), torch: !args.includes('--no-torch') });
+    const device = args.includes('--device') ? (args[args.indexOf('--device') + 1] as 'cpu' | 'webgpu') : undefined;
+    await benchEngine({ runs: num('--runs', 5), threads: num('--threads', 2), batches, peers: !args.includes('--no-peers'), torch: !args.includes('--no-torch'), device });
   }
 }

@@ -6,8 +6,10 @@
  *   npm run bench -- --no-peers            # ours only (no PyTorch / transformers.js)
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
+ *   npm run bench -- --only engine --device webgpu --no-peers   # ours on the WebGPU EP (fp32; the dtype part is skipped)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *   npm run bench -- --only browser --runs 5   # headless Chromium: ours vs transformers.js (WASM threads), ours vs Node
+ *   npm run bench -- --only tag-files --tag-files 200 --tag-base-files 20   # ast-audio tag, one process
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -19,6 +21,7 @@ import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
 import { benchBrowser } from './browser/run.js';
+import { benchTagFiles } from './tag-files.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -27,6 +30,9 @@ const peers = !args.includes('--no-peers');
 const dtypeAt = args.indexOf('--dtype');
 const dtypes = dtypeAt >= 0 ? parseDtypeList(args[dtypeAt + 1] ?? '') : undefined;
 const wanted = (name: string): boolean => !only || only.has(name);
+const deviceAt = args.indexOf('--device');
+const device = deviceAt >= 0 ? args[deviceAt + 1] : 'cpu';
+if (device !== 'cpu' && device !== 'webgpu') throw new Error(`--device must be cpu or webgpu, got ${JSON.stringify(device)}`);
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const fmtRatio = (r: number | null | undefined): string => (r == null ? 'n/a' : `${r.toFixed(2)}x`);
 
@@ -52,12 +58,13 @@ if (wanted('engine')) {
     torch: !args.includes('--no-torch'),
     runs: runsAt >= 0 ? Number(args[runsAt + 1]) : undefined,
     batches: batchesAt >= 0 ? args[batchesAt + 1]!.split(',').map(Number) : undefined,
+    device,
   });
   for (const [batch, o] of Object.entries(r.ours)) {
     const torch = typeof r.torch === 'object' ? r.torch[Number(batch)]?.msPerClip : undefined;
     const tjs = typeof r.transformersJs === 'object' ? r.transformersJs[Number(batch)]?.msPerClip : undefined;
     summary.push(
-      `engine bs${batch}  ours ${o.msPerClip.toFixed(0)} ms/clip (${o.gflops.toFixed(0)} GFLOP/s)` +
+      `engine bs${batch}  ours${device === 'cpu' ? '' : ` (${device})`} ${o.msPerClip.toFixed(0)} ms/clip (${o.gflops.toFixed(0)} GFLOP/s)` +
         `  PyTorch ${torch?.toFixed(0) ?? 'n/a'} (${fmtRatio(torch ? o.msPerClip / torch : null)})` +
         `  transformers.js ${tjs?.toFixed(0) ?? 'n/a'} (${fmtRatio(tjs ? o.msPerClip / tjs : null)})`,
     );
@@ -72,7 +79,9 @@ if (wanted('engine')) {
   );
 }
 
-if (wanted('engine') && (dtypes ?? ['fp32', 'q8', 'fp16']).some((d) => d !== 'fp32')) {
+if (wanted('engine') && device !== 'cpu') {
+  log(`\n(engine, low precision: skipped on --device ${device}; fp16 on WebGPU is timed by bench/gpu/ours.ts bench --dtypes fp32,fp16)`);
+} else if (wanted('engine') && (dtypes ?? ['fp32', 'q8', 'fp16']).some((d) => d !== 'fp32')) {
   log('\n== engine, low precision: AST-Base per 10 s clip, q8 / fp16 vs fp32, transformers.js q8 and PyTorch int8 / bf16 ==');
   const runsAt = args.indexOf('--runs');
   const batchesAt = args.indexOf('--batches');
@@ -132,7 +141,23 @@ if (wanted('serve')) {
         r.load
           .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
           .join(', ') +
-        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
+        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssSoakStartMB.toFixed(0)} (soak start) -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s` +
+        `; offline runs ${r.offlineRuns.map((x) => x.toFixed(1)).join(' / ')}`,
+    );
+  }
+}
+
+if (wanted('tag-files')) {
+  log('\n== tag-files: ast-audio tag, one process, generated 10 s clips (files/s, audio-hours/s) ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  for (const r of await benchTagFiles({
+    log,
+    files: flag('--tag-files') ? Number(flag('--tag-files')) : undefined,
+    baseFiles: flag('--tag-base-files') ? Number(flag('--tag-base-files')) : undefined,
+  })) {
+    summary.push(
+      `tag-files ${r.model}  ${r.filesPerSecond.toFixed(2)} files/s, ${r.audioHoursPerSecond.toPrecision(3)} audio-hours/s (${r.files} clips, 1 process); ` +
+        `load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
     );
   }
 }

@@ -8,8 +8,10 @@
  *
  * Per model and concurrency (1, 8, 32): clips/s, p50/p99 latency, errors. Offline clips/s is the
  * steady state of the real CLI: (K - 1) clips / (time for K clips - time for 1 clip), so model load and
- * process start cancel out. RSS of the server process at the start and after the soak (from its own
- * /metrics). The AST-Base checkpoint is the engine bench's random one (.bench/engine/ast-base).
+ * process start cancel out; it is measured before and after the served levels and the ratios use their
+ * mean, so a machine whose load drifts hits both sides alike. RSS of the server process at the start, at
+ * the soak's start (after the levels: a warmed server) and after the soak (from its own /metrics). The
+ * AST-Base checkpoint is the engine bench's random one (.bench/engine/ast-base).
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,11 +47,15 @@ export interface LoadResult {
 
 export interface ServeBenchResult {
   model: string;
+  /** Mean of the two offline runs (before and after the served levels). */
   offlineClipsPerSecond: number;
+  offlineRuns: [number, number];
   /** CPU (user + sys, all threads) per clip of the offline CLI in steady state; undefined without /usr/bin/time. */
   offlineCpuMsPerClip?: number;
   load: LoadResult[];
   rssStartMB: number;
+  /** After the concurrency levels, when the soak starts. */
+  rssSoakStartMB: number;
   rssAfterSoakMB: number;
   soakSeconds: number;
   soakRequests: number;
@@ -97,14 +103,16 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
   const results: ServeBenchResult[] = [];
   for (const c of cases) {
     log(`\n-- ${c.name}: ${c.model ?? 'models/speech-commands'}; ${c.clips.length} distinct clips`);
-    const { clipsPerSecond: offline, cpuMsPerClip: offlineCpu } = offlineRate(c, threads, join(work, `offline-${c.name}`));
-    log(`offline  ast-audio classify --batch-size 8: ${offline.toFixed(1)} clips/s (steady state)${offlineCpu === undefined ? '' : `, ${offlineCpu.toFixed(1)} ms CPU/clip`}`);
+    const before = offlineRate(c, threads, join(work, `offline-${c.name}`));
+    const offlineCpu = before.cpuMsPerClip;
+    log(`offline  ast-audio classify --batch-size 8: ${before.clipsPerSecond.toFixed(1)} clips/s (steady state)${offlineCpu === undefined ? '' : `, ${offlineCpu.toFixed(1)} ms CPU/clip`}`);
     const server = await startServer([...(c.model ? ['--model', c.model] : []), '--threads', String(threads), '--max-batch', '8', '--max-queue', '1024']);
     try {
       const bodies = c.clips.map((p) => new Uint8Array(readFileSync(p)));
       await drive(server.url, bodies, 2, 4); // warm the connection pool and the sessions' shapes
       const rssStartMB = await rssMB(server);
       const load: LoadResult[] = [];
+      // the servers' levels first, then offline again: the ratios use the mean of the two offline runs
       for (const conc of concurrencies) {
         const before = await serverCounters(server);
         const r = await drive(server.url, bodies, conc, c.requests);
@@ -112,19 +120,39 @@ export async function benchServe(options: ServeBenchOptions = {}): Promise<Serve
         r.serverCpuMsPerClip = ((after.cpuSeconds - before.cpuSeconds) * 1000) / r.requests;
         r.meanBatch = (after.batchSum - before.batchSum) / (after.batchCount - before.batchCount);
         load.push(r);
-        log(
-          `served   c=${String(conc).padStart(2)}: ${r.clipsPerSecond.toFixed(1)} clips/s (${(r.clipsPerSecond / offline).toFixed(2)}x offline), ` +
-            `p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, ${r.errors} errors of ${r.requests}; ` +
-            `server ${r.serverCpuMsPerClip.toFixed(1)} ms CPU/clip, mean batch ${r.meanBatch.toFixed(1)}`,
-        );
       }
+      const rssSoakStartMB = await rssMB(server);
       const soak = await drive(server.url, bodies, 8, Infinity, soakSeconds * 1000);
       const rssAfterSoakMB = await rssMB(server);
+      await server.stop(); // offline again on a machine without the server
+      const after = offlineRate(c, threads, join(work, `offline-${c.name}`));
+      const offline = (before.clipsPerSecond + after.clipsPerSecond) / 2;
+      log(`offline  again, after the served levels: ${after.clipsPerSecond.toFixed(1)} clips/s; mean ${offline.toFixed(1)} clips/s (the ratios below)`);
+      for (const r of load) {
+        log(
+          `served   c=${String(r.concurrency).padStart(2)}: ${r.clipsPerSecond.toFixed(1)} clips/s (${(r.clipsPerSecond / offline).toFixed(2)}x offline), ` +
+            `p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms, ${r.errors} errors of ${r.requests}; ` +
+            `server ${r.serverCpuMsPerClip!.toFixed(1)} ms CPU/clip, mean batch ${r.meanBatch!.toFixed(1)}`,
+        );
+      }
+      const pct = (from: number) => `${(((rssAfterSoakMB - from) / from) * 100).toFixed(1)} %`;
       log(
-        `soak     c=8 for ${soakSeconds} s: ${soak.requests} requests, ${soak.errors} errors; RSS ${rssStartMB.toFixed(0)} MB -> ${rssAfterSoakMB.toFixed(0)} MB ` +
-          `(${(((rssAfterSoakMB - rssStartMB) / rssStartMB) * 100).toFixed(1)} %)`,
+        `soak     c=8 for ${soakSeconds} s: ${soak.requests} requests, ${soak.errors} errors; RSS ${rssStartMB.toFixed(0)} MB at start, ` +
+          `${rssSoakStartMB.toFixed(0)} MB at the soak's start -> ${rssAfterSoakMB.toFixed(0)} MB (${pct(rssStartMB)} from start, ${pct(rssSoakStartMB)} over the soak)`,
       );
-      results.push({ model: c.name, offlineClipsPerSecond: offline, offlineCpuMsPerClip: offlineCpu, load, rssStartMB, rssAfterSoakMB, soakSeconds, soakRequests: soak.requests, soakErrors: soak.errors });
+      results.push({
+        model: c.name,
+        offlineClipsPerSecond: offline,
+        offlineRuns: [before.clipsPerSecond, after.clipsPerSecond],
+        offlineCpuMsPerClip: offlineCpu,
+        load,
+        rssStartMB,
+        rssSoakStartMB,
+        rssAfterSoakMB,
+        soakSeconds,
+        soakRequests: soak.requests,
+        soakErrors: soak.errors,
+      });
     } finally {
       await server.stop();
     }

@@ -126,6 +126,11 @@ async function loadCheckpoint(dir: string): Promise<Loaded> {
   const files = dirSource(dir);
   const config = await ASTConfig.fromPretrained(files);
   const { weights } = loadWeights(config, await readCheckpointTensors(files), 'classification', dir);
+  // any checkpoint folder will do for placements (e.g. models/speech-commands): without the inputs file, zeros
+  if (!existsSync(join(dir, INPUT_FILE))) {
+    const dims = [MAX_BATCH, config.max_length, config.num_mel_bins];
+    return { config, weights, input: { dtype: 'float32', dims, data: new Float32Array(dims[0]! * dims[1]! * dims[2]!) } };
+  }
   const x = parseNpy(readFileSync(join(dir, INPUT_FILE)), join(dir, INPUT_FILE));
   return { config, weights, input: { dtype: 'float32', dims: x.shape, data: x.data as Float32Array } };
 }

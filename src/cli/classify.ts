@@ -1,7 +1,7 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
+import { DTYPE_HELP, deviceOption, modelDtype, positiveInteger, threadsOption, type CliDevice } from './options.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
@@ -34,6 +34,8 @@ export interface ClassifyCliOptions extends Pick<RuntimeOptions, 'threads' | 'dt
   json: boolean;
   csv: boolean;
   batchSize: number;
+  /** --device: cpu (default) or webgpu. */
+  device?: CliDevice;
   /** --progress: always; --no-progress: never; neither: on a terminal. */
   progress?: boolean;
 }
@@ -84,6 +86,7 @@ export function register(program: Command): void {
     .option('-b, --batch-size <n>', 'windows per forward pass', positiveInteger('--batch-size'), 1)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
+    .addOption(deviceOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
     .addHelpText('after', EXAMPLES)
@@ -122,6 +125,7 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
       revision: opts.revision,
       threads: opts.threads,
       dtype: opts.dtype,
+      device: opts.device,
     });
   } catch (err) {
     say(`ast-audio classify: cannot load the model: ${message(err)}`);

@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { DTYPE_HELP, modelDtype, threadsOption } from './options.js';
+import { DTYPE_HELP, deviceOption, executionProvidersOf, modelDtype, threadsOption, type CliDevice } from './options.js';
 import { frameCount, FRAME_SHIFT_MS } from '../pipeline/windows.js';
 import { MODEL_HELP, modelOrDefault, plural, readCliAudio } from './common.js';
 import { formatNpy } from '../io/npy.js';
@@ -38,6 +38,8 @@ export interface EmbedOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> 
   out: string;
   hiddenStates?: boolean;
   attentions?: boolean;
+  /** --device: cpu (default) or webgpu. */
+  device?: CliDevice;
 }
 
 export async function runEmbed(audio: string[], options: EmbedOptions, stderr: NodeJS.WritableStream = process.stderr): Promise<string[]> {
@@ -58,7 +60,7 @@ export async function runEmbed(audio: string[], options: EmbedOptions, stderr: N
   }
   const { inputValues } = batcher.take()!;
 
-  const runtime = { threads: options.threads, dtype: options.dtype };
+  const runtime = { threads: options.threads, dtype: options.dtype, executionProviders: executionProvidersOf(options.device) };
   const model = head === 'classification' ? await ASTForAudioClassification.fromWeights(config, weights, runtime) : await ASTModel.fromWeights(config, weights, runtime);
   let out: ASTOutput;
   try {
@@ -98,6 +100,7 @@ export function register(program: Command): void {
     .option('--attentions', 'also write attentions.npy [layers, batch, heads, tokens, tokens]')
     .option('-t, --threads <n>', 'ONNX Runtime intra-op threads (default: one per core)', threadsOption)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
+    .addOption(deviceOption())
     .addHelpText('after', EXAMPLES)
     .action(async (audio: string[], opts: EmbedOptions) => {
       for (const line of await runEmbed(audio, opts)) process.stdout.write(`${line}\n`);

@@ -12,6 +12,7 @@ import { register as registerEmbed } from './embed.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerTag } from './tag.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -32,6 +33,7 @@ registerEmbed(program);
 registerExport(program);
 registerServe(program);
 registerDemo(program);
+registerTag(program);
 program
   .command('version')
   .description('print the version')

@@ -1,5 +1,6 @@
 /** Option-value parsers shared by the commands: a bad value becomes commander's usage error, not a stack trace. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { executionProvidersFor } from '../pipeline/hf-options.js';
 import { checkThreads } from '../runtime/options.js';
 import { parseModelDtype, type ModelDtype } from '../runtime/dtype.js';
 
@@ -33,3 +34,19 @@ export function modelDtype(value: string): ModelDtype {
 export const DTYPE_HELP =
   'precision: fp32 (default), q8 (int8 Linears quantised at load: faster on CPUs with VNNI/AMX, logits within ~2 % of fp32), ' +
   'fp16 (float16 graph for WebGPU/CUDA; on x86 CPUs its GEMMs are slower than fp32)';
+
+/** `--device`: where ONNX Runtime runs the model; the pipeline's `device` (src/pipeline/hf-options.ts) says which EPs. */
+export const CLI_DEVICES = ['cpu', 'webgpu'] as const;
+export type CliDevice = (typeof CLI_DEVICES)[number];
+
+export function deviceOption(): Option {
+  return new Option(
+    '--device <device>',
+    'cpu (default) or webgpu (onnxruntime-node\'s bundled WebGPU EP: Dawn over Vulkan; fp32 or fp16; ops it lacks run on the CPU)',
+  ).choices(CLI_DEVICES);
+}
+
+/** RuntimeOptions.executionProviders for `--device` (undefined: the runtime's default, the CPU). */
+export function executionProvidersOf(device: CliDevice | undefined): string[] | undefined {
+  return device === undefined ? undefined : [...(executionProvidersFor(device, 'node') ?? [])];
+}

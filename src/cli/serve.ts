@@ -1,6 +1,6 @@
 /** `ast-audio serve`: the HTTP inference service (src/serve) started from the command line. */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
+import { DTYPE_HELP, deviceOption, modelDtype, positiveInteger, threadsOption } from './options.js';
 import { DEFAULT_MODEL_DIR } from '../pipeline/audio-classification.js';
 import { createServer, type ServeOptions } from '../serve/app.js';
 
@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .option('-m, --model <id|dir>', `Hugging Face Hub id or local checkpoint folder (default: the embedded ${DEFAULT_MODEL_DIR})`)
     .option('--revision <rev>', 'Hub branch, tag or commit (default: main)')
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype, 'fp32')
+    .addOption(deviceOption())
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', parsePort, 8000)
     .option('--max-batch <n>', 'most windows in one forward', positiveInteger('--max-batch'), 8)
@@ -54,6 +55,7 @@ export async function serveCommand(opts: ServeCliOptions): Promise<number> {
     maxBodyMb: opts.maxBodyMb,
     timeoutS: opts.timeoutS,
     threads: opts.threads,
+    device: opts.device,
     failForwards: (process.env.AST_AUDIO_SERVE_FAIL_FORWARD ?? '').split(',').filter(Boolean).map(Number),
   });
   const { app } = server;

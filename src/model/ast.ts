@@ -331,13 +331,14 @@ export interface LoadOptions extends RuntimeOptions {
   revision?: string;
   /**
    * Default 'fused': ORT's com.microsoft.MultiHeadAttention kernel, ~12 % less CPU per AST-Base clip than
-   * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only.
+   * MatMul + Softmax + MatMul (docs/readme/engine.md); 'plain' uses standard ONNX ops only (the default on the
+   * WebGPU EP, whose fused kernel misses the parity tolerance).
    */
   attention?: AttentionImpl;
   /**
    * 'inputs' (default with onnxruntime-node): weights are fed to ORT at each run as views of the checkpoint's own buffer, so loading
    * copies nothing (fast load, peak RSS about the file size); ORT packs each weight matrix per GEMM call.
-   * 'initializers' (default with onnxruntime-web, which would copy inputs into its heap at every run): weights become session initializers that ORT copies and prepacks once at load (slower load,
+   * 'initializers' (default with onnxruntime-web, which would copy inputs into its heap at every run, and on the WebGPU EP): weights become session initializers that ORT copies and prepacks once at load (slower load,
    * ~3x the file size in RAM while loading).
    */
   weights?: 'inputs' | 'initializers';
@@ -347,6 +348,12 @@ export interface ForwardInput {
   inputValues: Float32Tensor; // [B, max_length, num_mel_bins]
   outputHiddenStates?: boolean;
   outputAttentions?: boolean;
+  /**
+   * Default true. False leaves last_hidden_state ([B, T, H]) in ONNX Runtime, for callers that want only the logits
+   * and the pooled output (the server: no copy, no garbage per forward; on a GPU, no read-back); `lastHiddenState`
+   * is then an empty [B, 0, H] tensor.
+   */
+  outputLastHiddenState?: boolean;
 }
 
 /** Builds the inference graph of one variant and runs it on a Runner (which owns the sessions). */
@@ -366,10 +373,13 @@ abstract class ASTRunner {
     const { runtime } = splitRuntimeOptions(options);
     this.runner = new Runner(runtime, head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
     this.dtype = this.runner.options.dtype ?? 'fp32';
-    this.attention = options.attention ?? 'fused';
-    // onnxruntime-web copies every input into the WASM heap at each run, so there weights are initializers;
-    // int8 / float16 weights are made once at load and belong in the model
-    const dflt = getRuntime().name === 'node' ? 'inputs' : 'initializers';
+    const onWebGpu = (this.runner.options.executionProviders ?? getRuntime().defaultExecutionProviders).includes('webgpu');
+    // ORT 1.30's WebGPU MultiHeadAttention misses the parity tolerance past a few dozen tokens (test/runtime/webgpu.test.ts)
+    this.attention = options.attention ?? (onWebGpu ? 'plain' : 'fused');
+    // onnxruntime-web copies every input into the WASM heap at each run, and on a GPU inputs cross to the device at
+    // every run, so there weights are initializers (uploaded once); int8 / float16 weights are made once at load and
+    // belong in the model
+    const dflt = getRuntime().name === 'node' && !onWebGpu ? 'inputs' : 'initializers';
     this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
   }
 
@@ -411,13 +421,21 @@ abstract class ASTRunner {
     const hidden = input.outputHiddenStates ?? false;
     const attn = input.outputAttentions ?? false;
     const v = this.variant(hidden, attn);
-    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined);
+    const last = input.outputLastHiddenState ?? true;
+    const fetch = last ? undefined : ['pooler_output', ...(this.head === 'classification' ? ['logits'] : []), ...(hidden ? ['hidden_states'] : []), ...(attn ? ['attentions'] : [])];
+    const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined, fetch);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
-    const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState: f('last_hidden_state')! };
+    const lastHiddenState = last ? f('last_hidden_state')! : ({ dtype: 'float32', dims: [x.dims[0]!, 0, this.config.hidden_size], data: new Float32Array(0) } satisfies Float32Tensor);
+    const out: ASTOutput = { poolerOutput: f('pooler_output')!, lastHiddenState };
     if (f('logits')) out.logits = f('logits');
     if (hidden) out.hiddenStates = f('hidden_states');
     if (attn) out.attentions = f('attentions');
     return out;
+  }
+
+  /** How this model was loaded (runtime options, attention, weights as inputs or initializers), e.g. to load its weights again another way. */
+  get loadOptions(): Readonly<LoadOptions> {
+    return { ...this.runner.options, attention: this.attention, weights: this.weightsAsInputs ? 'inputs' : 'initializers' };
   }
 
   /** True once `dispose()` has been called; any later `forward` is a DisposedError. */

@@ -76,7 +76,7 @@ export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, '
   dtype?: DType;
   /** Hub branch, tag or commit when `model` is a Hub id. */
   revision?: string;
-  /** transformers.js's device: 'cpu' (or 'cuda' with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
+  /** transformers.js's device: 'cpu', 'webgpu' (onnxruntime-node's bundled WebGPU EP) or 'cuda' (with the CUDA provider) in Node; 'wasm' or 'webgpu' in a browser; 'auto'. */
   device?: Device;
   /** transformers.js's load events: initiate, download, progress, done per file, then ready. */
   progress_callback?: ProgressCallback;
@@ -107,11 +107,25 @@ export interface RunProgress {
   onWindows?(index: number, done: number, windows: number): void;
 }
 
-export interface AudioClassificationPipeline {
+/**
+ * What the pipeline needs of a model: its config (labels, max_length, num_mel_bins, problem_type) and a batched
+ * forward, inputValues [B, max_length, num_mel_bins] -> logits [B, num_labels]. ASTForAudioClassification is one.
+ * An edge may pass its own over the same pipeline, adding transport only: the server's carries each batch of a
+ * request's windows to the thread that owns the model, where a dynamic batcher shares forwards among requests.
+ */
+export interface AudioClassifier {
+  readonly config: ASTConfig;
+  forward(input: { inputValues: Float32Tensor }): Promise<{ logits?: Float32Tensor }>;
+  /** True once released (a call then fails at once with DisposedError). */
+  readonly disposed?: boolean;
+  dispose?(): Promise<void>;
+}
+
+export interface AudioClassificationPipeline<M extends AudioClassifier = ASTForAudioClassification> {
   (input: AudioInput, options?: ClassifyOptions): Promise<AudioClassificationResult[]>;
   (input: readonly AudioInput[], options?: ClassifyOptions): Promise<AudioClassificationResult[][]>;
   readonly task: 'audio-classification';
-  readonly model: ASTForAudioClassification;
+  readonly model: M;
   readonly featureExtractor: ASTFeatureExtractor;
   /** The activation used when a call names none, and why. */
   readonly functionToApply: ActivationFunction;
@@ -177,12 +191,12 @@ export function defaultFunctionToApply(config: ASTConfig): { functionToApply: Ac
 /** AudioSet's ontology has 527 classes; checkpoints with that many labels tag, they do not choose one. */
 const AUDIOSET_LABELS = 527;
 
-/** A pipeline over an extractor and a model already in memory (e.g. one just fine-tuned). */
-export function createAudioClassificationPipeline(
+/** A pipeline over an extractor and a model already in memory (e.g. one just fine-tuned), or any {@link AudioClassifier}. */
+export function createAudioClassificationPipeline<M extends AudioClassifier = ASTForAudioClassification>(
   featureExtractor: ASTFeatureExtractor,
-  model: ASTForAudioClassification,
+  model: M,
   defaults: ClassifyOptions = {},
-): AudioClassificationPipeline {
+): AudioClassificationPipeline<M> {
   const config = model.config;
   const fe = featureExtractor.config;
   checkAgreement(config, fe, { config: 'config.json', preprocessor: 'preprocessor_config.json' });
@@ -211,7 +225,11 @@ export function createAudioClassificationPipeline(
     const order: Pending[] = [];
     // windows of every input share batches; each window's logits come back to its own input
     const batcher = new Batcher<Pending>({ maxBatch: o.batchSize, maxLength: config.max_length, numMelBins: config.num_mel_bins });
-    const forward = async (inputValues: Float32Tensor) => (await model.forward({ inputValues })).logits;
+    const forward = async (inputValues: Float32Tensor) => {
+      const { logits } = await model.forward({ inputValues });
+      if (!logits) throw new Error('the model gave no logits: audio classification needs a checkpoint with a classifier head');
+      return logits;
+    };
 
     const finish = (p: Pending) => {
       const scores = p.scores as Float32Array[];
@@ -303,7 +321,7 @@ export function createAudioClassificationPipeline(
     return (await collect([input as AudioInput], options))[0]!.labels!;
   }
 
-  return Object.assign(call as AudioClassificationPipeline, {
+  return Object.assign(call as AudioClassificationPipeline<M>, {
     task: 'audio-classification' as const,
     model,
     featureExtractor,
@@ -311,7 +329,9 @@ export function createAudioClassificationPipeline(
     functionReason: byCheckpoint.reason,
     timeline: async (input: AudioInput, options?: ClassifyOptions) => (await collect([input], options))[0]!.windows!,
     run,
-    dispose: () => model.dispose(),
+    dispose: async () => {
+      await model.dispose?.();
+    },
   });
 }
 

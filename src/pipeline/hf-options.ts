@@ -62,7 +62,9 @@ const DTYPES: Record<string, ModelDtype> = { ...Object.fromEntries(MODEL_DTYPES.
 
 /** Per platform (the registered runtime's name): device -> execution providers (undefined: the runtime's default). */
 const DEVICES: Record<string, Record<string, readonly string[] | undefined>> = {
-  node: { auto: undefined, cpu: ['cpu'], cuda: ['cuda'] },
+  // webgpu: the WebGPU EP bundled in onnxruntime-node (Dawn over Vulkan); ORT itself runs on its CPU EP
+  // whatever the WebGPU EP lacks (README "GPU" lists what does), so no 'cpu' here, which would let q8 through.
+  node: { auto: undefined, cpu: ['cpu'], cuda: ['cuda'], webgpu: ['webgpu'] },
   // webgpu keeps wasm behind it, so an operator WebGPU lacks still runs.
   web: { auto: undefined, wasm: ['wasm'], webgpu: ['webgpu', 'wasm'] },
 };
@@ -126,7 +128,7 @@ export function executionProvidersFor(device: unknown, runtimeName: string): rea
   const table = DEVICES[runtimeName] ?? {};
   if (typeof device !== 'string' || !(device in table)) {
     const where = runtimeName === 'node' ? 'in Node (onnxruntime-node)' : runtimeName === 'web' ? 'in a browser (onnxruntime-web)' : `on runtime "${runtimeName}"`;
-    const other = runtimeName === 'node' ? '; wasm and webgpu are the browser build\'s' : runtimeName === 'web' ? '; cpu and cuda are the Node build\'s' : '';
+    const other = runtimeName === 'node' ? '; wasm is the browser build\'s' : runtimeName === 'web' ? '; cpu and cuda are the Node build\'s' : '';
     throw new TypeError(`device ${describe(device)} is not available ${where}: use one of ${Object.keys(table).map((d) => `'${d}'`).join(', ')}${other}`);
   }
   return table[device];

@@ -38,7 +38,9 @@ export class OrtSession {
       opts.intraOpNumThreads = options.threads;
       opts.interOpNumThreads = 1;
     }
-    const session = await rt.ort.InferenceSession.create(model, opts);
+    const session = await rt.ort.InferenceSession.create(model, opts).catch((err: unknown) => {
+      throw noAdapterError(err) ?? err;
+    });
     return new OrtSession(session, eps);
   }
 
@@ -99,4 +101,25 @@ export function fromOrtTensor(v: OrtTensor, name: string): Tensor {
     default:
       throw new Error(`output ${name}: unsupported ONNX Runtime type ${v.type}`);
   }
+}
+
+/** ORT's words when Dawn finds no GPU (webgpu_context.cc); the rest of its message is a source location. */
+const NO_ADAPTER = 'Failed to get a WebGPU adapter';
+
+/**
+ * ORT's "Failed to get a WebGPU adapter: No supported adapters" (raised from deep in Dawn, with a C++ source path)
+ * as an error that says what is missing and how to get it; undefined for any other error.
+ */
+export function noAdapterError(err: unknown): Error | undefined {
+  const message = err instanceof Error ? err.message : String(err);
+  const at = message.indexOf(NO_ADAPTER);
+  if (at < 0) return undefined;
+  const ort = message.slice(at).split('\n')[0]!.trim();
+  return new Error(
+    `device webgpu: no WebGPU adapter was found (ONNX Runtime: "${ort}"). In Node, ONNX Runtime's WebGPU runs on Dawn, ` +
+      'which needs a Vulkan driver: install your GPU\'s Vulkan driver (vulkaninfo --summary lists what the loader sees), or, ' +
+      'without a GPU, get the software one with `bash bench/gpu/software-adapter.sh` (Mesa lavapipe into .lavapipe/) and ' +
+      'export VK_ICD_FILENAMES=$PWD/.lavapipe/lvp_icd.json (see bench/gpu/README.md). Or use device cpu.',
+    { cause: err },
+  );
 }

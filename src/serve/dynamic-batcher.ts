@@ -2,7 +2,9 @@
  * When to run a batch (Triton's dynamic batcher): rows from concurrent requests wait in the pipeline's
  * batcher until `maxBatch` rows are there or the oldest has waited `maxDelayMs` since it arrived; one
  * forward runs at a time, and rows that arrive meanwhile form the next batch (their wait counts from
- * their arrival, so a row that waited out a whole forward goes at once). Assembling [B, T, M] and handing each row's
+ * their arrival, so a row that waited out a whole forward goes at once). While no forward runs and `moreComing` says
+ * no other rows are on their way (no request still being decoded or still arriving), waiting could not fill the batch, so it runs
+ * at once: a lone request does not sit out the delay. Assembling [B, T, M] and handing each row's
  * output back to its owner is the batcher's job, not this file's (batching has one owner).
  */
 import type { Float32Tensor } from '../tensor.js';
@@ -14,6 +16,8 @@ export interface DynamicBatcherOptions {
   /** T and M of each row: the model's max_length and num_mel_bins. */
   maxLength: number;
   numMelBins: number;
+  /** Whether rows not yet submitted are on their way (e.g. requests being decoded); default: always (wait out the delay). */
+  moreComing?: () => boolean;
 }
 
 /** What one forward did, for the metrics. */
@@ -84,7 +88,7 @@ export class DynamicBatcher<O> {
     if (this.running || this.batcher.pending === 0) return;
     const oldest = this.untaken.keys().next().value as Submission<O> | undefined;
     const wait = this.options.maxDelayMs - (oldest ? performance.now() - oldest.at : 0);
-    if (this.batcher.full || wait <= 0) {
+    if (this.batcher.full || wait <= 0 || !(this.options.moreComing?.() ?? true)) {
       void this.runOne();
     } else {
       clearTimeout(this.timer);

@@ -1,5 +1,6 @@
 /** The HTTP thread's handle on the model's worker thread: start it, send requests, get answers and batch reports. */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from './threads.js';
 import type { BatchReport } from './dynamic-batcher.js';
 import type { Classified, ClassifyRequestOptions, FailureKind, FromWorker, ModelInfo, ToWorker, WorkerInit } from './protocol.js';
 
@@ -19,17 +20,6 @@ interface Waiting {
   reject: (err: Error) => void;
 }
 
-// worker.js next to this file once built; from source (tests, `node --import tsx`) worker.ts, loaded
-// through tsx's API, because loader hooks given with --import do not reach worker threads in Node 20
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./worker${FROM_SOURCE ? '.ts' : '.js'}`, import.meta.url);
-
-function startWorker(workerData: WorkerInit): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, { workerData });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
-}
-
 export class ModelWorker {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, Waiting>();
@@ -39,7 +29,7 @@ export class ModelWorker {
   readonly ready: Promise<ModelInfo>;
 
   constructor(init: WorkerInit, onBatch: (report: BatchReport, pendingRows: number) => void) {
-    this.worker = startWorker(init);
+    this.worker = startThread('worker', init);
     this.ready = new Promise<ModelInfo>((resolve, reject) => {
       this.worker.on('message', (m: FromWorker) => {
         switch (m.type) {
@@ -74,12 +64,15 @@ export class ModelWorker {
     return !this.exited;
   }
 
-  classify(bytes: Uint8Array, options: ClassifyRequestOptions, signal: AbortSignal): Promise<Classified> {
-    return this.send((id) => ({ type: 'classify', id, bytes, options }), signal) as Promise<Classified>;
+  /**
+   * `admitted`: inference requests the HTTP side has accepted and not answered, this one included (the batcher
+   * waits for a batch to fill only while more are on their way). `bytes` is handed over to the worker when it alone owns its buffer (then it is unusable here afterwards). */
+  classify(bytes: Uint8Array, options: ClassifyRequestOptions, signal: AbortSignal, admitted: number): Promise<Classified> {
+    return this.send((id) => ({ type: 'classify', id, bytes, options, admitted }), signal, handOver(bytes)) as Promise<Classified>;
   }
 
-  embed(bytes: Uint8Array, signal: AbortSignal): Promise<Float32Array> {
-    return this.send((id) => ({ type: 'embed', id, bytes }), signal) as Promise<Float32Array>;
+  embed(bytes: Uint8Array, signal: AbortSignal, admitted: number): Promise<Float32Array> {
+    return this.send((id) => ({ type: 'embed', id, bytes, admitted }), signal, handOver(bytes)) as Promise<Float32Array>;
   }
 
   async close(): Promise<void> {
@@ -87,7 +80,7 @@ export class ModelWorker {
   }
 
   /** Aborting the signal (timeout, client gone) cancels the request's queued windows in the worker. */
-  private send(message: (id: number) => ToWorker, signal: AbortSignal): Promise<Classified | Float32Array> {
+  private send(message: (id: number) => ToWorker, signal: AbortSignal, transfer: ArrayBuffer[]): Promise<Classified | Float32Array> {
     if (this.exited) return Promise.reject(new InferenceError('forward', 'the model worker is not running'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -102,7 +95,7 @@ export class ModelWorker {
         resolve: (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
         reject: (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
       });
-      this.worker.postMessage(message(id));
+      this.worker.postMessage(message(id), transfer);
     });
   }
 
@@ -112,4 +105,13 @@ export class ModelWorker {
     this.waiting.delete(id);
     f(w);
   }
+}
+
+/**
+ * The body's buffer, to transfer rather than copy, when the body is all of it (a request body is its own
+ * allocation); never a slice of a shared one, such as Node's pool for small Buffers, which would be detached.
+ */
+function handOver(bytes: Uint8Array): ArrayBuffer[] {
+  const b = bytes.buffer;
+  return b instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === b.byteLength ? [b] : [];
 }

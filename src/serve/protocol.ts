@@ -3,12 +3,15 @@ import type { ActivationFunction, AudioClassificationResult, TimelineEntry } fro
 import type { Aggregation } from '../pipeline/windows.js';
 import type { BatchReport } from './dynamic-batcher.js';
 import type { RuntimeOptions } from '../runtime/options.js';
+import type { Device } from '../pipeline/hf-options.js';
 
 export interface WorkerInit extends Pick<RuntimeOptions, 'threads'> {
   /** Folder, Hub id or URL; undefined = the embedded model. */
   model?: string;
   revision?: string;
   dtype: string;
+  /** The pipeline's device ('cpu', 'webgpu'); undefined = the CPU. */
+  device?: Device;
   maxBatch: number;
   maxDelayMs: number;
   /**
@@ -39,8 +42,9 @@ export interface ClassifyRequestOptions {
 }
 
 export type ToWorker =
-  | { type: 'classify'; id: number; bytes: Uint8Array; options: ClassifyRequestOptions }
-  | { type: 'embed'; id: number; bytes: Uint8Array }
+  /** `admitted`: requests the HTTP side had accepted and not answered when it sent this one, this one included. */
+  | { type: 'classify'; id: number; bytes: Uint8Array; options: ClassifyRequestOptions; admitted: number }
+  | { type: 'embed'; id: number; bytes: Uint8Array; admitted: number }
   | { type: 'cancel'; id: number };
 
 /** Why a request failed: the caller's input (400), a forward that failed (500), or cancelled (timeout). */
@@ -58,3 +62,26 @@ export type FromWorker =
   | { type: 'embedded'; id: number; embedding: Float32Array }
   | { type: 'failed'; id: number; kind: FailureKind; message: string }
   | { type: 'batch'; report: BatchReport; pendingRows: number };
+
+/**
+ * The pipeline's thread (worker.ts) and the model's thread (model-thread.ts). The model's thread only runs forwards
+ * (ORT's run blocks its thread), so decoding and features of the next requests go on meanwhile. Feature and output
+ * rows cross as transferred ArrayBuffers, not copies.
+ */
+export type ModelThreadInit = Pick<WorkerInit, 'model' | 'revision' | 'dtype' | 'device' | 'threads'>;
+
+export type ToModelThread = { type: 'forward'; seq: number; inputValues: Float32Array; dims: [number, number, number] };
+
+export type FromModelThread =
+  | {
+      type: 'ready';
+      /** config.json and preprocessor_config.json as loaded (ASTConfig.toJSON, ASTFeatureExtractor.toJSON). */
+      config: Record<string, unknown>;
+      preprocessor: Record<string, unknown>;
+      loadSeconds: number;
+      warmupSeconds: number;
+    }
+  | { type: 'fatal'; message: string }
+  /** Row b of `rows` ([B, num_labels + hidden]): the logits of window b, then its pooled embedding. */
+  | { type: 'output'; seq: number; rows: Float32Array; inputValues: Float32Array }
+  | { type: 'failed'; seq: number; message: string };

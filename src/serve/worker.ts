@@ -1,19 +1,23 @@
 /**
- * The model's thread: it owns the pipeline and the dynamic batcher, so decoding, features and forwards
- * never block the HTTP thread (health checks answer during a long batch). Every classify request runs the
- * ordinary pipeline (decode, windows, features, activation, top-k, aggregation); only its model's
- * `forward` is routed through the shared batcher, so windows of concurrent requests share forwards.
+ * The pipeline's thread: it owns the dynamic batcher and runs the ordinary pipeline for every request (decode,
+ * windows, features, activation, top-k, aggregation), so none of that blocks the HTTP thread (health checks
+ * answer during a long batch). The pipeline's classifier here is the narrow AudioClassifier whose forward
+ * submits the request's windows to the shared batcher, so windows of concurrent requests share forwards; each
+ * batch goes to the model's thread (model-thread.ts), which only runs forwards, so while one runs this thread
+ * decodes and extracts the features of the next requests.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import '../node/index.js';
-import { ASTForAudioClassification, type ASTOutput, type ForwardInput } from '../model/ast.js';
-import { createAudioClassificationPipeline, pipeline, type AudioClassificationPipeline, type PipelineOptions } from '../pipeline/audio-classification.js';
+import { ASTFeatureExtractor } from '../audio/feature-extractor.js';
+import { ASTConfig } from '../model/config.js';
+import { createAudioClassificationPipeline, defaultFunctionToApply, type AudioClassifier } from '../pipeline/audio-classification.js';
 import { loadInput } from '../pipeline/inputs.js';
 import { frameCount, FRAME_LENGTH_MS } from '../pipeline/windows.js';
 import { float32Tensor, type Float32Tensor } from '../tensor.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 import { BatchCancelledError } from '../pipeline/batcher.js';
-import type { ClassifyRequestOptions, FailureKind, FromWorker, ToWorker, WorkerInit } from './protocol.js';
+import { startThread } from './threads.js';
+import type { ClassifyRequestOptions, FailureKind, FromModelThread, FromWorker, ModelThreadInit, ToModelThread, ToWorker, WorkerInit } from './protocol.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -31,19 +35,67 @@ class RequestCancelledError extends Error {}
 
 const BODY = 'request body';
 
+/** The model's thread: its description once loaded, and a forward ([B, T, M] -> [B, num_labels + hidden]) run there. */
+interface RemoteModel {
+  config: ASTConfig;
+  extractor: ASTFeatureExtractor;
+  loadSeconds: number;
+  warmupSeconds: number;
+  forward(inputValues: Float32Tensor): Promise<Float32Tensor>;
+}
+
+function startModelThread(): Promise<RemoteModel> {
+  const { model, revision, dtype, device, threads } = init;
+  const thread: Worker = startThread('model-thread', { model, revision, dtype, device, threads } satisfies ModelThreadInit);
+  const waiting = new Map<number, { resolve: (rows: Float32Array) => void; reject: (err: Error) => void }>();
+  let seq = 0;
+  return new Promise((resolve, reject) => {
+    thread.on('message', (m: FromModelThread) => {
+      if (m.type === 'ready') {
+        const config = ASTConfig.fromJSON(m.config);
+        const width = config.labels.length + config.hidden_size;
+        resolve({
+          config,
+          extractor: ASTFeatureExtractor.fromConfig(m.preprocessor),
+          loadSeconds: m.loadSeconds,
+          warmupSeconds: m.warmupSeconds,
+          forward: (x) =>
+            new Promise<Float32Array>((res, rej) => {
+              const n = ++seq;
+              waiting.set(n, { resolve: res, reject: rej });
+              // a batch of several rows was stacked into a buffer of its own: hand it over rather than copy it. A batch of
+              // one row is that row itself, which may be a view into a request's own batch whose other rows still
+              // wait in the batcher: that one is copied (transferring would detach them).
+              const own = x.data.byteOffset === 0 && x.data.byteLength === x.data.buffer.byteLength;
+              const data = own ? x.data : x.data.slice();
+              thread.postMessage({ type: 'forward', seq: n, inputValues: data, dims: x.dims as [number, number, number] } satisfies ToModelThread, [data.buffer as ArrayBuffer]);
+            }).then((rows) => float32Tensor([x.dims[0]!, width], rows)),
+        });
+      } else if (m.type === 'fatal') reject(new Error(m.message));
+      else {
+        const w = waiting.get(m.seq);
+        waiting.delete(m.seq);
+        if (m.type === 'output') w?.resolve(m.rows);
+        else w?.reject(new ForwardError(m.message));
+      }
+    });
+    thread.on('error', reject);
+    thread.on('exit', (code) => {
+      const err = new Error(`the model's thread exited (code ${code})`);
+      reject(err);
+      for (const w of waiting.values()) w.reject(new ForwardError(err.message));
+      waiting.clear();
+      process.exit(1); // this thread too: the HTTP side then reports the server as not ready
+    });
+  });
+}
+
 async function main(): Promise<void> {
-  const t0 = performance.now();
-  // the pipeline checks the dtype (transformers.js's names) and refuses what the engine cannot do
-  const dtype = init.dtype as PipelineOptions['dtype'];
-  const classifier = await pipeline('audio-classification', init.model, { revision: init.revision, threads: init.threads, dtype });
-  const model = classifier.model;
-  const fe = classifier.featureExtractor.config;
-  const numLabels = model.config.labels.length;
-  const hidden = model.config.hidden_size;
-  const t1 = performance.now();
-  // readiness means one real forward has run (sessions built, kernels and buffers warmed)
-  await model.forward({ inputValues: float32Tensor([1, fe.max_length, fe.num_mel_bins]) });
-  const t2 = performance.now();
+  const remote = await startModelThread();
+  const { config, extractor } = remote;
+  const fe = extractor.config;
+  const numLabels = config.labels.length;
+  const hidden = config.hidden_size;
 
   let forwards = 0;
   const failAt = new Set(init.failForwards);
@@ -52,56 +104,49 @@ async function main(): Promise<void> {
   const forward = async (inputValues: Float32Tensor): Promise<Float32Tensor> => {
     const n = ++forwards;
     if (failAt.has(n)) throw new ForwardError(`forward #${n} failed (injected by AST_AUDIO_SERVE_FAIL_FORWARD)`);
-    let out: ASTOutput & { logits: Float32Tensor };
-    try {
-      out = await model.forward({ inputValues });
-    } catch (err) {
-      throw new ForwardError(err instanceof Error ? err.message : String(err), { cause: err });
-    }
-    const B = inputValues.dims[0]!;
-    const rows = new Float32Array(B * (numLabels + hidden)); // [B, num_labels + hidden]
-    for (let b = 0; b < B; b++) {
-      rows.set(out.logits.data.subarray(b * numLabels, (b + 1) * numLabels), b * (numLabels + hidden));
-      rows.set(out.poolerOutput.data.subarray(b * hidden, (b + 1) * hidden), b * (numLabels + hidden) + numLabels);
-    }
-    return float32Tensor([B, numLabels + hidden], rows);
+    return remote.forward(inputValues);
   };
+  /** Requests in this thread that are decoding or extracting features, so more rows are on their way. */
+  let preparing = 0;
+  /** What the HTTP side last said it had accepted: more than this thread holds means more requests are on their way. */
+  let admitted = 0;
   const batcher = new DynamicBatcher<number>(
-    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins },
+    { maxBatch: init.maxBatch, maxDelayMs: init.maxDelayMs, maxLength: fe.max_length, numMelBins: fe.num_mel_bins, moreComing: () => preparing > 0 || admitted > active.size },
     forward,
     (report) => post({ type: 'batch', report, pendingRows: batcher.pending }),
   );
 
   const cancelled = new Set<number>();
 
-  /**
-   * The pipeline's model for request `id`: the loaded model (by prototype: same config, same sessions)
-   * whose forward sends the rows to the shared batcher and returns this request's logits only.
-   */
-  const requestModel = (id: number): ASTForAudioClassification => {
-    const m = Object.create(model) as ASTForAudioClassification;
-    m.forward = async ({ inputValues }: ForwardInput) => {
+  /** A request's wait for its rows' outputs: it is not preparing rows meanwhile (decremented before submit kicks the batcher). */
+  const waiting = async <T>(submit: () => Promise<T>): Promise<T> => {
+    preparing--;
+    try {
+      return await submit();
+    } finally {
+      preparing++;
+    }
+  };
+
+  /** Request `id`'s classifier for the pipeline: its windows go to the shared batcher; it gets its own logits back. */
+  const requestClassifier = (id: number): AudioClassifier => ({
+    config,
+    forward: async ({ inputValues }) => {
       if (cancelled.has(id)) throw new RequestCancelledError('the request timed out');
       const [B, T, M] = inputValues.dims as [number, number, number];
       const per = T * M;
       const rows = Array.from({ length: B }, (_, b) => inputValues.data.subarray(b * per, (b + 1) * per));
-      const outs = await batcher.submit(id, rows).catch((err: unknown) => {
+      const outs = await waiting(() => batcher.submit(id, rows)).catch((err: unknown) => {
         throw err instanceof BatchCancelledError ? new RequestCancelledError(err.message) : err;
       });
-      const logits = new Float32Array(B * numLabels);
-      const pooled = new Float32Array(B * hidden);
-      outs.forEach((o, b) => {
-        logits.set(o.subarray(0, numLabels), b * numLabels);
-        pooled.set(o.subarray(numLabels), b * hidden);
-      });
-      // the shared forward keeps only logits and the pooled output; no caller here reads hidden states
-      return { logits: float32Tensor([B, numLabels], logits), poolerOutput: float32Tensor([B, hidden], pooled), lastHiddenState: float32Tensor([B, 0, hidden]) };
-    };
-    return m;
-  };
+      const logits = new Float32Array(B * numLabels); // [B, num_labels]
+      outs.forEach((o, b) => logits.set(o.subarray(0, numLabels), b * numLabels));
+      return { logits: float32Tensor([B, numLabels], logits) };
+    },
+  });
 
   const classify = async (id: number, bytes: Uint8Array, options: ClassifyRequestOptions) => {
-    const p: AudioClassificationPipeline = createAudioClassificationPipeline(classifier.featureExtractor, requestModel(id));
+    const p = createAudioClassificationPipeline(extractor, requestClassifier(id));
     let result: FromWorker | undefined;
     try {
       for await (const item of p.run([bytes], { ...options, batchSize: init.maxBatch })) {
@@ -121,8 +166,8 @@ async function main(): Promise<void> {
       const wave = await loadInput(bytes, rate, BODY);
       if (frameCount(wave.length, rate) < 1) throw new BadInputError(`${BODY}: ${wave.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
       // one window, as Hugging Face embeds a clip: truncated or padded to max_length frames
-      const { inputValues } = classifier.featureExtractor.extract(wave, { samplingRate: rate, source: BODY });
-      const [row] = await batcher.submit(id, [inputValues.data]);
+      const { inputValues } = extractor.extract(wave, { samplingRate: rate, source: BODY });
+      const [row] = await waiting(() => batcher.submit(id, [inputValues.data]));
       const embedding = row!.slice(numLabels);
       port.postMessage({ type: 'embedded', id, embedding } satisfies FromWorker, [embedding.buffer]);
     } catch (err) {
@@ -139,25 +184,29 @@ async function main(): Promise<void> {
       return;
     }
     active.add(m.id);
+    admitted = m.admitted;
+    preparing++;
     const run = m.type === 'classify' ? classify(m.id, m.bytes, m.options) : embed(m.id, m.bytes);
     void run.finally(() => {
+      preparing--;
       active.delete(m.id);
       cancelled.delete(m.id);
     });
   });
 
+  const byCheckpoint = defaultFunctionToApply(config);
   post({
     type: 'ready',
     info: {
-      labels: [...model.config.labels],
+      labels: [...config.labels],
       maxLength: fe.max_length,
       numMelBins: fe.num_mel_bins,
       samplingRate: fe.sampling_rate,
       hiddenSize: hidden,
-      functionToApply: classifier.functionToApply,
-      functionReason: classifier.functionReason,
-      loadSeconds: (t1 - t0) / 1000,
-      warmupSeconds: (t2 - t1) / 1000,
+      functionToApply: byCheckpoint.functionToApply,
+      functionReason: byCheckpoint.reason,
+      loadSeconds: remote.loadSeconds,
+      warmupSeconds: remote.warmupSeconds,
     },
   });
 }

@@ -97,7 +97,7 @@ describe('transformers.js options on the pipeline', { timeout: 120_000 }, () => 
     }
   });
 
-  it('device: cpu honoured in Node; browser devices and unknown ones refused with the valid list', async () => {
+  it('device: cpu honoured in Node (webgpu too: test/cli/device.test.ts); browser devices and unknown ones refused with the valid list', async () => {
     const cpu = await pipeline('audio-classification', TINY, { device: 'cpu' });
     try {
       assert.deepEqual(await cpu(WAV, { topK: null }), await tiny(WAV, { topK: null }));
@@ -105,9 +105,12 @@ describe('transformers.js options on the pipeline', { timeout: 120_000 }, () => 
       await cpu.dispose();
     }
     await assert.rejects(
-      pipeline('audio-classification', TINY, { device: 'webgpu' }),
-      /device "webgpu" is not available in Node \(onnxruntime-node\): use one of 'auto', 'cpu', 'cuda'; wasm and webgpu are the browser build's/,
+      pipeline('audio-classification', TINY, { device: 'wasm' }),
+      /device "wasm" is not available in Node \(onnxruntime-node\): use one of 'auto', 'cpu', 'cuda', 'webgpu'; wasm is the browser build's/,
     );
+    // Node's WebGPU EP alone: ORT runs what it lacks on its CPU EP by itself, and q8 stays refused there
+    assert.deepEqual(executionProvidersFor('webgpu', 'node'), ['webgpu']);
+    await assert.rejects(pipeline('audio-classification', TINY, { device: 'webgpu', dtype: 'q8' }), /dtype q8 runs on the cpu or wasm execution provider .*got webgpu/);
     await assert.rejects(pipeline('audio-classification', TINY, { device: 'cpu', executionProviders: ['cpu'] }), /give device or executionProviders, not both/);
     // The browser table (the web entry registers runtime "web").
     assert.deepEqual(executionProvidersFor('wasm', 'web'), ['wasm']);

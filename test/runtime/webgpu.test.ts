@@ -10,41 +10,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import '../../src/node/index.js';
 import { ASTForAudioClassification, type AttentionImpl } from '../../src/model/ast.js';
-import { GraphBuilder } from '../../src/graph/builder.js';
-import { OrtSession } from '../../src/runtime/session.js';
-import { REPO_ROOT, fixtureIndex, fixturesDir, maxAbs, maxAbsDiff, readFixtureNpy } from '../helpers/fixtures.js';
+import { fixtureIndex, fixturesDir, maxAbs, maxAbsDiff, readFixtureNpy } from '../helpers/fixtures.js';
 import type { Float32Tensor } from '../../src/tensor.js';
+import { webgpuSkip } from '../helpers/webgpu.js';
 
 const REL_TOL = 1e-4;
 
-// the Vulkan loader reads these when Dawn creates its instance (first WebGPU session), so set them before
-const lavapipe = join(REPO_ROOT, '.lavapipe', 'lvp_icd.json');
-if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && existsSync(lavapipe)) process.env.VK_ICD_FILENAMES = lavapipe;
-
-/** Builds a one-node session on the WebGPU EP; undefined when it works, else why it does not. */
-async function webgpuUnavailable(): Promise<string | undefined> {
-  const g = new GraphBuilder('probe');
-  const x = g.input('x', 'float32', [2]);
-  g.output(g.add(x, g.constF32([1], [])), 'y');
-  try {
-    const s = await OrtSession.create(g.encode(), { executionProviders: ['webgpu'] });
-    await s.release();
-    return undefined;
-  } catch (e) {
-    const msg = (e as Error).message;
-    return (msg.includes('was false. ') ? msg.slice(msg.indexOf('was false. ') + 11) : msg.split('\n')[0]!).trim();
-  }
-}
-
-const why = await webgpuUnavailable();
-const skip = why
-  ? `no WebGPU adapter (${why}); without a GPU run "bash bench/gpu/software-adapter.sh" (Mesa 25 lavapipe; ` +
-    `Debian bookworm's Mesa 22 lavapipe is refused by Dawn)`
-  : false;
+const skip = await webgpuSkip();
 
 function check(label: string, ours: Float32Tensor, ref: Float32Array, dims: readonly number[]): void {
   assert.deepEqual([...ours.dims], [...dims], `${label} shape`);
