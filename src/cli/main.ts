@@ -11,6 +11,8 @@ import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
+import { register as registerWorker } from './worker.js';
+import { register as registerQueue } from './queue-status.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +32,8 @@ registerClassify(program);
 registerEmbed(program);
 registerExport(program);
 registerServe(program);
+registerWorker(program);
+registerQueue(program);
 program
   .command('version')
   .description('print the version')
