@@ -11,6 +11,7 @@ import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
+import { register as registerTag } from './tag.js';
 import { register as registerWorker } from './worker.js';
 import { register as registerQueue } from './queue-status.js';
 
@@ -32,6 +33,7 @@ registerClassify(program);
 registerEmbed(program);
 registerExport(program);
 registerServe(program);
+registerTag(program);
 registerWorker(program);
 registerQueue(program);
 program
