@@ -12,7 +12,12 @@ import { fileItem } from '../corpus/tag-file.js';
 import { DEFAULT_FILES_PER_JOB, type QueueTagOptions } from '../corpus/queue/jobs.js';
 import { enqueueFiles } from '../corpus/queue/producer.js';
 import { parseQueueUrl, type QueueAddress } from '../corpus/queue/redis-url.js';
-import { plural } from './common.js';
+import { isStdin, plural } from './common.js';
+import { expandInputs } from './expand-inputs.js';
+import { isDatasetInput } from '../corpus/hf-dataset.js';
+import type { ModelDtype } from '../runtime/dtype.js';
+import type { Aggregation } from '../pipeline/windows.js';
+import type { ShardFormat } from '../corpus/shard-writer.js';
 
 export interface EnqueueCliOptions {
   queue: QueueAddress;
@@ -35,6 +40,59 @@ export function queueOption(value: string): QueueAddress {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);
   }
+}
+
+/** The tag command's options that shape the rows (as tag.ts parses them), plus the queue's. */
+export interface TagQueueCliOptions extends Omit<EnqueueCliOptions, 'out'> {
+  out?: string;
+  model?: string;
+  dtype?: ModelDtype;
+  topK: number | 'all';
+  window?: number;
+  hop?: number;
+  aggregate: Aggregation;
+  batchSize: number;
+  allScores: boolean;
+  timeline: boolean;
+  embeddings: boolean;
+  format: ShardFormat;
+}
+
+/** `ast-audio tag INPUTS… --queue URL [--out DIR]`: expand the inputs, then {@link enqueueCommand}. */
+export async function tagQueueCommand(inputs: readonly string[], opts: TagQueueCliOptions, say: (line: string) => void): Promise<number> {
+  if (inputs.some(isStdin)) {
+    say('ast-audio tag: --queue takes files and folders; standard input cannot be queued');
+    return 1;
+  }
+  for (const a of inputs) {
+    if (await isDatasetInput(a)) {
+      say(`ast-audio tag: ${a}: --queue takes audio files and folders; a Parquet dataset is tagged by one process (ast-audio tag ${a} --out DIR)`);
+      return 1;
+    }
+  }
+  const { files, problems } = await expandInputs(inputs);
+  for (const p of problems) say(`ast-audio tag: ${p.input}: ${p.message}`);
+  if (files.length === 0) {
+    say('ast-audio tag: no audio files to queue');
+    return 1;
+  }
+  const options: QueueTagOptions = {
+    model: opts.model,
+    dtype: opts.dtype,
+    format: opts.format,
+    tag: {
+      topK: opts.topK === 'all' ? null : opts.topK,
+      window: opts.window,
+      hop: opts.hop,
+      aggregate: opts.aggregate,
+      batchSize: opts.batchSize,
+      allScores: opts.allScores,
+      timeline: opts.timeline,
+      embeddings: opts.embeddings,
+    },
+  };
+  const code = await enqueueCommand(files, options, opts, say);
+  return code === 0 && problems.length > 0 ? 2 : code;
 }
 
 /** A local checkpoint folder becomes absolute (workers run elsewhere); a Hub id stays as it is. */

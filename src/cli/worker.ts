@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { positiveInteger } from './options.js';
+import { removeOrphanTemporaries } from '../corpus/shard-writer.js';
 import { parseQueueUrl, type QueueAddress } from '../corpus/queue/redis-url.js';
 import { defaultWorkerId, runWorker } from '../corpus/queue/worker.js';
 
@@ -66,6 +67,8 @@ export async function workerCommand(opts: WorkerCliOptions): Promise<number> {
   const out = resolve(opts.out);
   try {
     await mkdir(out, { recursive: true });
+    const orphans = await removeOrphanTemporaries(out);
+    if (orphans.length) say(`removed ${orphans.length} unfinished shard(s) of a killed worker`);
   } catch (err) {
     say(`${out}: cannot create the output folder (${(err as Error).message})`);
     return 1;

@@ -17,6 +17,11 @@ import { ShardWriter } from '../shard-writer.js';
 import { createTagger, fileItem, type Tagger } from '../tag-file.js';
 import type { QueueTagOptions, TagJobData, TagJobProgress, TagJobResult } from './jobs.js';
 import { readWorkerEnv, type WorkerEnv } from './worker-env.js';
+import { ensureWorkerManifest, queueRowShape } from './worker-manifest.js';
+
+// The worker that forked this child is gone (killed): stop now. Its job is re-delivered to a live worker
+// once its lock expires; finishing it here would only write a duplicate shard.
+process.once('disconnect', () => process.exit(1));
 
 /** Shards are written per job (flushed at its end), never by size: larger than any job. */
 const ONE_SHARD_PER_JOB = Number.MAX_SAFE_INTEGER;
@@ -47,6 +52,7 @@ async function loadFor(s: ChildState, options: QueueTagOptions): Promise<NonNull
   s.loaded = undefined;
   const classifier = await pipeline('audio-classification', options.model, { revision: options.revision, dtype: options.dtype });
   const tagger = createTagger(classifier, options.tag);
+  await ensureWorkerManifest(s.env.out, queueRowShape(options, tagger.labels, tagger.functionToApply), options, s.done.size);
   const writer = new ShardWriter({
     dir: s.env.out,
     format: options.format,

@@ -19,6 +19,7 @@ import { fileKey } from '../row.js';
 import { jobIdFor, TAG_JOB, type TagJobData, type TagJobProgress, type TagJobResult } from './jobs.js';
 import { connectionOptions, type QueueAddress } from './redis-url.js';
 import { WORKER_ENV, type WorkerEnv } from './worker-env.js';
+import { refreshManifestCounts } from './worker-manifest.js';
 
 export interface WorkerOptions {
   out: string;
@@ -95,6 +96,7 @@ export async function runWorker(address: QueueAddress, opts: WorkerOptions): Pro
     summary.failedJobs += 1;
     if (CHILD_EXIT.test(err.message)) track(isolatePoisonedFile(job, err));
   });
+  worker.on('stalled', (jobId: string) => opts.log(`job ${jobId}: its worker stopped renewing its lock (killed?); re-delivered`));
   worker.on('error', (err: Error) => opts.log(`worker: ${err.message}`));
 
   /**
@@ -133,6 +135,7 @@ export async function runWorker(address: QueueAddress, opts: WorkerOptions): Pro
   opts.log(why === 'drained' ? 'queue drained: stopping' : `${why}: finishing the jobs in progress, then stopping`);
   await worker.close();
   await Promise.all(pending);
+  await refreshManifestCounts(opts.out).catch((err: Error) => opts.log(`${opts.out}: manifest counts not updated (${err.message})`));
   await queue.close();
   redis.disconnect();
   return summary;
