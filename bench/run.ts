@@ -7,6 +7,7 @@
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
+ *   npm run bench -- --only tag-queue --tag-files 48 --tag-model base   # tag: 1 process vs 2 BullMQ workers
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -17,6 +18,7 @@ import { benchTrain } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
+import { benchTagQueue } from './tag-queue.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -133,6 +135,17 @@ if (wanted('serve')) {
         `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
     );
   }
+}
+
+if (wanted('tag-queue')) {
+  log('\n== tag-queue: ast-audio tag as 1 process vs 2 BullMQ workers on this machine ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const r = await benchTagQueue({ log, files: flag('--tag-files') ? Number(flag('--tag-files')) : undefined, model: flag('--tag-model') as 'embedded' | 'base' | undefined });
+  const two = typeof r.twoWorkers === 'string' ? r.twoWorkers : `${r.twoWorkers.filesPerSecond.toFixed(2)} files/s, ${r.twoWorkers.audioHoursPerSecond.toFixed(4)} audio-h/s (${fmtRatio(r.twoWorkers.filesPerSecond / r.single.filesPerSecond)})`;
+  summary.push(
+    `tag-queue ${r.model} ${r.files} x 10 s  1 process ${r.single.filesPerSecond.toFixed(2)} files/s, ${r.single.audioHoursPerSecond.toFixed(4)} audio-h/s; 2 workers ${two}` +
+      `; Redis ${r.redisBytesPerWaitingJob?.toFixed(0) ?? 'n/a'} B/waiting job of 32 files; Parquet ${r.parquetBytesPerRow.toFixed(0)} B/row (${r.parquetBytesPerRowWithEmbeddings.toFixed(0)} with embeddings)`,
+  );
 }
 
 log('\n== summary (ratios: ours / peer, below 1 is faster) ==');

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { positiveInteger } from './options.js';
+import { positiveInteger, threadsOption } from './options.js';
 import { removeOrphanTemporaries } from '../corpus/shard-writer.js';
 import { parseQueueUrl, type QueueAddress } from '../corpus/queue/redis-url.js';
 import { defaultWorkerId, runWorker } from '../corpus/queue/worker.js';
@@ -11,6 +11,7 @@ export interface WorkerCliOptions {
   queue: QueueAddress;
   out: string;
   concurrency: number;
+  threads?: number;
   exitWhenDrained: boolean;
   workerId?: string;
   lockDuration: number;
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .requiredOption('--queue <redis://host:port/name>', 'the queue: Redis address and queue name', parseQueue)
     .requiredOption('-o, --out <dir>', "this worker's output folder (shards and errors.jsonl)")
     .option('-c, --concurrency <n>', 'jobs at once, each in its own child process', positiveInteger('--concurrency'), 1)
+    .option('-t, --threads <n>', 'ONNX Runtime threads per child (default: ONNX Runtime decides; on a machine of C cores, about C / concurrency)', threadsOption)
     .option('--exit-when-drained', 'exit 0 once the queue has no waiting, delayed or active job', false)
     .option('--worker-id <id>', 'names this worker\'s shards (default: hostname_pid)', parseWorkerId)
     .option('--lock-duration <ms>', "a worker silent this long is taken for dead and its job re-delivered", positiveInteger('--lock-duration'), 30_000)
@@ -78,6 +80,7 @@ export async function workerCommand(opts: WorkerCliOptions): Promise<number> {
   const summary = await runWorker(opts.queue, {
     out,
     concurrency: opts.concurrency,
+    threads: opts.threads,
     workerId,
     exitWhenDrained: opts.exitWhenDrained,
     lockDurationMs: opts.lockDuration,

@@ -50,7 +50,7 @@ async function loadFor(s: ChildState, options: QueueTagOptions): Promise<NonNull
   if (s.loaded?.key === key) return s.loaded;
   if (s.loaded) await s.loaded.classifier.dispose();
   s.loaded = undefined;
-  const classifier = await pipeline('audio-classification', options.model, { revision: options.revision, dtype: options.dtype });
+  const classifier = await pipeline('audio-classification', options.model, { revision: options.revision, dtype: options.dtype, threads: s.env.threads });
   const tagger = createTagger(classifier, options.tag);
   await ensureWorkerManifest(s.env.out, queueRowShape(options, tagger.labels, tagger.functionToApply), options, s.done.size);
   const writer = new ShardWriter({

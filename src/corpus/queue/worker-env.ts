@@ -6,6 +6,8 @@ export interface WorkerEnv {
   out: string;
   /** Unique per worker; shards are named after it and the job. */
   workerId: string;
+  /** ONNX Runtime threads per child (a machine setting, not the queue's): default ONNX Runtime's. */
+  threads?: number;
 }
 
 export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnv {

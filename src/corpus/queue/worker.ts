@@ -27,6 +27,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Unique per worker: its shards are named after it. Default: hostname-pid. */
   workerId?: string;
+  /** ONNX Runtime threads per child process. */
+  threads?: number;
   /** Exit once the queue has no waiting, delayed or active job. */
   exitWhenDrained: boolean;
   /** BullMQ's lock duration: a worker silent this long is taken for dead and its job re-delivered. */
@@ -59,7 +61,7 @@ export function defaultWorkerId(): string {
 
 export async function runWorker(address: QueueAddress, opts: WorkerOptions): Promise<WorkerSummary> {
   const workerId = opts.workerId ?? defaultWorkerId();
-  const env: WorkerEnv = { out: opts.out, workerId };
+  const env: WorkerEnv = { out: opts.out, workerId, threads: opts.threads };
   const redis = redisClient(address);
   const queue = new Queue<TagJobData>(address.name, { connection: connectionOptions(address) });
   const summary: WorkerSummary = { jobs: 0, failedJobs: 0, tagged: 0, errors: 0 };
