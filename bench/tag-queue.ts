@@ -16,6 +16,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { encodeParquetRows } from '../src/corpus/parquet-rows.js';
+import type { TagRow } from '../src/corpus/row.js';
 import { REPO_ROOT } from '../test/helpers/fixtures.js';
 import { pcm16Wav } from '../test/helpers/pcm16-wav.js';
 import { haveRedisServer, startRedisServer } from '../test/helpers/redis-server.js';
@@ -53,6 +55,8 @@ export interface TagQueueBenchResult {
   filesPerJob: number;
   parquetBytesPerRow: number;
   parquetBytesPerRowWithEmbeddings: number;
+  audiosetBytesPerRow: number;
+  audiosetBytesPerRowWithEmbeddings: number;
 }
 
 /** Mean MEMORY USAGE of the completed jobs' hashes (the fixed cost of a queue, its scripts and events stream, left out). */
@@ -65,6 +69,29 @@ async function jobHashBytes(port: number, queue: string, state: 'completed' | 'w
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * Bytes per row of a 1000-row Parquet shard shaped like an AudioSet run (AST-Base: 527 labels, top-5,
+ * 768-float embedding), from the shard writer's own encoder on synthetic rows: the per-million-clip
+ * output size of the README's plan. Scores are random (they compress as real ones would, barely).
+ */
+export function audiosetShardBytesPerRow(embeddings: boolean): number {
+  let seed = 12345;
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const labels = Array.from({ length: 527 }, (_, i) => `AudioSet label number ${i}`);
+  const rows: TagRow[] = Array.from({ length: 1000 }, (_, i) => ({
+    path: `/data/corpus/shard-${String(i >> 10).padStart(4, '0')}/clip-${String(i).padStart(8, '0')}.flac`,
+    size: 300_000 + Math.floor(rnd() * 50_000),
+    mtime_ms: 1_764_000_000_000 + i * 997,
+    sha256: Array.from({ length: 32 }, () => Math.floor(rnd() * 256).toString(16).padStart(2, '0')).join(''),
+    duration_s: 10,
+    sampling_rate: 44100,
+    labels: Array.from({ length: 5 }, (_, k) => ({ label: labels[Math.floor(rnd() * 527)]!, score: Math.fround(rnd() / (k + 1)) })),
+    ...(embeddings ? { embedding: Array.from({ length: 768 }, () => Math.fround(rnd() - 0.5)) } : {}),
+  }));
+  const bytes = encodeParquetRows(rows, { scores: false, timeline: false, embedding: embeddings }, { labels });
+  return bytes.length / rows.length;
 }
 
 function run(args: string[]): Promise<{ code: number | null; stderr: string; seconds: number }> {
@@ -118,6 +145,9 @@ export async function benchTagQueue(o: TagQueueBenchOptions = {}): Promise<TagQu
     must(emb, 'tag --embeddings');
     const parquetBytesPerRowWithEmbeddings = shardBytesPerRow(join(work, 'emb'), 8);
     log(`Parquet shard bytes per row: ${parquetBytesPerRow.toFixed(0)} (top-5 labels), ${parquetBytesPerRowWithEmbeddings.toFixed(0)} with --embeddings (8 rows)`);
+    const audioset = audiosetShardBytesPerRow(false);
+    const audiosetEmb = audiosetShardBytesPerRow(true);
+    log(`AudioSet-shaped 1000-row shard: ${audioset.toFixed(0)} bytes per row (top-5), ${audiosetEmb.toFixed(0)} with a 768-float embedding`);
 
     // ---- 2 BullMQ workers
     const result: TagQueueBenchResult = {
@@ -129,6 +159,8 @@ export async function benchTagQueue(o: TagQueueBenchOptions = {}): Promise<TagQu
       filesPerJob: 4,
       parquetBytesPerRow,
       parquetBytesPerRowWithEmbeddings,
+      audiosetBytesPerRow: audioset,
+      audiosetBytesPerRowWithEmbeddings: audiosetEmb,
     };
     if (!haveRedisServer()) {
       log(`2 workers: ${result.twoWorkers}`);
