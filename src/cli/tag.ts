@@ -63,7 +63,8 @@ A shard is written whole under a temporary name, then renamed: a killed run lose
 in progress, and the same command again skips every file already written (key: path, size, mtime) and
 every file that failed (--retry-errors tries those again). Ctrl-C stops taking files, writes the rows
 done so far as a shard and exits 130; a second Ctrl-C quits at once.
-Exit status: 0 all files tagged, 2 some failed (listed in errors.jsonl), 1 fatal, 130 interrupted.
+Exit status: 0 every file has a row, 2 some failed (listed in DIR/errors.jsonl, this run or an earlier
+one), 1 fatal, 130 interrupted.
 `;
 
 export function register(program: Command): void {
@@ -289,6 +290,8 @@ async function tagInto(
 
   if (progressWanted(opts.progress, stderr)) bar = new TagProgress(todo.length + datasetRows, stderr);
   const errorLines: string[] = [];
+  let audioSeconds = 0;
+  const t0 = performance.now();
   let result;
   try {
     result = await runTagging({
@@ -297,7 +300,10 @@ async function tagInto(
       writer,
       errorsDir: opts.out,
       stopRequested: () => stop,
-      onRow: (row) => bar?.file(row.duration_s),
+      onRow: (row) => {
+        audioSeconds += row.duration_s;
+        bar?.file(row.duration_s);
+      },
       onError: (e) => {
         bar?.file(0);
         if (bar) errorLines.push(e.error);
@@ -310,12 +316,15 @@ async function tagInto(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  const wall = (performance.now() - t0) / 1000;
   for (const l of errorLines) say(`ast-audio tag: ${l}`);
   const manifest = await manifestNow();
   await writeManifest(opts.out, manifest);
-  const failed = result.errors + listingErrors + inputProblems;
+  // The folder's state, so a resumed run that met no new failure still says some files failed.
+  const failed = manifest.counts.errors + inputProblems;
   say(
-    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run; ` +
+    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run ` +
+      `in ${wall.toFixed(1)} s (${(result.rows / wall).toFixed(2)} files/s, ${(audioSeconds / 3600 / wall).toPrecision(3)} audio-hours/s); ` +
       `${opts.out} holds ${plural(manifest.counts.rows, 'row')} in ${plural(manifest.counts.shards, 'shard')}, ${plural(manifest.counts.errors, 'error')}`,
   );
   if (result.stopped) {

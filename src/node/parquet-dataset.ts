@@ -10,7 +10,10 @@
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { glob } from 'tinyglobby';
+import { basename } from 'node:path';
+import { glob, isDynamicPattern } from 'tinyglobby';
+import { splitOfFolderName } from './data-splits.js';
+import { listAudioFiles } from './audio.js';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData, type SchemaElement } from 'hyparquet';
 
 export interface ParquetColumns {
@@ -54,20 +57,36 @@ const PARQUET = /\.parquet$/i;
 /** Whether a command-line input names a Parquet dataset: a `.parquet` file, or a folder holding some (and no other audio). */
 export async function isParquetInput(input: string): Promise<boolean> {
   const s = await stat(input).catch(() => undefined);
-  if (!s) return false;
+  if (!s) return PARQUET.test(input) && isDynamicPattern(input);
   if (s.isFile()) return PARQUET.test(input);
   if (!s.isDirectory()) return false;
-  return (await glob('**/*.parquet', { cwd: input, ignore: ['**/.*/**'] })).length > 0;
+  // A folder of Parquet files and no audio files (a class-folder dataset with a stray .parquet stays audio).
+  if ((await glob('**/*.parquet', { cwd: input, ignore: ['**/.*/**'] })).length === 0) return false;
+  return (await listAudioFiles(input)).length === 0;
 }
 
 /** The Parquet files of an input: itself, or a folder's `*.parquet` files (recursively), sorted. */
 export async function listParquetFiles(input: string): Promise<string[]> {
   const s = await stat(input).catch(() => undefined);
+  if (!s && PARQUET.test(input) && isDynamicPattern(input)) {
+    const found = await glob(input.replace(/\\/g, '/'), { absolute: true, expandDirectories: false });
+    if (found.length === 0) throw new Error(`${input}: pattern matched no Parquet files`);
+    return found.sort();
+  }
   if (!s) throw new Error(`${input}: no such file or folder`);
   if (s.isFile()) return [resolve(input)];
-  const found = await glob('**/*.parquet', { cwd: input, ignore: ['**/.*/**'], absolute: true });
+  const found = (await glob('**/*.parquet', { cwd: input, ignore: ['**/.*/**'], absolute: true })).sort();
   if (found.length === 0) throw new Error(`${input}: no .parquet files`);
-  return found.sort();
+  // The Hub's layout names splits in the files (data/train-00000-of-00002.parquet, data/test-…): a folder
+  // holding several splits must not be read as one set (that would train on the test split).
+  const splits = new Set(found.map((f) => splitOfFolderName(basename(f).replace(PARQUET, ''))).filter((x) => x !== undefined));
+  if (splits.size > 1) {
+    throw new Error(
+      `${input}: holds the Parquet files of the splits ${[...splits].join(', ')}; give one split's files, ` +
+        `such as '${input.replace(/\/$/, '')}/train-*.parquet' (quoted, so the pattern reaches ast-audio)`,
+    );
+  }
+  return found;
 }
 
 /** The `huggingface` metadata's features, if the file has them. */
@@ -253,4 +272,19 @@ export class ParquetRowReader {
 export function rowBytes(row: ParquetAudioRow): Uint8Array {
   if (row.problem) throw new Error(row.problem);
   return row.bytes;
+}
+
+/** Every row's id and labels (only the label column is read; rows whose label is unusable are errors). */
+export async function readParquetLabels(ds: ParquetDatasetFile): Promise<{ id: string; labels: string[] }[]> {
+  if (!ds.labelColumn) throw new Error(`${ds.path}: opened without a label column`);
+  let objects: Record<string, unknown>[];
+  try {
+    objects = await parquetReadObjects({ file: ds.file, metadata: ds.metadata, columns: [ds.labelColumn], utf8: false });
+  } catch (err) {
+    throw new Error(`${ds.path}: the label column "${ds.labelColumn}" cannot be read (${(err as Error).message})`, { cause: err });
+  }
+  return objects.map((o, i) => {
+    const id = `${ds.path}#${i}`;
+    return { id, labels: labelsOf(o[ds.labelColumn!], ds.labelNames, id) };
+  });
 }
