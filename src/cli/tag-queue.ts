@@ -29,6 +29,8 @@ export interface EnqueueCliOptions {
   backoff: number;
   /** With --out: files that already have a row there are not queued (a rerun after Redis lost its queue). */
   out?: string;
+  /** With --out: queue the files listed in its errors.jsonl too (as tag --retry-errors). */
+  retryErrors?: boolean;
 }
 
 export const QUEUE_DEFAULTS = { jobFiles: DEFAULT_FILES_PER_JOB, attempts: 3, backoff: 5000 } as const;
@@ -126,11 +128,11 @@ export async function enqueueCommand(
   let alreadyTagged = 0;
   if (opts.out !== undefined) {
     const done = await readDoneFiles(resolve(opts.out));
-    todo = files.filter((f) => !done.rows.has(fileKey(f)));
+    todo = files.filter((f) => !done.rows.has(fileKey(f)) && (opts.retryErrors === true || !done.errors.has(fileKey(f))));
     alreadyTagged = files.length - todo.length;
   }
   if (todo.length === 0) {
-    say(`ast-audio tag: nothing to queue${alreadyTagged ? ` (${plural(alreadyTagged, 'file')} already tagged in ${opts.out})` : ''}`);
+    say(`ast-audio tag: nothing to queue${alreadyTagged ? ` (${plural(alreadyTagged, 'file')} already done in ${opts.out}: tagged, or in errors.jsonl)` : ''}`);
     return files.length > 0 && unreadable === 0 ? 0 : 1;
   }
   let result;
@@ -147,7 +149,8 @@ export async function enqueueCommand(
   say(
     `ast-audio tag: queued ${plural(result.files, 'file')} in ${plural(result.jobs, 'job')} on ${opts.queue.display}` +
       (result.existingJobs ? `; ${plural(result.existingFiles, 'file')} in ${plural(result.existingJobs, 'job')} already queued` : '') +
-      (alreadyTagged ? `; ${plural(alreadyTagged, 'file')} already tagged in ${opts.out}` : ''),
+      (result.retriedJobs ? ` (${plural(result.retriedJobs, 'failed job')} retried)` : '') +
+      (alreadyTagged ? `; ${plural(alreadyTagged, 'file')} already done in ${opts.out}` : ''),
   );
   say(`ast-audio tag: start workers with: ast-audio worker --queue ${opts.queue.display} --out DIR`);
   return unreadable > 0 ? 2 : 0;

@@ -41,9 +41,11 @@ function parseQueue(value: string): QueueAddress {
   }
 }
 
+/** Any name (a host name, a pod name): other characters than letters, digits and _ become _, as shard names need. */
 function parseWorkerId(value: string): string {
-  if (!/^[A-Za-z0-9_]{1,64}$/.test(value)) throw new InvalidArgumentError(`--worker-id must be 1-64 letters, digits or _ (it names shard files), got "${value}"`);
-  return value;
+  const id = value.replace(/[^A-Za-z0-9_]/g, '_');
+  if (id.length === 0 || id.length > 64) throw new InvalidArgumentError(`--worker-id must be 1-64 characters (it names shard files), got "${value}"`);
+  return id;
 }
 
 export function register(program: Command): void {
@@ -55,7 +57,7 @@ export function register(program: Command): void {
     .option('-c, --concurrency <n>', 'jobs at once, each in its own child process', positiveInteger('--concurrency'), 1)
     .option('-t, --threads <n>', 'ONNX Runtime threads per child (default: ONNX Runtime decides; on a machine of C cores, about C / concurrency)', threadsOption)
     .option('--exit-when-drained', 'exit 0 once the queue has no waiting, delayed or active job', false)
-    .option('--worker-id <id>', 'names this worker\'s shards (default: hostname_pid)', parseWorkerId)
+    .option('--worker-id <id>', 'names this worker\'s shards, unique per worker (default: hostname_pid; characters other than letters, digits and _ become _)', parseWorkerId)
     .option('--lock-duration <ms>', "a worker silent this long is taken for dead and its job re-delivered", positiveInteger('--lock-duration'), 30_000)
     .option('--stalled-interval <ms>', "how often to look for dead workers' jobs", positiveInteger('--stalled-interval'), 30_000)
     .addHelpText('after', EXAMPLES)

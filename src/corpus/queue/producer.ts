@@ -23,6 +23,8 @@ export interface EnqueueResult {
   /** Jobs (and their files) skipped because a job with the same id was already in the queue. */
   existingJobs: number;
   existingFiles: number;
+  /** Of those, failed jobs (attempts used up: disk full, a worker killed twice) moved back to waiting with fresh attempts. */
+  retriedJobs: number;
 }
 
 /** BullMQ adds in one round trip per call; this many jobs per call keeps each call's payload moderate. */
@@ -40,15 +42,20 @@ export async function enqueueFiles(
     // Sorted by path: the same inputs give the same batches, hence the same job ids, on every run.
     const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const batches = batchFiles(sorted, opts.filesPerJob).map((batch) => ({ id: jobIdFor(batch.map(fileKey)), batch }));
-    const result: EnqueueResult = { jobs: 0, files: 0, existingJobs: 0, existingFiles: 0 };
+    const result: EnqueueResult = { jobs: 0, files: 0, existingJobs: 0, existingFiles: 0, retriedJobs: 0 };
     for (let i = 0; i < batches.length; i += ADD_CHUNK) {
       const chunk = batches.slice(i, i + ADD_CHUNK);
       const exists = await Promise.all(chunk.map(({ id }) => redis.exists(`bull:${address.name}:${id}`)));
       const fresh = chunk.filter((_, k) => exists[k] === 0);
-      for (const [k, { batch }] of chunk.entries()) {
-        if (exists[k] !== 0) {
-          result.existingJobs += 1;
-          result.existingFiles += batch.length;
+      for (const [k, { id, batch }] of chunk.entries()) {
+        if (exists[k] === 0) continue;
+        result.existingJobs += 1;
+        result.existingFiles += batch.length;
+        // Running the producer again is how a user retries what failed for good (after freeing disk space, say).
+        if ((await queue.getJobState(id)) === 'failed') {
+          const job = await queue.getJob(id);
+          await job?.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+          result.retriedJobs += 1;
         }
       }
       await queue.addBulk(
