@@ -5,7 +5,7 @@
  * sees it). Also what the README's 10-million-clip plan needs: Redis memory per waiting and per
  * completed job (INFO memory), and shard bytes per row (Parquet, top-5 labels; and with --embeddings).
  *
- *   node --import tsx bench/tag-queue.ts [--files 48] [--tag-model embedded|base] [--threads 2]
+ *   node --import tsx bench/tag-queue.ts [--files 48] [--tag-model embedded|base] [--threads 2]   (npm run bench: --queue-files, --queue-model)
  *
  * On a 2-core machine two workers only share the same 2 cores: expect about the single process's rate
  * (each worker runs its model with threads/2 ORT threads), not twice it. What the queue buys is more
