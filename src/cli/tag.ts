@@ -323,8 +323,9 @@ async function tagInto(
   // The folder's state, so a resumed run that met no new failure still says some files failed.
   const failed = manifest.counts.errors + inputProblems;
   say(
-    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run ` +
-      `in ${wall.toFixed(1)} s (${(result.rows / wall).toFixed(2)} files/s, ${(audioSeconds / 3600 / wall).toPrecision(3)} audio-hours/s); ` +
+    `ast-audio tag: ${plural(result.rows, 'file')} tagged, ${plural(result.errors + listingErrors, 'error')} this run` +
+      (result.rows > 0 ? ` in ${wall.toFixed(1)} s (${(result.rows / wall).toFixed(2)} files/s, ${(audioSeconds / 3600 / wall).toPrecision(3)} audio-hours/s)` : '') +
+      '; ' +
       `${opts.out} holds ${plural(manifest.counts.rows, 'row')} in ${plural(manifest.counts.shards, 'shard')}, ${plural(manifest.counts.errors, 'error')}`,
   );
   if (result.stopped) {

@@ -83,7 +83,10 @@ export interface ShardWriterOptions {
   metadata?: Record<string, unknown>;
 }
 
-/** Collects rows and writes them out a shard at a time. Not safe for concurrent `add`s from two loops. */
+/**
+ * Collects rows and writes them out a shard at a time. Several loops may `add` at once: a full shard's rows
+ * are taken out before it is written, and shards are written one after another, numbered in order.
+ */
 export class ShardWriter {
   private readonly o: Required<ShardWriterOptions>;
   private rows: TagRow[] = [];
