@@ -99,7 +99,18 @@ export async function runWorker(address: QueueAddress, opts: WorkerOptions): Pro
     if (CHILD_EXIT.test(err.message)) track(isolatePoisonedFile(job, err));
   });
   worker.on('stalled', (jobId: string) => opts.log(`job ${jobId}: its worker stopped renewing its lock (killed?); re-delivered`));
-  worker.on('error', (err: Error) => opts.log(`worker: ${err.message}`));
+  // While Redis is away every client reports each reconnection try: one line per message per 30 s is enough.
+  const said = new Map<string, number>();
+  const onError = (who: string) => (err: Error) => {
+    const line = `${who}: ${err.message}`;
+    const now = Date.now();
+    if (now - (said.get(line) ?? 0) < 30_000) return;
+    said.set(line, now);
+    opts.log(`${line}${/ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH/.test(err.message) ? ' (Redis unreachable: retrying)' : ''}`);
+  };
+  worker.on('error', onError('worker'));
+  queue.on('error', onError('queue'));
+  redis.on('error', onError('redis'));
 
   /**
    * The child died on every attempt. The file it was reading when it last died (its progress) is recorded
