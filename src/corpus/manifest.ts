@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../node/files.js';
+import { replaceFileAtomic } from './shard-writer.js';
 import type { RowColumns } from './row.js';
 
 export const MANIFEST_FILE = '_manifest.json';
@@ -84,5 +84,5 @@ export async function readManifest(dir: string): Promise<TagManifest | undefined
 }
 
 export async function writeManifest(dir: string, manifest: TagManifest): Promise<void> {
-  await writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  await replaceFileAtomic(dir, MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
 }

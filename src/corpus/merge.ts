@@ -4,7 +4,7 @@
  * in the order given), and their errors, less every file that has a row somewhere (it failed once, then
  * succeeded). Rows are read a shard at a time; only the keys seen so far are held in memory.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { formatErrors, readErrors, ERRORS_FILE } from './error-log.js';
 import { columnsOf, readManifest, rowShapeOf, shapeDifferences, writeManifest, type TagManifest } from './manifest.js';
 import { decodeParquetRows, toRow } from './parquet-rows.js';
@@ -56,6 +56,7 @@ export async function mergeShardFolders(inputs: readonly string[], o: MergeOptio
   // Every folder must come from runs with the same row shape (model, options): else the rows do not mix.
   let manifest: TagManifest | undefined;
   for (const dir of inputs) {
+    if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) throw new Error(`--merge: ${dir}: no such folder`);
     const m = await readManifest(dir);
     if (!m) {
       if ((await listShards(dir)).length === 0) throw new Error(`--merge: ${dir} holds no shards and no ${'_manifest.json'}`);

@@ -36,8 +36,34 @@ export async function listShards(dir: string): Promise<{ path: string; format: S
     .map((n) => ({ path: join(dir, n), format: SHARD_NAME.exec(n)![3] as ShardFormat }));
 }
 
-/** Temporary shard names carry the host and pid, so a later run can tell an orphan from a live writer's file. */
-const TMP_NAME = /^\.part.*\.([^.]+)\.(\d+)\.[0-9a-f]+\.tmp$/;
+/**
+ * Temporary names (of shards and of the manifest) carry the host and pid, so a later run can tell an
+ * orphan from a live writer's file.
+ */
+const TMP_NAME = /^\.(?:part|_manifest).*\.([^.]+)\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/** A temporary name beside `name` in `dir`, in the form {@link removeOrphanTemporaries} recognises. */
+export function temporaryName(dir: string, name: string): string {
+  return join(dir, `.${name}.${safeHost()}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+}
+
+/** Writes `bytes` to `dir/name` whole: a temporary file, fsynced, then renamed over the old one. */
+export async function replaceFileAtomic(dir: string, name: string, bytes: Uint8Array | string): Promise<void> {
+  const tmp = temporaryName(dir, name);
+  try {
+    const fh = await open(tmp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, join(dir, name));
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new Error(`${join(dir, name)}: cannot write (${(err as Error).message})`, { cause: err });
+  }
+}
 
 /**
  * Removes temporary shards this host's dead processes left behind (a SIGKILL between write and rename).
@@ -138,7 +164,7 @@ export class ShardWriter {
     const { dir, format, prefix } = this.o;
     await mkdir(dir, { recursive: true });
     const bytes = this.encode(rows);
-    const tmp = join(dir, `.${prefix}.${safeHost()}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+    const tmp = temporaryName(dir, prefix);
     try {
       const fh = await open(tmp, 'wx');
       try {

@@ -79,7 +79,8 @@ test('orphan temporaries: a dead process on this host is cleaned up, a live one 
   const orphan = `.part.${host}.${dead}.0badf00d.tmp`;
   const live = `.part.${host}.${process.pid}.0badf00d.tmp`;
   const other = `.part.someotherhost.${dead}.0badf00d.tmp`;
-  for (const n of [orphan, live, other]) writeFileSync(join(dir, n), 'partial');
-  assert.deepEqual(await removeOrphanTemporaries(dir), [orphan]);
+  const manifest = `._manifest.json.${host}.${dead}.0badf00d.tmp`;
+  for (const n of [orphan, live, other, manifest]) writeFileSync(join(dir, n), 'partial');
+  assert.deepEqual((await removeOrphanTemporaries(dir)).sort(), [orphan, manifest].sort());
   assert.deepEqual(readdirSync(dir).sort(), [live, other].sort());
 });
