@@ -10,6 +10,7 @@
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *   npm run bench -- --only browser --runs 5   # headless Chromium: ours vs transformers.js (WASM threads), ours vs Node
  *   npm run bench -- --only tag-files --tag-files 200 --tag-base-files 20   # ast-audio tag, one process
+ *   npm run bench -- --only tag-queue --queue-files 48 --queue-model base   # tag: 1 process vs 2 BullMQ workers
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -22,6 +23,7 @@ import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
 import { benchBrowser } from './browser/run.js';
 import { benchTagFiles } from './tag-files.js';
+import { benchTagQueue } from './tag-queue.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -181,6 +183,17 @@ if (wanted('tag-files')) {
         `load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
     );
   }
+}
+
+if (wanted('tag-queue')) {
+  log('\n== tag-queue: ast-audio tag as 1 process vs 2 BullMQ workers on this machine ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const r = await benchTagQueue({ log, files: flag('--queue-files') ? Number(flag('--queue-files')) : undefined, model: flag('--queue-model') as 'embedded' | 'base' | undefined });
+  const two = typeof r.twoWorkers === 'string' ? r.twoWorkers : `${r.twoWorkers.filesPerSecond.toFixed(2)} files/s, ${r.twoWorkers.audioHoursPerSecond.toFixed(4)} audio-h/s (${fmtRatio(r.twoWorkers.filesPerSecond / r.single.filesPerSecond)})`;
+  summary.push(
+    `tag-queue ${r.model} ${r.files} x 10 s  1 process ${r.single.filesPerSecond.toFixed(2)} files/s, ${r.single.audioHoursPerSecond.toFixed(4)} audio-h/s; 2 workers ${two}` +
+      `; Redis ${r.redisBytesPerWaitingJob?.toFixed(0) ?? 'n/a'} B/waiting job of 32 files; AudioSet-shaped Parquet ${r.audiosetBytesPerRow.toFixed(0)} B/row (${r.audiosetBytesPerRowWithEmbeddings.toFixed(0)} with embeddings)`,
+  );
 }
 
 log('\n== summary (ratios: ours / peer, below 1 is faster) ==');

@@ -13,6 +13,8 @@ import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerTag } from './tag.js';
+import { register as registerWorker } from './worker.js';
+import { register as registerQueue } from './queue-status.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -34,6 +36,8 @@ registerExport(program);
 registerServe(program);
 registerDemo(program);
 registerTag(program);
+registerWorker(program);
+registerQueue(program);
 program
   .command('version')
   .description('print the version')

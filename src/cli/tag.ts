@@ -21,6 +21,7 @@ import { mergeShardFolders } from '../corpus/merge.js';
 import { fileKey, type TagError } from '../corpus/row.js';
 import { appendError, ERRORS_FILE } from '../corpus/error-log.js';
 import { datasetItems, isDatasetInput, openDatasets } from '../corpus/hf-dataset.js';
+import { QUEUE_DEFAULTS, queueOption, tagQueueCommand, type TagQueueCliOptions } from './tag-queue.js';
 
 export interface TagCliOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
   out: string;
@@ -71,7 +72,7 @@ export function register(program: Command): void {
     .command('tag')
     .description('tag a corpus of audio files into resumable Parquet/JSONL shards (or --merge shard folders)')
     .argument('<inputs...>', 'audio files, folders, glob patterns, or Hugging Face datasets Parquet files/folders (with --merge: shard folders)')
-    .requiredOption('-o, --out <dir>', 'output folder of shards (created; an existing one is resumed)')
+    .option('-o, --out <dir>', 'output folder of shards (created; an existing one is resumed); with --queue, files already tagged there are not queued')
     .option('-m, --model <id|dir>', MODEL_HELP)
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
@@ -90,9 +91,18 @@ export function register(program: Command): void {
     .option('--merge', 'merge the shard folders given as inputs into --out (each file once, errors merged)', false)
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
+    .option('--queue <redis://host:port/name>', 'put the files on this BullMQ queue for `ast-audio worker`s instead of tagging here', queueOption)
+    .option('--job-files <n>', 'with --queue: files per job', positiveInteger('--job-files'), QUEUE_DEFAULTS.jobFiles)
+    .option('--attempts <n>', 'with --queue: tries per job before a failing file goes to errors.jsonl', positiveInteger('--attempts'), QUEUE_DEFAULTS.attempts)
+    .option('--backoff <ms>', 'with --queue: first retry delay (doubling after)', positiveInteger('--backoff'), QUEUE_DEFAULTS.backoff)
     .addHelpText('after', EXAMPLES)
-    .action(async (inputs: string[], opts: TagCliOptions) => {
-      process.exitCode = await tagCommand(inputs, opts, process.stderr);
+    .action(async (inputs: string[], opts: Omit<TagCliOptions, 'out'> & Partial<TagQueueCliOptions>) => {
+      const say = (line: string) => process.stderr.write(`${line}\n`);
+      if (opts.queue && !opts.merge) process.exitCode = await tagQueueCommand(inputs, opts as TagQueueCliOptions, say);
+      else if (opts.out === undefined) {
+        say('ast-audio tag: --out DIR is required (where the shards go), unless --queue puts the files on a queue');
+        process.exitCode = EXIT_FATAL;
+      } else process.exitCode = await tagCommand(inputs, { ...opts, out: opts.out }, process.stderr);
     });
 }
 
