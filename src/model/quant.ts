@@ -16,6 +16,8 @@
  * QuantizeLinear also rounds half to even).
  */
 
+import { quantizeF32Wasm } from './quant-wasm.js';
+
 /** An int8 matrix B [rows = in, cols = out], row-major, with one scale per column (output channel). */
 export interface Int8PerChannel {
   readonly rows: number; // K = in_features
@@ -104,9 +106,12 @@ interface Int8Dest {
 }
 
 function quantizeInto(w: ArrayLike<number>, out: number, inF: number, d: Int8Dest): void {
-  // one monomorphic kernel per source type: V8 then keeps each one's element loads specialised
-  if (w instanceof Float32Array) quantizeF32(w, out, inF, d);
-  else quantizeAny(w, out, inF, d);
+  if (w instanceof Float32Array) {
+    // WebAssembly SIMD where available (the same bytes), else the JavaScript loop
+    if (!quantizeF32Wasm(w, out, inF, d.data, d.scales, d.cols, d.col0)) quantizeF32(w, out, inF, d);
+  } else {
+    quantizeAny(w, out, inF, d);
+  }
 }
 
 /**
