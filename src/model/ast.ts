@@ -9,6 +9,7 @@
  */
 import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
 import { quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { releaseQuantWasm } from './quant-wasm.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
 import type { ModelDtype } from '../runtime/dtype.js';
@@ -360,6 +361,7 @@ function int8Weights(
 function prepareQ8(config: ASTConfig, weights: ReadonlyMap<string, ParamSource>, head: HeadKind): { int8: Int8Prepared; params: string[] } {
   const int8 = newInt8Prepared();
   const { params } = emitForwardGraph(new GraphBuilder('q8-prepare'), config, weights, { head, dtype: 'q8', int8Prepared: int8 });
+  releaseQuantWasm(); // the kernel's few MB of working memory are not needed after load
   return { int8, params: [...params.keys()] };
 }
 

@@ -45,8 +45,12 @@ export function releaseQuantWasm(): void {
   kernel = undefined;
 }
 
-/** Source rows per kernel call: bounds the module's memory to about 4 MB of float32 rows plus their int8 image. */
-const CHUNK_BYTES = 4 * 2 ** 20;
+/**
+ * Source rows per kernel call: about 256 KB of float32 rows (a multiple of 16 rows, the kernel's step), so both
+ * of the kernel's passes over them hit L2. The int8 image of the whole matrix stays in the module's memory
+ * (2.4 MB for AST-Base's largest) and leaves in one copy per k.
+ */
+const CHUNK_BYTES = 256 * 1024;
 
 const align = (x: number): number => (x + 63) & ~63;
 
@@ -58,30 +62,30 @@ export function quantizeF32Wasm(w: Float32Array, out: number, inF: number, data:
   if (!quantWasmSettings.enabled) return false;
   const k = loadKernel();
   if (!k) return false;
-  const rowsPerChunk = Math.max(1, Math.min(out, Math.floor(CHUNK_BYTES / (4 * inF))));
-  const base = align(k.heapBase());
-  const wAt = base;
+  const rowsPerChunk = Math.min(out, Math.max(16, Math.floor(CHUNK_BYTES / (4 * inF) / 16) * 16));
+  const wAt = align(k.heapBase());
   const dstAt = align(wAt + rowsPerChunk * inF * 4);
-  const scalesAt = align(dstAt + rowsPerChunk * inF);
-  const top = scalesAt + rowsPerChunk * 4;
+  const scalesAt = align(dstAt + out * inF);
+  const top = scalesAt + out * 4;
   const have = k.memory.buffer.byteLength;
   if (top > have) k.memory.grow(Math.ceil((top - have) / 65536));
   const heap = k.memory.buffer;
   const heapF32 = new Float32Array(heap);
   const heap8 = new Int8Array(heap);
+  heap8.fill(0, dstAt, dstAt + out * inF);
   for (let n0 = 0; n0 < out; n0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, out - n0);
     heapF32.set(w.subarray(n0 * inF, (n0 + rows) * inF), wAt / 4);
-    heap8.fill(0, dstAt, dstAt + rows * inF);
-    const bad = k.quantizeRows(wAt, rows, inF, dstAt, rows, scalesAt);
+    const bad = k.quantizeRows(wAt, rows, inF, dstAt + n0, out, scalesAt + 4 * n0);
     if (bad >= 0) {
       const n = n0 + Math.floor(bad / inF);
       const kk = bad % inF;
       throw new Error(`quantizeInt8PerChannel: weight [${n}, ${kk}] is ${w[n * inF + kk]}`);
     }
-    scales.set(heapF32.subarray(scalesAt / 4, scalesAt / 4 + rows), col0 + n0);
-    // the chunk's int8 image is [inF, rows]: one row of `rows` bytes per k into its place in [inF, cols]
-    for (let kk = 0, from = dstAt, to = col0 + n0; kk < inF; kk++, from += rows, to += cols) data.set(heap8.subarray(from, from + rows), to);
   }
+  scales.set(heapF32.subarray(scalesAt / 4, scalesAt / 4 + out), col0);
+  // the int8 image is [inF, out]: one copy when it is the whole destination, else one row of `out` bytes per k
+  if (cols === out) data.set(heap8.subarray(dstAt, dstAt + out * inF));
+  else for (let kk = 0, from = dstAt, to = col0; kk < inF; kk++, from += out, to += cols) data.set(heap8.subarray(from, from + out), to);
   return true;
 }
