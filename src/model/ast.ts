@@ -407,7 +407,7 @@ export interface LoadOptions extends RuntimeOptions {
   weights?: 'inputs' | 'initializers';
   /**
    * q8: how to read the checkpoint's weights again (fromPretrained and the pipeline pass it). Given it, a q8
-   * model drops its own int8 copies once ONNX Runtime has packed them into the session (~85 MB for AST-Base),
+   * model drops its own int8 weights (~85 MB for AST-Base) and float32 ones once ONNX Runtime has them,
    * and a graph needed later (hidden states, attentions) re-reads and re-quantises the checkpoint for that one
    * build. Without it the int8 weights stay in memory for such builds and for `toOnnx`.
    */
@@ -429,7 +429,8 @@ abstract class ASTRunner {
   readonly dtype: ModelDtype;
   /**
    * The float32 parameters the graph reads. q8: only those that stay float32 (embeddings, layer norms, the
-   * head), in buffers of their own; the encoder's Linears are in `int8Prepared`.
+   * head; the encoder's Linears are in `int8Prepared`), and none once loaded when the model can re-read its
+   * checkpoint (LoadOptions.reloadWeights: fromPretrained and the pipeline).
    */
   readonly weights: Map<string, Float32Tensor>;
   /** q8: every encoder Linear's int8 weight, quantised at load; undefined once dropped (see LoadOptions.reloadWeights). */
@@ -454,12 +455,14 @@ abstract class ASTRunner {
     this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
     if (this.dtype === 'q8') {
       // Quantise every encoder Linear now, once (a throwaway build walks the model), and keep only the float32
-      // parameters the int8 graph still reads, copied out: nothing then refers to the checkpoint's buffer or to
-      // the float32 Linears, so they are freed, and a q8 model holds ~1/4 of the float32 weights' memory.
+      // parameters the int8 graph still reads. With reloadWeights they are views, dropped with the int8 weights
+      // once ORT has both (warm); without, copies, so nothing refers to the checkpoint's buffer or the float32
+      // Linears: either way those are freed.
       const { int8, params } = prepareQ8(config, weights, head);
       this.int8Prepared = int8;
-      this.weights = new Map([...params].map((k) => [k, { ...weights.get(k)!, data: weights.get(k)!.data.slice() }]));
       this.reloadWeights = options.reloadWeights;
+      const keep = (t: Float32Tensor): Float32Tensor => (this.reloadWeights ? t : { ...t, data: t.data.slice() });
+      this.weights = new Map(params.map((k) => [k, keep(weights.get(k)!)]));
     } else {
       this.weights = weights;
     }
@@ -509,7 +512,12 @@ abstract class ASTRunner {
     const v = this.variant(false, false);
     await this.runner.session(v.key, v.build);
     // ORT has copied and prepacked the int8 weights: the model's own copies would only serve later builds
-    if (this.reloadWeights) this.int8Prepared = undefined;
+    if (this.reloadWeights) this.dropQ8Weights();
+  }
+
+  private dropQ8Weights(): void {
+    this.int8Prepared = undefined;
+    this.weights.clear();
   }
 
   /** q8 after the int8 weights were dropped: re-reads and re-quantises the checkpoint to build `v`'s session, then drops them again. */
@@ -517,10 +525,13 @@ abstract class ASTRunner {
     const next = this.q8Rebuild.then(async () => {
       if (this.runner.hasSession(v.key) || this.runner.disposed) return;
       try {
-        this.int8Prepared = prepareQ8(this.config, await this.reloadWeights!(), this.head).int8;
+        const weights = await this.reloadWeights!();
+        const { int8, params } = prepareQ8(this.config, weights, this.head);
+        this.int8Prepared = int8;
+        for (const k of params) this.weights.set(k, weights.get(k)!);
         await this.runner.session(v.key, v.build);
       } finally {
-        this.int8Prepared = undefined;
+        this.dropQ8Weights();
       }
     });
     this.q8Rebuild = next.catch(() => undefined);
