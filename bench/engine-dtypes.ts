@@ -243,12 +243,24 @@ export async function benchLowPrecision(options: LowPrecisionBenchOptions = {}):
   log(`low precision: AST-Base random fp32 checkpoint in ${dir}; dtypes ${dtypes.join(', ')}; ${threads} threads, no spinning, median of ${runs} runs; ${cpuModel()}`);
   log(`machine load average (1/5/15 min) at start: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
 
+  // three fresh-process loads per dtype, alternating (a neighbour's burst then hits every dtype), medians
   const loads: LowPrecisionBenchResult['loads'] = {};
+  const loadRuns = new Map<ModelDtype, LoadFigures[]>(dtypes.map((d) => [d, []]));
+  for (let r = 0; r < 3; r++) for (const dtype of dtypes) loadRuns.get(dtype)!.push(measureLoad(dir, threads, dtype));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   for (const dtype of dtypes) {
-    const l = measureLoad(dir, threads, dtype);
+    const ls = loadRuns.get(dtype)!;
+    const l: LoadFigures = {
+      ms: median(ls.map((x) => x.ms)),
+      peakRssMB: median(ls.map((x) => x.peakRssMB)),
+      rssAfterMB: median(ls.map((x) => x.rssAfterMB)),
+      fileMB: ls[0]!.fileMB,
+      cpuMs: median(ls.map((x) => x.cpuMs ?? NaN)),
+    };
     loads[dtype] = l;
-    const vs = dtype === 'fp32' ? '' : `; vs fp32: load ${(l.ms / loads.fp32!.ms).toFixed(2)}x, peak RSS ${(l.peakRssMB / loads.fp32!.peakRssMB).toFixed(2)}x`;
-    log(`load ${dtype} (fresh process): ${l.ms.toFixed(0)} ms, peak RSS ${l.peakRssMB.toFixed(0)} MB, RSS after load ${l.rssAfterMB.toFixed(0)} MB (file ${l.fileMB.toFixed(0)} MB)${vs}`);
+    const f = loads.fp32;
+    const vs = dtype === 'fp32' || !f ? '' : `; vs fp32: load ${(l.ms / f.ms).toFixed(2)}x (CPU ${(l.cpuMs! / f.cpuMs!).toFixed(2)}x), RSS after load ${(l.rssAfterMB / f.rssAfterMB).toFixed(2)}x, peak RSS ${(l.peakRssMB / f.peakRssMB).toFixed(2)}x`;
+    log(`load ${dtype} (fresh process, median of 3): ${l.ms.toFixed(0)} ms (CPU ${l.cpuMs!.toFixed(0)} ms), peak RSS ${l.peakRssMB.toFixed(0)} MB, RSS after load ${l.rssAfterMB.toFixed(0)} MB (file ${l.fileMB.toFixed(0)} MB)${vs}`);
   }
 
   // ours, every dtype, interleaved run by run

@@ -116,7 +116,7 @@ if (wanted('engine') && device !== 'cpu') {
     if (dtype === 'fp32') continue;
     const a = r.agreement[dtype as keyof typeof r.agreement];
     summary.push(
-      `engine    ${dtype}: load ${l.ms.toFixed(0)} ms (${fmtRatio(l.ms / l32.ms)} of fp32), peak RSS ${l.peakRssMB.toFixed(0)} MB (${fmtRatio(l.peakRssMB / l32.peakRssMB)})` +
+      `engine    ${dtype}: load ${l.ms.toFixed(0)} ms (${fmtRatio(l.ms / l32.ms)} of fp32), RSS after load ${l.rssAfterMB.toFixed(0)} MB (${fmtRatio(l.rssAfterMB / l32.rssAfterMB)}), peak RSS ${l.peakRssMB.toFixed(0)} MB (${fmtRatio(l.peakRssMB / l32.peakRssMB)})` +
         (a ? `; top-1 agreement ${(100 * a.base.top1).toFixed(0)} % (AST-Base), ${(100 * a.embedded.top1).toFixed(0)} % (embedded), max logit diff ${a.base.maxLogitDiff.toFixed(3)}` : ''),
     );
   }

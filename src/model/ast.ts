@@ -8,7 +8,8 @@
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
 import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
-import { quantizeLinears } from './quant.js';
+import { quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { releaseQuantWasm } from './quant-wasm.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
 import type { ModelDtype } from '../runtime/dtype.js';
@@ -43,6 +44,21 @@ export interface ASTGraphOptions {
   dtype?: ModelDtype;
   /** Query, key and value as one GEMM over their concatenated weights (q8 only; default true). */
   fuseQkv?: boolean;
+  /**
+   * q8: int8 weights already prepared (by an earlier build with this same map), keyed by their Linears' names;
+   * a Linear found here is not quantised again and needs no float32 data. Builds add what they quantise.
+   */
+  int8Prepared?: Int8Prepared;
+}
+
+/** q8 weights prepared at load, one entry per int8 GEMM, quantised with alpha 1 (see `int8Weights`), in slabs (quant.ts `slabInt8Alloc`). */
+export interface Int8Prepared {
+  readonly linears: Map<string, { weight: Int8PerChannel; bias?: Float32Array; partWidths: number[] }>;
+  readonly alloc: Int8Alloc;
+}
+
+function newInt8Prepared(): Int8Prepared {
+  return { linears: new Map(), alloc: slabInt8Alloc() };
 }
 
 export interface ASTGraphValues {
@@ -275,30 +291,78 @@ export function emitForwardGraph(
     }
     return v;
   };
-  const int8: Int8Lookup | undefined = options.dtype === 'q8' ? (parts) => int8Weights(g, weights, parts) : undefined;
+  const prepared = options.int8Prepared ?? newInt8Prepared();
+  const int8: Int8Lookup | undefined = options.dtype === 'q8' ? (parts) => int8Weights(g, weights, parts, prepared) : undefined;
   return { values: buildAST(g, config, x, param, options, int8), params };
 }
 
-/** q8: Linears quantised from their float32 data as one int8 weight (model/quant.ts), stored as initializers. */
-function int8Weights(g: GraphBuilder, weights: ReadonlyMap<string, ParamSource>, parts: readonly LinearNames[]): { w: Int8Weight; b: Value | null } {
-  const data = (name: string) => {
-    const t = weights.get(name);
-    if (!t) throw new Error(`weights: no tensor named ${name}`);
-    if (!t.data) throw new Error(`weights: ${name} has no data to quantise (q8 needs the weights at graph build)`);
-    return t;
-  };
-  const ws = parts.map((pt) => data(pt.weight));
-  const inF = ws[0]!.dims[1]!;
-  const { weight, bias } = quantizeLinears(
-    parts.map((pt, i) => ({ weight: ws[i]!.data!, out: ws[i]!.dims[0]!, bias: pt.bias ? data(pt.bias).data : null, alpha: pt.alpha })),
-    inF,
-  );
+/**
+ * q8: Linears quantised from their float32 data as one int8 weight (model/quant.ts), stored as initializers.
+ * The quantised weight is kept in `prepared` without alpha (a per-part factor, e.g. attention's 1/sqrt(headDim)
+ * on the query in one variant and not in another), which is folded here into copies of the scales and bias:
+ * the same float32 products quantizeLinears forms.
+ */
+function int8Weights(
+  g: GraphBuilder,
+  weights: ReadonlyMap<string, ParamSource>,
+  parts: readonly LinearNames[],
+  prepared: Int8Prepared,
+): { w: Int8Weight; b: Value | null } {
+  const key = parts.map((pt) => `${pt.weight}|${pt.bias ?? ''}`).join(',');
+  let q = prepared.linears.get(key);
+  if (!q) {
+    const data = (name: string) => {
+      const t = weights.get(name);
+      if (!t) throw new Error(`weights: no tensor named ${name}`);
+      if (!t.data) throw new Error(`weights: ${name} has no data to quantise (q8 needs the weights at graph build)`);
+      return t;
+    };
+    const ws = parts.map((pt) => data(pt.weight));
+    const partWidths = ws.map((w) => w.dims[0]!);
+    q = {
+      ...quantizeLinears(
+        parts.map((pt, i) => ({ weight: ws[i]!.data!, out: partWidths[i]!, bias: pt.bias ? data(pt.bias).data : null })),
+        ws[0]!.dims[1]!,
+        prepared.alloc,
+      ),
+      partWidths,
+    };
+    prepared.linears.set(key, q);
+  }
+  const { weight } = q;
+  let { scales } = weight;
+  let bias = q.bias;
+  if (parts.some((pt) => (pt.alpha ?? 1) !== 1)) {
+    scales = Float32Array.from(scales);
+    bias = bias && Float32Array.from(bias);
+    let o = 0;
+    for (const [i, pt] of parts.entries()) {
+      const out = q.partWidths[i]!;
+      const alpha = pt.alpha ?? 1;
+      if (alpha !== 1) {
+        for (let c = o; c < o + out; c++) scales[c] = scales[c]! * alpha;
+        if (bias) for (let c = o; c < o + out; c++) bias[c] = bias[c]! * alpha;
+      }
+      o += out;
+    }
+  }
   const name = parts.length === 1 ? parts[0]!.weight : `${parts[0]!.weight}+${parts.length - 1}`;
   const w: Int8Weight = {
-    data: g.typedInitializer(`${name}.int8`, 'int8', [inF, weight.cols], weight.data), // [in, out]
-    scale: g.typedInitializer(`${name}.scale`, 'float32', [weight.cols], weight.scales),
+    data: g.typedInitializer(`${name}.int8`, 'int8', [weight.rows, weight.cols], weight.data), // [in, out]
+    scale: g.typedInitializer(`${name}.scale`, 'float32', [weight.cols], scales),
   };
   return { w, b: bias ? g.typedInitializer(`${name}.bias_q8`, 'float32', [weight.cols], bias) : null };
+}
+
+/**
+ * q8 at load: every encoder Linear quantised once (a throwaway build walks the model), and the names of the
+ * float32 parameters the int8 graph still reads (embeddings, layer norms, the head).
+ */
+function prepareQ8(config: ASTConfig, weights: ReadonlyMap<string, ParamSource>, head: HeadKind): { int8: Int8Prepared; params: string[] } {
+  const int8 = newInt8Prepared();
+  const { params } = emitForwardGraph(new GraphBuilder('q8-prepare'), config, weights, { head, dtype: 'q8', int8Prepared: int8 });
+  releaseQuantWasm(); // the kernel's few MB of working memory are not needed after load
+  return { int8, params: [...params.keys()] };
 }
 
 /** The inference graph: input `input_values`, weights as initializers or inputs, outputs named as HF's. */
@@ -342,6 +406,13 @@ export interface LoadOptions extends RuntimeOptions {
    * ~3x the file size in RAM while loading).
    */
   weights?: 'inputs' | 'initializers';
+  /**
+   * q8: how to read the checkpoint's weights again (fromPretrained and the pipeline pass it). Given it, a q8
+   * model drops its own int8 weights (~85 MB for AST-Base) and float32 ones once ONNX Runtime has them,
+   * and a graph needed later (hidden states, attentions) re-reads and re-quantises the checkpoint for that one
+   * build. Without it the int8 weights stay in memory for such builds and for `toOnnx`.
+   */
+  reloadWeights?: () => Promise<Map<string, Float32Tensor>>;
 }
 
 export interface ForwardInput {
@@ -363,10 +434,21 @@ abstract class ASTRunner {
   private readonly weightsAsInputs: boolean;
   /** The compute precision (options.dtype, default 'fp32'). */
   readonly dtype: ModelDtype;
+  /**
+   * The float32 parameters the graph reads. q8: only those that stay float32 (embeddings, layer norms, the
+   * head; the encoder's Linears are in `int8Prepared`), and none once loaded when the model can re-read its
+   * checkpoint (LoadOptions.reloadWeights: fromPretrained and the pipeline).
+   */
+  readonly weights: Map<string, Float32Tensor>;
+  /** q8: every encoder Linear's int8 weight, quantised at load; undefined once dropped (see LoadOptions.reloadWeights). */
+  private int8Prepared: Int8Prepared | undefined;
+  private readonly reloadWeights: (() => Promise<Map<string, Float32Tensor>>) | undefined;
+  /** q8 builds after the int8 weights were dropped, one at a time (each re-reads the checkpoint). */
+  private q8Rebuild: Promise<void> = Promise.resolve();
 
   protected constructor(
     readonly config: ASTConfig,
-    readonly weights: Map<string, Float32Tensor>,
+    weights: Map<string, Float32Tensor>,
     protected readonly head: HeadKind,
     options: LoadOptions,
   ) {
@@ -381,11 +463,36 @@ abstract class ASTRunner {
     // belong in the model
     const dflt = getRuntime().name === 'node' && !onWebGpu ? 'inputs' : 'initializers';
     this.weightsAsInputs = this.dtype === 'fp32' && (options.weights ?? dflt) === 'inputs';
+    if (this.dtype === 'q8') {
+      // Quantise every encoder Linear now, once (a throwaway build walks the model), and keep only the float32
+      // parameters the int8 graph still reads. With reloadWeights they are views, dropped with the int8 weights
+      // once ORT has both (warm); without, copies, so nothing refers to the checkpoint's buffer or the float32
+      // Linears: either way those are freed.
+      const { int8, params } = prepareQ8(config, weights, head);
+      this.int8Prepared = int8;
+      this.reloadWeights = options.reloadWeights;
+      const keep = (t: Float32Tensor): Float32Tensor => (this.reloadWeights ? t : { ...t, data: t.data.slice() });
+      this.weights = new Map(params.map((k) => [k, keep(weights.get(k)!)]));
+    } else {
+      this.weights = weights;
+    }
   }
 
   /** The ONNX bytes of this model's graph (weights included, in this model's dtype), e.g. to save or to run elsewhere. */
   toOnnx(options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {}): Uint8Array {
-    const model = buildInferenceGraph(this.config, this.weights, { head: this.head, attention: this.attention, dtype: this.dtype, ...options }).toModel();
+    if (this.dtype === 'q8' && !this.int8Prepared) {
+      throw new Error(
+        'toOnnx: this q8 model dropped its int8 weights once ONNX Runtime had them (it was loaded with reloadWeights, as fromPretrained and the pipeline do); ' +
+          'build it with fromWeights(config, weights, { dtype: "q8" }) to keep them, or use `ast-audio export --dtype q8`',
+      );
+    }
+    const model = buildInferenceGraph(this.config, this.weights, {
+      head: this.head,
+      attention: this.attention,
+      dtype: this.dtype,
+      int8Prepared: this.int8Prepared,
+      ...options,
+    }).toModel();
     return encodeModel(this.dtype === 'fp16' ? toFloat16(model) : model);
   }
 
@@ -403,6 +510,7 @@ abstract class ASTRunner {
           outputAttentions: attentions,
           weightsAsInputs: this.weightsAsInputs,
           dtype: this.dtype,
+          int8Prepared: this.int8Prepared,
         }).toModel();
         return encodeWithExternalData(this.dtype === 'fp16' ? toFloat16(model) : model);
       },
@@ -413,6 +521,31 @@ abstract class ASTRunner {
   async warm(): Promise<void> {
     const v = this.variant(false, false);
     await this.runner.session(v.key, v.build);
+    // ORT has copied and prepacked the int8 weights: the model's own copies would only serve later builds
+    if (this.reloadWeights) this.dropQ8Weights();
+  }
+
+  private dropQ8Weights(): void {
+    this.int8Prepared = undefined;
+    this.weights.clear();
+  }
+
+  /** q8 after the int8 weights were dropped: re-reads and re-quantises the checkpoint to build `v`'s session, then drops them again. */
+  private buildQ8Again(v: { key: string; build: () => GraphBytes }): Promise<void> {
+    const next = this.q8Rebuild.then(async () => {
+      if (this.runner.hasSession(v.key) || this.runner.disposed) return;
+      try {
+        const weights = await this.reloadWeights!();
+        const { int8, params } = prepareQ8(this.config, weights, this.head);
+        this.int8Prepared = int8;
+        for (const k of params) this.weights.set(k, weights.get(k)!);
+        await this.runner.session(v.key, v.build);
+      } finally {
+        this.dropQ8Weights();
+      }
+    });
+    this.q8Rebuild = next.catch(() => undefined);
+    return next;
   }
 
   protected async run(input: ForwardInput): Promise<ASTOutput> {
@@ -423,6 +556,7 @@ abstract class ASTRunner {
     const v = this.variant(hidden, attn);
     const last = input.outputLastHiddenState ?? true;
     const fetch = last ? undefined : ['pooler_output', ...(this.head === 'classification' ? ['logits'] : []), ...(hidden ? ['hidden_states'] : []), ...(attn ? ['attentions'] : [])];
+    if (this.dtype === 'q8' && !this.int8Prepared && !this.runner.hasSession(v.key)) await this.buildQ8Again(v);
     const r = await this.runner.run(v.key, v.build, { input_values: x }, this.weightsAsInputs ? this.weights : undefined, fetch);
     const f = (k: string) => r[k] as Float32Tensor | undefined;
     const lastHiddenState = last ? f('last_hidden_state')! : ({ dtype: 'float32', dims: [x.dims[0]!, 0, this.config.hidden_size], data: new Float32Array(0) } satisfies Float32Tensor);
@@ -458,8 +592,9 @@ export class ASTModel extends ASTRunner {
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
     checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
-    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
-    return ASTModel.fromWeights(config, weights, options);
+    const load = () => loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
+    const { config, weights } = await load();
+    return ASTModel.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, ...options });
   }
 
   /** From weights keyed by HF names without the `audio_spectrogram_transformer.` prefix (loadWeights(…, 'base')). */
@@ -483,8 +618,9 @@ export class ASTForAudioClassification extends ASTRunner {
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
     checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
-    const { config, weights } = await loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
-    return ASTForAudioClassification.fromWeights(config, weights, options);
+    const load = () => loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
+    const { config, weights } = await load();
+    return ASTForAudioClassification.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, ...options });
   }
 
   /** From weights keyed by full HF names (loadWeights(…, 'classification')). */

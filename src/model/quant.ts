@@ -16,6 +16,8 @@
  * QuantizeLinear also rounds half to even).
  */
 
+import { quantizeF32Wasm } from './quant-wasm.js';
+
 /** An int8 matrix B [rows = in, cols = out], row-major, with one scale per column (output channel). */
 export interface Int8PerChannel {
   readonly rows: number; // K = in_features
@@ -56,10 +58,95 @@ function checkMatrix(w: ArrayLike<number>, out: number, inF: number, what: strin
  * A column that is all zero gets scale 0 and q = 0 (dequantises to exactly 0, never NaN).
  * Non-finite weights are an error: they have no int8 image.
  */
-export function quantizeInt8PerChannel(w: ArrayLike<number>, out: number, inF: number): Int8PerChannel {
+export function quantizeInt8PerChannel(w: ArrayLike<number>, out: number, inF: number, alloc: Int8Alloc = zeroInt8): Int8PerChannel {
   checkMatrix(w, out, inF, 'quantizeInt8PerChannel');
   const scales = new Float32Array(out);
-  const data = new Int8Array(inF * out);
+  const data = alloc(inF * out);
+  quantizeInto(w, out, inF, { data, scales, cols: out, col0: 0 });
+  return { rows: inF, cols: out, data, scales };
+}
+
+/** Where int8 weights are allocated: zero-filled, `n` bytes. */
+export type Int8Alloc = (n: number) => Int8Array;
+
+const zeroInt8: Int8Alloc = (n) => new Int8Array(n);
+
+/**
+ * An Int8Alloc that hands out views of slabs of `slabBytes` (default 64 MiB). Why: each slab is one allocation
+ * above glibc's largest mmap threshold (32 MiB), so it is mapped on its own and unmapped when freed, and its pages
+ * count in RSS only once written. Many separate 2-10 MB weights instead land in the malloc heap, which keeps
+ * their pages after they are freed (measured: a q8 AST-Base kept ~90 MB more RSS after dropping its weights).
+ */
+export function slabInt8Alloc(slabBytes = 64 * 2 ** 20): Int8Alloc {
+  let slab = new Int8Array(0);
+  let used = 0;
+  return (n) => {
+    if (n > slabBytes) return new Int8Array(n);
+    if (used + n > slab.length) {
+      slab = new Int8Array(slabBytes);
+      used = 0;
+    }
+    const v = slab.subarray(used, used + n);
+    used += (n + 63) & ~63; // 64-byte aligned views (ORT reads them as external data; alignment keeps copies fast)
+    return v;
+  };
+}
+
+/** Output channels per tile: TILE source rows (AST-Base: 16 x 3072 x 4 = 192 KB at most) stay in L2 between the two passes. */
+const TILE = 16;
+/** float32's largest finite value: |v| <= it is false for NaN and +-Infinity, so one compare checks both. */
+const FLT_MAX = 3.4028234663852886e38;
+
+/** The destination of quantizeInto: columns [col0, col0 + out) of data [in, cols], scales[col0 + n]. */
+interface Int8Dest {
+  data: Int8Array;
+  scales: Float32Array;
+  cols: number;
+  col0: number;
+}
+
+function quantizeInto(w: ArrayLike<number>, out: number, inF: number, d: Int8Dest): void {
+  if (w instanceof Float32Array) {
+    // WebAssembly SIMD where available (the same bytes), else the JavaScript loop
+    if (!quantizeF32Wasm(w, out, inF, d.data, d.scales, d.cols, d.col0)) quantizeF32(w, out, inF, d);
+  } else {
+    quantizeAny(w, out, inF, d);
+  }
+}
+
+/**
+ * W [out, in] float32 into int8 per channel, per tile of TILE channels: pass 1 takes each row's absmax (the
+ * rows come from memory once, then from cache), pass 2 writes q transposed. Scale and rounding as documented above.
+ */
+function quantizeF32(w: Float32Array, out: number, inF: number, { data, scales, cols, col0 }: Int8Dest): void {
+  for (let t0 = 0; t0 < out; t0 += TILE) {
+    const t1 = Math.min(out, t0 + TILE);
+    for (let n = t0; n < t1; n++) {
+      const row = n * inF;
+      let amax = 0;
+      for (let k = 0; k < inF; k++) {
+        const a = Math.abs(w[row + k]!);
+        if (!(a <= FLT_MAX)) throw new Error(`quantizeInt8PerChannel: weight [${n}, ${k}] is ${w[row + k]}`);
+        if (a > amax) amax = a;
+      }
+      scales[col0 + n] = Math.fround(amax / 127); // 0 for an all-zero channel (or one below float32's smallest scale): q stays 0
+    }
+    for (let n = t0; n < t1; n++) {
+      const scale = scales[col0 + n]!;
+      if (scale === 0) continue; // data is zero-filled
+      const row = n * inF;
+      // w / scale in float32 as numpy would (a float64 quotient of two float32s rounds to the float32 quotient),
+      // then half to even (|q| <= 127 < 2^51, so the magic sum is exact)
+      for (let k = 0, o = col0 + n; k < inF; k++, o += cols) {
+        const q = Math.fround(w[row + k]! / scale) + ROUND_MAGIC - ROUND_MAGIC;
+        data[o] = q > 127 ? 127 : q < -127 ? -127 : q;
+      }
+    }
+  }
+}
+
+/** quantizeF32 for any array of numbers (plain arrays in tests, float64 data). */
+function quantizeAny(w: ArrayLike<number>, out: number, inF: number, { data, scales, cols, col0 }: Int8Dest): void {
   for (let n = 0; n < out; n++) {
     const row = n * inF;
     let amax = 0;
@@ -69,24 +156,13 @@ export function quantizeInt8PerChannel(w: ArrayLike<number>, out: number, inF: n
       const a = Math.abs(v);
       if (a > amax) amax = a;
     }
-    scales[n] = Math.fround(amax / 127); // 0 for an all-zero channel (or one below float32's smallest scale): q stays 0
-  }
-  // transposed write in tiles of TILE channels, so reads (TILE rows) and writes (TILE bytes per k) stay in cache
-  const TILE = 16;
-  for (let n0 = 0; n0 < out; n0 += TILE) {
-    const n1 = Math.min(out, n0 + TILE);
+    const scale = (scales[col0 + n] = Math.fround(amax / 127));
+    if (scale === 0) continue;
     for (let k = 0; k < inF; k++) {
-      const o = k * out;
-      for (let n = n0; n < n1; n++) {
-        const scale = scales[n]!;
-        if (scale === 0) continue;
-        // w / scale in float32 as numpy would, then half to even (|q| <= 127 < 2^51, so the magic sum is exact)
-        const q = Math.fround(w[n * inF + k]! / scale) + ROUND_MAGIC - ROUND_MAGIC;
-        data[o + n] = q > 127 ? 127 : q < -127 ? -127 : q;
-      }
+      const q = Math.fround(w[row + k]! / scale) + ROUND_MAGIC - ROUND_MAGIC;
+      data[k * cols + col0 + n] = q > 127 ? 127 : q < -127 ? -127 : q;
     }
   }
-  return { rows: inF, cols: out, data, scales };
 }
 
 /** One nn.Linear to prepare: weight [out, in], optional bias [out], and alpha for y = alpha (x W^T + b). */
@@ -100,23 +176,25 @@ export interface LinearToQuantize {
 /**
  * Linears that read the same input (attention's query, key and value), prepared as ONE int8 Linear over their
  * concatenated output channels: since each channel's scale reads only its own row, the result is each part
- * quantised on its own, side by side. Each part's alpha is folded into its scales and its bias.
+ * quantised on its own, side by side (each is written straight into its columns; no concatenated float copy).
+ * Each part's alpha is folded into its scales and its bias.
  * Returns the int8 weight [in, sum(out)] and the bias [sum(out)] (undefined when no part has one).
  */
-export function quantizeLinears(parts: readonly LinearToQuantize[], inF: number): { weight: Int8PerChannel; bias?: Float32Array } {
+export function quantizeLinears(
+  parts: readonly LinearToQuantize[],
+  inF: number,
+  alloc: Int8Alloc = zeroInt8,
+): { weight: Int8PerChannel; bias?: Float32Array } {
   const total = parts.reduce((n, p) => n + p.out, 0);
-  const w = parts.length === 1 ? parts[0]!.weight : new Float32Array(total * inF);
-  if (parts.length > 1) {
-    let o = 0;
-    for (const p of parts) {
-      if (p.weight.length !== p.out * inF) throw new Error(`quantizeLinears: ${p.weight.length} values for [${p.out}, ${inF}]`);
-      (w as Float32Array).set(p.weight, o * inF);
-      o += p.out;
-    }
-  }
-  const weight = quantizeInt8PerChannel(w, total, inF);
-  const bias = parts.some((p) => p.bias) ? new Float32Array(total) : undefined;
+  for (const p of parts) checkMatrix(p.weight, p.out, inF, 'quantizeLinears');
+  const weight: Int8PerChannel = { rows: inF, cols: total, data: alloc(total * inF), scales: new Float32Array(total) };
   let o = 0;
+  for (const p of parts) {
+    quantizeInto(p.weight, p.out, inF, { data: weight.data, scales: weight.scales, cols: total, col0: o });
+    o += p.out;
+  }
+  const bias = parts.some((p) => p.bias) ? new Float32Array(total) : undefined;
+  o = 0;
   for (const p of parts) {
     const alpha = p.alpha ?? 1;
     if (alpha !== 1) for (let c = o; c < o + p.out; c++) weight.scales[c] = Math.fround(weight.scales[c]! * alpha);

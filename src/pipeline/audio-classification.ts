@@ -168,7 +168,9 @@ export async function pipeline(
   });
   if (tracker) source = tracker.wrap(source);
   const loaded = await loadPretrained(source, { head: 'classification' });
-  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, runtime);
+  // q8: the model drops its int8 copies after load and re-reads the checkpoint if another graph is ever needed
+  const reloadWeights = async () => (await loadPretrained(source, { head: 'classification' })).weights;
+  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, { ...runtime, reloadWeights });
   const classify = createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
   onProgress?.({ status: 'ready', task, model: name });
   return classify;

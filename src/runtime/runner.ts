@@ -45,6 +45,11 @@ export class Runner {
     return this.disposing !== undefined;
   }
 
+  /** True when the session for `key` exists or is being created (so `session(key, …)` will not call its build). */
+  hasSession(key: string): boolean {
+    return this.sessions.has(key);
+  }
+
   /** The session for `key`; `build` makes its graph the first time (a failed build is retried next time). */
   session(key: string, build: () => GraphBytes): Promise<OrtSession> {
     if (this.disposing) return Promise.reject(new DisposedError(this.owner));

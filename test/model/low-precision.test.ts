@@ -184,3 +184,42 @@ test('q8 on an execution provider list without cpu or wasm is a clear error', as
     /dtype q8 runs on the cpu or wasm execution provider \(com\.microsoft\.DynamicQuantizeMatMul\); got webgpu/,
   );
 });
+
+test('q8 after load: hidden states and attentions (graphs built later, from the re-read checkpoint) match the reference; toOnnx needs kept weights', async () => {
+  // fromPretrained drops the model's int8 copies once ORT has them; asking for another graph re-reads the
+  // checkpoint. The same bar as the logits above, per output, relative to the reference's max |value|.
+  const dir = join(fixturesDir, 'models/tiny');
+  const caseDir = 'models/tiny/case-single_label';
+  const x = readFixtureNpy(`${caseDir}/input_values.npy`);
+  const inputValues: Float32Tensor = { dtype: 'float32', dims: x.shape, data: x.data as Float32Array };
+  const model = await ASTForAudioClassification.fromPretrained(dir, { threads: 1, dtype: 'q8' });
+  try {
+    const out = await model.forward({ inputValues, outputHiddenStates: true, outputAttentions: true });
+    for (const [name, got] of [
+      ['logits', out.logits],
+      ['hidden_states', out.hiddenStates],
+      ['attentions', out.attentions],
+    ] as const) {
+      const ref = readFixtureNpy(`${caseDir}/${name}.npy`);
+      assert.deepEqual(got!.dims, ref.shape, name);
+      const rel = maxAbsDiff(got!.data, ref.data as Float32Array) / maxAbs(ref.data as Float32Array);
+      assert.ok(rel <= BAR.q8, `${name}: rel ${rel} > ${BAR.q8}`);
+    }
+    assert.throws(() => model.toOnnx(), /dropped its int8 weights.*fromWeights/);
+  } finally {
+    await model.dispose();
+  }
+  // fromWeights without reloadWeights keeps the int8 weights: toOnnx works and its graph gives the same logits
+  const config = await ASTConfig.fromPretrained(dirSource(dir));
+  const weights = loadWeights(config, await readCheckpointTensors(dirSource(dir)), 'classification', dir).weights;
+  const kept = await ASTForAudioClassification.fromWeights(config, weights, { threads: 1, dtype: 'q8' });
+  try {
+    const s = await OrtSession.create(kept.toOnnx(), { threads: 1 });
+    const viaBytes = (await s.run({ input_values: inputValues })).logits as Float32Tensor;
+    await s.release();
+    const direct = (await kept.forward({ inputValues })).logits;
+    assert.deepEqual([...viaBytes.data], [...direct.data]);
+  } finally {
+    await kept.dispose();
+  }
+});

@@ -225,3 +225,41 @@ test('quantizeLinears: parts side by side equal each part quantised alone; alpha
   }
   assert.equal(quantizeLinears([{ weight: [1, 2], out: 1 }], 2).bias, undefined);
 });
+
+test('int8 per channel from Float32Array: the WebAssembly kernel and the JavaScript loop give the hand example and the same bytes', async () => {
+  const { quantWasmSettings } = await import('../../src/model/quant-wasm.js');
+  const both = <T>(f: () => T): [T, T] => {
+    quantWasmSettings.enabled = true;
+    const a = f();
+    quantWasmSettings.enabled = false;
+    try {
+      return [a, f()];
+    } finally {
+      quantWasmSettings.enabled = true;
+    }
+  };
+  // the hand example above, as float32 (every value is exact in float32)
+  for (const q of both(() => quantizeInt8PerChannel(Float32Array.of(127, -3.5, 2.5, 0.4, 0, 0, 0, 0, 254, 5, -7, 1), 3, 4))) {
+    assert.deepEqual([...q.scales], [1, 0, 2]);
+    assert.deepEqual(qRows(q), [
+      [127, -4, 2, 0],
+      [0, 0, 0, 0],
+      [127, 2, -4, 0],
+    ]);
+  }
+  // shapes around the kernel's 16-row x 4-k steps and its 256 KB chunks, with ties, a zero row and an outlier
+  const rnd = lcg(5);
+  for (const [out, inF] of [[16, 4], [37, 771], [48, 64], [3, 300], [130, 768], [20, 3072]] as const) {
+    const w = Float32Array.from({ length: out * inF }, () => (rnd() - 0.5) * 0.2);
+    w.fill(0, 2 * inF, 3 * inF); // channel 2: all zero
+    for (let k = 0; k < inF; k += 7) w[k] = 127 * (k % 2 ? 0.5 : -1.5) * (k === 0 ? 1 : 0.01); // ties for channel 0's scale
+    w[out * inF - 1] = 100; // last channel: outlier
+    const [a, b] = both(() => quantizeInt8PerChannel(w, out, inF));
+    assert.deepEqual(a.scales, b.scales, `[${out}, ${inF}] scales`);
+    assert.deepEqual(a.data, b.data, `[${out}, ${inF}] data`);
+    // and the same as the plain-number path, which never takes the kernel
+    assert.deepEqual(quantizeInt8PerChannel(Array.from(w), out, inF).data, a.data, `[${out}, ${inF}] vs number[]`);
+  }
+  both(() => assert.throws(() => quantizeInt8PerChannel(Float32Array.of(1, 2, NaN, 4, 5, 6), 2, 3), /weight \[0, 2\] is NaN/));
+  both(() => assert.throws(() => quantizeInt8PerChannel(Float32Array.from({ length: 40 * 9 }, (_, i) => (i === 33 * 9 + 8 ? -Infinity : 1)), 40, 9), /weight \[33, 8\] is -Infinity/));
+});
