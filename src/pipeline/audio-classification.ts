@@ -30,6 +30,9 @@ import { checkAgreement, loadPretrained } from '../model/pretrained.js';
 import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { DisposedError } from '../runtime/runner.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
+import { getAudioFileStreamer } from './file-reader.js';
+import { monoChunks, type AudioStream } from '../audio/stream.js';
+import { WindowStream, type StreamedWindow } from './stream-windows.js';
 import { getRuntime } from '../runtime/backend.js';
 import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDtype, type Device, type DType, type ProgressCallback } from './hf-options.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
@@ -206,7 +209,10 @@ export function createAudioClassificationPipeline(
       waveform: Float32Array;
       windows: AudioWindow[];
       scores: (Float32Array | undefined)[];
+      /** Windows queued and not yet scored. */
       left: number;
+      /** Every window is known (a stream has ended, or the whole waveform was planned). */
+      complete: boolean;
     }
     const order: Pending[] = [];
     // windows of every input share batches; each window's logits come back to its own input
@@ -222,35 +228,72 @@ export function createAudioClassificationPipeline(
 
     // Features one window at a time, so a window that fails (say, NaN samples) fails only its input, and
     // only a batch's worth of windows is held as features (a long file has hundreds of windows).
+    const queueWindow = async (p: Pending, w: AudioWindow, segment: Float32Array) => {
+      let features: Float32Array;
+      try {
+        features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
+      } catch (err) {
+        p.item.error = prefixError(p.item.source, err);
+        batcher.cancel(p); // its other windows would be wasted work
+        return;
+      }
+      batcher.add(p, features).then(
+        (logits) => {
+          p.scores[w.index] = activate(logits, o.functionToApply);
+          if (--p.left === 0 && p.complete && !p.item.error) finish(p);
+          progress.onWindows?.(p.item.index, p.windows.length - p.left, p.complete ? p.windows.length : p.windows.length + 1);
+        },
+        (err: unknown) => {
+          if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
+        },
+      );
+      while (batcher.full) await batcher.runNext(forward);
+    };
+
     const queueWindows = async (p: Pending) => {
       for (const w of p.windows) {
         if (p.item.error) return;
-        let features: Float32Array;
-        try {
-          const segment = p.waveform.subarray(w.startSample, w.endSample);
-          features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
-        } catch (err) {
-          p.item.error = prefixError(p.item.source, err);
-          batcher.cancel(p); // its other windows would be wasted work
-          return;
-        }
-        batcher.add(p, features).then(
-          (logits) => {
-            p.scores[w.index] = activate(logits, o.functionToApply);
-            if (--p.left === 0 && !p.item.error) finish(p);
-            progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
-          },
-          (err: unknown) => {
-            if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
-          },
-        );
-        while (batcher.full) await batcher.runNext(forward);
+        await queueWindow(p, w, p.waveform.subarray(w.startSample, w.endSample));
       }
+    };
+
+    /**
+     * A file read as a stream: windows are scored as they fill, so only a few windows of samples are
+     * held (stream-windows.ts), and the windows and scores are those of the whole-waveform path.
+     */
+    const queueStream = async (p: Pending, stream: AudioStream) => {
+      const windows = new WindowStream(samplingRate, fe.max_length, o);
+      const expected = stream.expectedFrames !== undefined && stream.sampleRate ? Math.ceil((stream.expectedFrames * samplingRate) / stream.sampleRate) : undefined;
+      if (expected !== undefined) progress.onDecoded?.(p.item.index, expected / samplingRate, planWindows(expected, samplingRate, fe.max_length, o).windows.length);
+      const take = async (ws: StreamedWindow[]) => {
+        for (const w of ws) {
+          if (o.aggregate === 'first' && w.index > 0) continue; // Hugging Face's truncation: the first window only
+          const { samples, ...window } = w;
+          p.windows.push(window);
+          p.left++;
+          await queueWindow(p, window, samples);
+          if (p.item.error) return;
+        }
+      };
+      for await (const chunk of monoChunks(stream, samplingRate)) {
+        await take(windows.push(chunk));
+        if (p.item.error) return; // leaving the loop closes the file
+      }
+      const last = windows.end();
+      p.item.duration = windows.length / samplingRate;
+      if (windows.length === 0) throw new Error(`${p.item.source}: no audio samples decoded from this file (empty, truncated or corrupt)`);
+      if (!(windows.length >= minSamples(samplingRate))) {
+        throw new Error(`${p.item.source}: ${windows.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
+      }
+      await take(last);
+      p.complete = true;
+      if (expected === undefined) progress.onDecoded?.(p.item.index, p.item.duration, p.windows.length);
+      if (p.left === 0 && !p.item.error) finish(p);
     };
 
     // Yield finished items in input order; items behind an unfinished one wait.
     function* ready(): Generator<ClassifiedAudio> {
-      while (order.length > 0 && (order[0]!.item.error || order[0]!.left === 0)) {
+      while (order.length > 0 && (order[0]!.item.error || (order[0]!.complete && order[0]!.left === 0))) {
         const p = order.shift()!;
         if (p.item.error) {
           delete p.item.labels;
@@ -265,24 +308,42 @@ export function createAudioClassificationPipeline(
       const source = describeInput(input, index);
       const item: ClassifiedAudio = { index, source, duration: NaN };
       index++;
-      const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0 };
+      const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0, complete: false };
       order.push(pending);
+      let stream: AudioStream | undefined;
       try {
-        pending.waveform = await loadInput(input, samplingRate, source);
-        item.duration = pending.waveform.length / samplingRate;
-        if (!(pending.waveform.length >= minSamples(samplingRate))) {
-          throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
-        }
-        const plan = planWindows(pending.waveform.length, samplingRate, fe.max_length, o);
-        pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
-        pending.left = pending.windows.length;
-        pending.scores = new Array(pending.left);
-        progress.onDecoded?.(item.index, item.duration, pending.windows.length);
+        stream = await openStream(input);
       } catch (err) {
         item.error = prefixError(source, err);
         progress.onDecoded?.(item.index, item.duration, 0);
       }
-      if (!item.error) await queueWindows(pending);
+      if (stream) {
+        try {
+          await queueStream(pending, stream);
+        } catch (err) {
+          item.error ??= prefixError(source, err);
+          batcher.cancel(pending);
+          progress.onDecoded?.(item.index, item.duration, 0);
+        }
+      } else if (!item.error) {
+        try {
+          pending.waveform = await loadInput(input, samplingRate, source);
+          item.duration = pending.waveform.length / samplingRate;
+          if (!(pending.waveform.length >= minSamples(samplingRate))) {
+            throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
+          }
+          const plan = planWindows(pending.waveform.length, samplingRate, fe.max_length, o);
+          pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
+          pending.left = pending.windows.length;
+          pending.complete = true;
+          pending.scores = new Array(pending.left);
+          progress.onDecoded?.(item.index, item.duration, pending.windows.length);
+        } catch (err) {
+          item.error = prefixError(source, err);
+          progress.onDecoded?.(item.index, item.duration, 0);
+        }
+        if (!item.error) await queueWindows(pending);
+      }
       yield* ready();
     }
     while (batcher.pending > 0) await batcher.runNext(forward);
@@ -364,6 +425,16 @@ export function activate(logits: Float32Array, how: ActivationFunction): Float32
 function topK(scores: Float32Array, labels: readonly string[], k: number): AudioClassificationResult[] {
   const idx = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
   return idx.slice(0, k).map((i) => ({ label: labels[i]!, score: scores[i]! }));
+}
+
+/**
+ * A local file path as a stream, when the platform registered a streamer (the Node entry does); URLs,
+ * bytes and samples, and paths the streamer declines (pipes), take the whole-waveform path.
+ */
+async function openStream(input: AudioInput): Promise<AudioStream | undefined> {
+  const streamer = getAudioFileStreamer();
+  if (!streamer || typeof input !== 'string' || /^(https?|data|blob):/i.test(input)) return undefined;
+  return streamer(input);
 }
 
 /** Kaldi's fbank needs one whole frame; shorter input is an error in Hugging Face too. */
