@@ -29,10 +29,10 @@ export interface AudioStream {
 
 /**
  * The stream's mono samples at `samplingRate`, chunk by chunk: equal, sample for sample, to
- * `decodeAudio(wholeFile, { samplingRate }).waveform`. Errors (rate changes mid-stream, NaN or Inf
+ * `decodeAudio(wholeFile, { samplingRate }).waveform`. `onRate` hears the file's own rate. Errors (rate changes mid-stream, NaN or Inf
  * samples, an unusable rate) name the source.
  */
-export async function* monoChunks(stream: AudioStream, samplingRate: number): AsyncGenerator<Float32Array> {
+export async function* monoChunks(stream: AudioStream, samplingRate: number, onRate?: (rate: number) => void): AsyncGenerator<Float32Array> {
   const source = stream.source;
   let rate: number | undefined;
   let resampler: StreamingResampler | undefined;
@@ -42,6 +42,7 @@ export async function* monoChunks(stream: AudioStream, samplingRate: number): As
     if (rate === undefined) {
       rate = chunk.sampleRate;
       if (!(rate > 0)) throw new FormatError(source, `decoder reported a sampling rate of ${rate}`);
+      onRate?.(rate);
       if (rate !== samplingRate) {
         checkResampling(rate, samplingRate, source);
         resampler = new StreamingResampler(rate, samplingRate);

@@ -17,4 +17,6 @@ export * from '../index.js';
 export { dirSource } from './files.js';
 export { hubSource, hubCacheDir } from './hub.js';
 export type { HubOptions, HubFileSource } from './hub.js';
+export { classifyFileStreaming, type ClassifyFileOptions } from './classify-file.js';
+export { openAudioStream, MAX_WHOLE_FILE_BYTES, type AudioStreamOptions } from './audio-stream.js';
 export { loadAudio, readAudioFile, listAudioFiles, listAudioInput, readManifestPaths, AUDIO_EXTENSIONS } from './audio.js';

@@ -38,6 +38,7 @@ import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDt
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
 export type { AudioInput, RawAudio } from './inputs.js';
+export type { AudioStream, AudioChunk } from '../audio/stream.js';
 export type { Aggregation, WindowOptions } from './windows.js';
 export type { Device, DType, ProgressCallback, ProgressInfo } from './hf-options.js';
 
@@ -72,6 +73,8 @@ export interface ClassifyOptions extends WindowOptions {
   aggregate?: Aggregation;
   /** Windows per forward pass; default 1. */
   batchSize?: number;
+  /** Also return each input's embedding: the model's pooler output, averaged over the windows scored. */
+  embeddings?: boolean;
 }
 
 export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, 'dtype'> {
@@ -86,7 +89,7 @@ export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, '
 }
 
 /** The call options' own names (their transformers spellings are folded in by normalizeOptionNames). */
-const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize'] as const;
+const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize', 'embeddings'] as const;
 const LOAD_OPTION_KEYS = ['revision', ...RUNTIME_OPTION_KEYS, 'device', 'progress_callback'] as const;
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
@@ -99,6 +102,10 @@ export interface ClassifiedAudio {
   labels?: AudioClassificationResult[];
   /** Per-window top labels (one entry for a short clip). */
   windows?: TimelineEntry[];
+  /** The input's own sampling rate, before resampling; set when a file was read as a stream. */
+  samplingRate?: number;
+  /** With `embeddings: true`: the pooler output [hidden_size], the mean over the windows scored. */
+  embedding?: Float32Array;
   error?: Error;
 }
 
@@ -122,7 +129,7 @@ export interface AudioClassificationPipeline {
   /** Top labels for each window of one input, with start and end in seconds. */
   timeline(input: AudioInput, options?: ClassifyOptions): Promise<TimelineEntry[]>;
   /** Many inputs, batched across inputs; a bad input yields its error and the rest go on. In input order. */
-  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
+  run(inputs: Iterable<AudioInput | AudioStream>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
   dispose(): Promise<void>;
 }
 
@@ -193,7 +200,7 @@ export function createAudioClassificationPipeline(
   const byCheckpoint = defaultFunctionToApply(config);
   defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
 
-  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
+  async function* run(inputs: Iterable<AudioInput | AudioStream>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
     // one clear error for the call, rather than the same one per input after each is decoded
     if (model.disposed) throw new DisposedError('this pipeline');
     const o = resolveOptions(
@@ -209,6 +216,8 @@ export function createAudioClassificationPipeline(
       waveform: Float32Array;
       windows: AudioWindow[];
       scores: (Float32Array | undefined)[];
+      /** With embeddings: the sum of the windows' pooler outputs, in float64. */
+      pooled?: Float64Array;
       /** Windows queued and not yet scored. */
       left: number;
       /** Every window is known (a stream has ended, or the whole waveform was planned). */
@@ -217,12 +226,26 @@ export function createAudioClassificationPipeline(
     const order: Pending[] = [];
     // windows of every input share batches; each window's logits come back to its own input
     const batcher = new Batcher<Pending>({ maxBatch: o.batchSize, maxLength: config.max_length, numMelBins: config.num_mel_bins });
-    const forward = async (inputValues: Float32Tensor) => (await model.forward({ inputValues })).logits;
+    const numLabels = labels.length;
+    // With embeddings each output row is [logits, pooler output]: the batcher hands every window its own row.
+    const forward = async (inputValues: Float32Tensor): Promise<Float32Tensor> => {
+      const out = await model.forward({ inputValues });
+      if (!o.embeddings) return out.logits;
+      const B = out.logits.dims[0]!;
+      const H = out.poolerOutput.data.length / B;
+      const data = new Float32Array(B * (numLabels + H));
+      for (let b = 0; b < B; b++) {
+        data.set(out.logits.data.subarray(b * numLabels, (b + 1) * numLabels), b * (numLabels + H));
+        data.set(out.poolerOutput.data.subarray(b * H, (b + 1) * H), b * (numLabels + H) + numLabels);
+      }
+      return { dtype: 'float32', dims: [B, numLabels + H], data };
+    };
 
     const finish = (p: Pending) => {
       const scores = p.scores as Float32Array[];
       p.item.labels = topK(aggregateScores(scores, o.aggregate), labels, o.topK);
       p.item.windows = p.windows.map((w, k) => ({ start: w.start, end: w.end, labels: topK(scores[k]!, labels, o.topK) }));
+      if (p.pooled) p.item.embedding = Float32Array.from(p.pooled, (x) => x / p.windows.length);
       p.waveform = new Float32Array(0); // release the samples as soon as the item is done
     };
 
@@ -238,7 +261,13 @@ export function createAudioClassificationPipeline(
         return;
       }
       batcher.add(p, features).then(
-        (logits) => {
+        (row) => {
+          const logits = o.embeddings ? row.subarray(0, numLabels) : row;
+          if (o.embeddings) {
+            const pooler = row.subarray(numLabels);
+            p.pooled ??= new Float64Array(pooler.length);
+            for (let i = 0; i < pooler.length; i++) p.pooled[i] = p.pooled[i]! + pooler[i]!;
+          }
           p.scores[w.index] = activate(logits, o.functionToApply);
           if (--p.left === 0 && p.complete && !p.item.error) finish(p);
           progress.onWindows?.(p.item.index, p.windows.length - p.left, p.complete ? p.windows.length : p.windows.length + 1);
@@ -275,7 +304,7 @@ export function createAudioClassificationPipeline(
           if (p.item.error) return;
         }
       };
-      for await (const chunk of monoChunks(stream, samplingRate)) {
+      for await (const chunk of monoChunks(stream, samplingRate, (rate) => (p.item.samplingRate = rate))) {
         await take(windows.push(chunk));
         if (p.item.error) return; // leaving the loop closes the file
       }
@@ -305,14 +334,14 @@ export function createAudioClassificationPipeline(
 
     let index = 0;
     for (const input of inputs) {
-      const source = describeInput(input, index);
+      const source = isAudioStream(input) ? input.source : describeInput(input, index);
       const item: ClassifiedAudio = { index, source, duration: NaN };
       index++;
       const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0, complete: false };
       order.push(pending);
       let stream: AudioStream | undefined;
       try {
-        stream = await openStream(input);
+        stream = isAudioStream(input) ? input : await openStream(input);
       } catch (err) {
         item.error = prefixError(source, err);
         progress.onDecoded?.(item.index, item.duration, 0);
@@ -327,7 +356,7 @@ export function createAudioClassificationPipeline(
         }
       } else if (!item.error) {
         try {
-          pending.waveform = await loadInput(input, samplingRate, source);
+          pending.waveform = await loadInput(input as AudioInput, samplingRate, source);
           item.duration = pending.waveform.length / samplingRate;
           if (!(pending.waveform.length >= minSamples(samplingRate))) {
             throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
@@ -384,6 +413,7 @@ function withDefaults(call: ClassifyOptions, defaults: ClassifyOptions): Classif
 }
 
 interface ResolvedOptions extends WindowOptions {
+  embeddings: boolean;
   topK: number;
   functionToApply: ActivationFunction;
   aggregate: Aggregation;
@@ -401,7 +431,7 @@ function resolveOptions(o: ClassifyOptions, defaultFunction: ActivationFunction,
   if (!['mean', 'max', 'first'].includes(aggregate)) throw new Error(`aggregate must be 'mean', 'max' or 'first', got ${JSON.stringify(aggregate)}`);
   const batchSize = o.batchSize ?? 1;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  return { window: o.window, hop: o.hop, topK: k === null ? numLabels : Math.min(k, numLabels), functionToApply, aggregate, batchSize };
+  return { window: o.window, hop: o.hop, embeddings: o.embeddings === true, topK: k === null ? numLabels : Math.min(k, numLabels), functionToApply, aggregate, batchSize };
 }
 
 /** Scores from one row of logits; softmax in float64 after subtracting the max, so large logits cannot overflow. */
@@ -435,6 +465,10 @@ async function openStream(input: AudioInput): Promise<AudioStream | undefined> {
   const streamer = getAudioFileStreamer();
   if (!streamer || typeof input !== 'string' || /^(https?|data|blob):/i.test(input)) return undefined;
   return streamer(input);
+}
+
+function isAudioStream(x: unknown): x is AudioStream {
+  return typeof x === 'object' && x !== null && 'chunks' in x && 'source' in x;
 }
 
 /** Kaldi's fbank needs one whole frame; shorter input is an error in Hugging Face too. */
