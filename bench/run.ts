@@ -7,6 +7,7 @@
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
+ *   npm run bench -- --only tag-stream --stream-hours 1,10   # classify over 1 h and 10 h WAVs: wall time, peak RSS
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -17,6 +18,7 @@ import { benchTrain } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
+import { benchTagStream } from './tag-stream.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -133,6 +135,18 @@ if (wanted('serve')) {
         `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
     );
   }
+}
+
+if (wanted('tag-stream')) {
+  log('\n== tag-stream: classify --timeline over long 16 kHz WAVs, streamed: wall time and peak RSS ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const hours = flag('--stream-hours')?.split(',').map(Number);
+  const r = await benchTagStream({ log, hours, model: flag('--stream-model') });
+  summary.push(
+    `tag-stream ${r.model}  model ${r.modelRssMB.toFixed(0)} MB; ` +
+      r.runs.map((x) => `${x.hours} h ${x.wallS.toFixed(0)} s (${x.audioHoursPerS.toFixed(2)} audio h/s) peak ${x.peakRssMB.toFixed(0)} MB`).join(', ') +
+      (r.ratio === null ? '' : `; ${r.ratio.toFixed(3)}x, model + ${r.overModelMB!.toFixed(0)} MB: goal ${r.goalMet ? 'met' : 'NOT met'}`),
+  );
 }
 
 log('\n== summary (ratios: ours / peer, below 1 is faster) ==');
