@@ -9,6 +9,7 @@ import { FormatError } from '../io/errors.js';
 import { assertFinite } from './fbank.js';
 import { checkResampling, downmix, rescaleIntegerCodes } from './decode.js';
 import { StreamingResampler } from './resample.js';
+import { MP3_DECODER_DELAY, readMp3GaplessInfo } from './mp3-gapless.js';
 import type { FLACDecodedAudio } from '@wasm-audio-decoders/flac';
 
 /** A stretch of decoded audio: one array per channel (equal lengths), at the file's rate. */
@@ -91,5 +92,47 @@ export async function* flacChunks(bytes: AsyncIterable<Uint8Array>, bits: number
     if (out) yield out;
   } finally {
     decoder.free();
+  }
+}
+
+/** Compressed formats decoded a chunk at a time through audio-decode's chunk interface (checked equal to its whole-file decode). */
+export type ChunkedCodec = 'mp3' | 'oga';
+
+/**
+ * MP3 or Ogg Vorbis bytes (any chunking) -> decoded chunks, through the same audio-decode codecs that
+ * decodeAudio uses on the whole file. MP3 gets decodeAudio's gapless handling (mp3-gapless.ts), read
+ * from the first frame in `head`: with a LAME tag the decoder trims itself (checked at the end), without
+ * one the decoder's 529-sample delay is dropped from the start.
+ */
+export async function* codecChunks(bytes: AsyncIterable<Uint8Array>, codec: ChunkedCodec, head: Uint8Array, source: string): AsyncGenerator<AudioChunk> {
+  const { default: decode } = await import('audio-decode');
+  const name = codec === 'mp3' ? 'MP3' : 'OGG';
+  const info = codec === 'mp3' ? readMp3GaplessInfo(head) : undefined;
+  const tagged = info?.frames !== undefined && info.encoderDelay !== undefined && info.padding !== undefined;
+  const expected = tagged ? info.frames! * info.samplesPerFrame - info.encoderDelay! - info.padding! : Infinity;
+  let skip = info && !tagged ? MP3_DECODER_DELAY : 0;
+  let total = 0;
+  const decoded = decode(bytes, codec);
+  for (;;) {
+    let next: IteratorResult<AudioChunk>;
+    try {
+      next = await decoded.next();
+    } catch (e) {
+      throw new FormatError(source, `cannot decode ${name}: ${e instanceof Error ? e.message : String(e)} (corrupt or truncated file?)`);
+    }
+    if (next.done) break;
+    let { channelData } = next.value;
+    const n = channelData[0]?.length ?? 0;
+    total += n;
+    if (skip > 0) {
+      const cut = Math.min(skip, n);
+      skip -= cut;
+      channelData = channelData.map((c) => c.subarray(cut));
+    }
+    if (channelData.length > 0 && channelData[0]!.length > 0) yield { channelData, sampleRate: next.value.sampleRate };
+  }
+  if (total > expected) {
+    // decodeAudio would trim this whole-file; streamed, the windows are already out. Not seen with mpg123.
+    throw new FormatError(source, `the MP3 decoder returned ${total} samples where the LAME tag says ${expected} (it did not apply the gapless tag); convert the file to WAV or FLAC`);
   }
 }

@@ -4,10 +4,11 @@
  *
  *  - WAV (PCM 8/16/24/32-bit, float 32/64, any channel count) is read from a file handle, 64 Ki sample
  *    frames at a time; only the chunk headers are read to find the samples (wav.ts readWavLayout).
- *  - Native FLAC goes to libFLAC's chunk interface (@wasm-audio-decoders/flac), 64 KiB of bytes at a time.
- *  - Every other format (MP3, OGG, M4A, …, FLAC behind an ID3 tag) is decoded whole, as before: up to
+ *  - Native FLAC goes to libFLAC's chunk interface (@wasm-audio-decoders/flac), MP3 and Ogg Vorbis to
+ *    audio-decode's chunk interface (the same codecs decodeAudio uses), 64 KiB of bytes at a time.
+ *  - Every other format (Opus, Ogg FLAC, M4A, AIFF, …, FLAC behind an ID3 tag) is decoded whole, as before: up to
  *    MAX_WHOLE_FILE_BYTES of file; a larger one is refused with the reason, rather than risking running
- *    out of memory (a 128 MiB MP3 is about 2.3 hours at 128 kbit/s and decodes to about 3 GB of float samples).
+ *    out of memory (a 128 MiB M4A is about 2.3 hours at 128 kbit/s and decodes to about 3 GB of float samples).
  *
  * Whatever the route, the pipeline turns the chunks into the same mono 16 kHz samples decodeAudio gives.
  */
@@ -15,14 +16,15 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FormatError } from '../io/errors.js';
-import { decodeAudio, id3Length, integerBits, sniffFormat } from '../audio/decode.js';
+import { decodeAudio, id3Length, integerBits, oggCodec, sniffFormat } from '../audio/decode.js';
 import { readWavLayout, readWavSamples, type WavLayout } from '../audio/wav.js';
-import { flacChunks, type AudioChunk, type AudioStream } from '../audio/stream.js';
+import { readMp3GaplessInfo } from '../audio/mp3-gapless.js';
+import { codecChunks, flacChunks, type AudioChunk, type AudioStream } from '../audio/stream.js';
 
 /** Sample frames per WAV read: 256 KiB of 16-bit stereo; small beside a 10 s window, large enough for few reads. */
 export const WAV_CHUNK_FRAMES = 1 << 16;
-/** Bytes per FLAC read. */
-export const FLAC_CHUNK_BYTES = 1 << 16;
+/** Bytes per read of a compressed file. */
+export const ENCODED_CHUNK_BYTES = 1 << 16;
 /** Formats without a streaming reader here are decoded whole up to this file size (128 MiB). */
 export const MAX_WHOLE_FILE_BYTES = 128 * 2 ** 20;
 /** Bytes read to recognise the format (FLAC's STREAMINFO, an MP3's first frame). */
@@ -34,7 +36,7 @@ export interface AudioStreamOptions {
 }
 
 /** How a file will be read: streamed (WAV, FLAC) or held whole. For messages and the README's table. */
-export type StreamRoute = 'wav' | 'flac' | 'whole';
+export type StreamRoute = 'wav' | 'flac' | 'mp3' | 'ogg' | 'whole';
 
 /**
  * A local audio file (path or `file:` URL) as decoded chunks at its own rate; undefined for what is not
@@ -44,21 +46,26 @@ export async function openAudioStream(pathOrUrl: string, options: AudioStreamOpt
   const path = pathOrUrl.startsWith('file:') ? fileURLToPath(pathOrUrl) : pathOrUrl;
   const size = await fileSize(path);
   if (size === undefined) return undefined;
-  const head = await readHead(path, Math.min(size, HEAD_BYTES));
+  let head = await readHead(path, Math.min(size, HEAD_BYTES));
+  const tagBytes = id3Length(head);
+  // an MP3's first frame (its gapless tag) comes after a leading ID3 tag, which may hold pictures
+  if (tagBytes > 0) head = await readHead(path, Math.min(size, tagBytes + HEAD_BYTES));
   const tag = ascii(head, 0, 4);
   if (tag === 'RIFF' || tag === 'RF64' || tag === 'BW64') {
     const layout = await withFile(path, (fd) => readWavLayout((offset, length) => readAt(fd, offset, length), size, path));
     return { route: 'wav', source: path, sampleRate: layout.sampleRate, expectedFrames: layout.frames, chunks: wavChunks(path, layout) };
   }
   const format = sniffFormat(head);
-  if (format === 'FLAC' && id3Length(head) === 0) {
+  if (format === 'FLAC' && tagBytes === 0) {
     return { route: 'flac', source: path, chunks: flacChunks(fileBytes(path), integerBits(head, 'FLAC'), path) };
   }
+  if (format === 'MP3' && readMp3GaplessInfo(head)) return { route: 'mp3', source: path, chunks: codecChunks(fileBytes(path), 'mp3', head, path) };
+  if (format === 'OGG' && oggCodec(head) === 'vorbis') return { route: 'ogg', source: path, chunks: codecChunks(fileBytes(path), 'oga', head, path) };
   const limit = options.maxWholeFileBytes ?? MAX_WHOLE_FILE_BYTES;
   if (size > limit) {
     throw new FormatError(
       path,
-      `${format ?? 'this'} audio is decoded whole (only WAV and FLAC are read as a stream), and the file is ${mib(size)} ` +
+      `${format ?? 'this'} audio is decoded whole (WAV, FLAC, MP3 and Ogg Vorbis are read as a stream), and the file is ${mib(size)} ` +
         `(limit ${mib(limit)}); convert it to FLAC or WAV to classify it in bounded memory (e.g. sox in.mp3 out.flac)`,
     );
   }
@@ -129,7 +136,7 @@ async function* fileBytes(path: string): AsyncGenerator<Uint8Array> {
   const fh = await open(path, 'r');
   try {
     for (;;) {
-      const buf = new Uint8Array(FLAC_CHUNK_BYTES);
+      const buf = new Uint8Array(ENCODED_CHUNK_BYTES);
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) return;
       yield buf.subarray(0, bytesRead);
