@@ -8,6 +8,7 @@
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *   npm run bench -- --only tag-stream --stream-hours 1,10   # classify over 1 h and 10 h WAVs: wall time, peak RSS
+ *   npm run bench -- --only tag-files --tag-files 200 --tag-base-files 20   # ast-audio tag, one process
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -19,6 +20,7 @@ import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
 import { benchTagStream } from './tag-stream.js';
+import { benchTagFiles } from './tag-files.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -147,6 +149,21 @@ if (wanted('tag-stream')) {
       r.runs.map((x) => `${x.hours} h ${x.wallS.toFixed(0)} s (${x.audioHoursPerS.toFixed(2)} audio h/s) peak ${x.peakRssMB.toFixed(0)} MB`).join(', ') +
       (r.ratio === null ? '' : `; ${r.ratio.toFixed(3)}x, model + ${r.overModelMB!.toFixed(0)} MB: goal ${r.goalMet ? 'met' : 'NOT met'}`),
   );
+}
+
+if (wanted('tag-files')) {
+  log('\n== tag-files: ast-audio tag, one process, generated 10 s clips (files/s, audio-hours/s) ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  for (const r of await benchTagFiles({
+    log,
+    files: flag('--tag-files') ? Number(flag('--tag-files')) : undefined,
+    baseFiles: flag('--tag-base-files') ? Number(flag('--tag-base-files')) : undefined,
+  })) {
+    summary.push(
+      `tag-files ${r.model}  ${r.filesPerSecond.toFixed(2)} files/s, ${r.audioHoursPerSecond.toPrecision(3)} audio-hours/s (${r.files} clips, 1 process); ` +
+        `load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
+    );
+  }
 }
 
 log('\n== summary (ratios: ours / peer, below 1 is faster) ==');
