@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -87,6 +87,22 @@ describe('streaming long recordings through the ast-audio process', { timeout: 9
     assert.ok(twenty <= clip + STREAM_MARGIN_MB, `20 min: ${twenty.toFixed(0)} MB > ${clip.toFixed(0)} + ${STREAM_MARGIN_MB} MB`);
     assert.ok(two <= clip + STREAM_MARGIN_MB, `2 h: ${two.toFixed(0)} MB > ${clip.toFixed(0)} + ${STREAM_MARGIN_MB} MB`);
     assert.ok(two <= twenty + DURATION_SLACK_MB, `2 h: ${two.toFixed(0)} MB > 20 min's ${twenty.toFixed(0)} + ${DURATION_SLACK_MB} MB`);
+  });
+
+  it('ast-audio tag streams too: the 2-hour WAV in the same bound, every window in its timeline', (t) => {
+    const clip = timeline(join(dir, '10s.wav'), 10).rss;
+    const out = join(dir, 'tagged');
+    const r = cli(['tag', join(dir, '2h.wav'), '--out', out, '-m', model, '--format', 'jsonl', '--timeline', '--top-k', '1', '--no-progress']);
+    t.diagnostic(`tag, 2 h: peak RSS ${r.maxRssMB.toFixed(0)} MB (10 s clip classified: ${clip.toFixed(0)} MB)`);
+    assert.ok(r.maxRssMB <= clip + STREAM_MARGIN_MB, `tag 2 h: ${r.maxRssMB.toFixed(0)} MB > ${clip.toFixed(0)} + ${STREAM_MARGIN_MB} MB`);
+    const rows = readdirSync(out)
+      .filter((f) => /^part-.*\.jsonl$/.test(f))
+      .flatMap((f) => readFileSync(join(out, f), 'utf8').trim().split('\n'))
+      .map((line) => JSON.parse(line) as { duration_s: number; sampling_rate: number; timeline: unknown[] });
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.duration_s, 7200);
+    assert.equal(rows[0]!.sampling_rate, 16000);
+    assert.equal(rows[0]!.timeline.length, planWindows(7200 * 16000, 16000, 1024).windows.length);
   });
 
   /** Every window's every score from the process (streamed) against the whole-waveform path in this process. */
