@@ -9,6 +9,8 @@
  *   npm run bench -- --only engine --device webgpu --no-peers   # ours on the WebGPU EP (fp32; the dtype part is skipped)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
  *   npm run bench -- --only browser --runs 5   # headless Chromium: ours vs transformers.js (WASM threads), ours vs Node
+ *   npm run bench -- --only tag-stream --stream-hours 1,10   # classify over 1 h and 10 h WAVs: wall time, peak RSS
+ *   npm run bench -- --only tag      # tag-files, tag-queue and tag-stream
  *   npm run bench -- --only tag-files --tag-files 200 --tag-base-files 20   # ast-audio tag, one process
  *   npm run bench -- --only tag-queue --queue-files 48 --queue-model base   # tag: 1 process vs 2 BullMQ workers
  *
@@ -22,6 +24,7 @@ import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
 import { benchBrowser } from './browser/run.js';
+import { benchTagStream } from './tag-stream.js';
 import { benchTagFiles } from './tag-files.js';
 import { benchTagQueue } from './tag-queue.js';
 
@@ -32,6 +35,8 @@ const peers = !args.includes('--no-peers');
 const dtypeAt = args.indexOf('--dtype');
 const dtypes = dtypeAt >= 0 ? parseDtypeList(args[dtypeAt + 1] ?? '') : undefined;
 const wanted = (name: string): boolean => !only || only.has(name);
+// `--only tag` runs the three corpus sections: one process, BullMQ workers, long recordings streamed
+const wantedTag = (name: string): boolean => wanted(name) || (only?.has('tag') ?? false);
 const deviceAt = args.indexOf('--device');
 const device = deviceAt >= 0 ? args[deviceAt + 1] : 'cpu';
 if (device !== 'cpu' && device !== 'webgpu') throw new Error(`--device must be cpu or webgpu, got ${JSON.stringify(device)}`);
@@ -170,7 +175,19 @@ if (only?.has('browser')) {
   summary.push(`browser   ${r.cpu}; Chromium ${r.chromium}; transformers.js ${r.transformersJs}; WebGPU: ${r.webgpu}`);
 }
 
-if (wanted('tag-files')) {
+if (wantedTag('tag-stream')) {
+  log('\n== tag-stream: classify --timeline over long 16 kHz WAVs, streamed: wall time and peak RSS ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  const hours = flag('--stream-hours')?.split(',').map(Number);
+  const r = await benchTagStream({ log, hours, model: flag('--stream-model') });
+  summary.push(
+    `tag-stream ${r.model}  model ${r.modelRssMB.toFixed(0)} MB; ` +
+      r.runs.map((x) => `${x.hours} h ${x.wallS.toFixed(0)} s (${x.audioHoursPerS.toFixed(2)} audio h/s) peak ${x.peakRssMB.toFixed(0)} MB`).join(', ') +
+      (r.ratio === null ? '' : `; ${r.ratio.toFixed(3)}x, model + ${r.overModelMB!.toFixed(0)} MB: goal ${r.goalMet ? 'met' : 'NOT met'}`),
+  );
+}
+
+if (wantedTag('tag-files')) {
   log('\n== tag-files: ast-audio tag, one process, generated 10 s clips (files/s, audio-hours/s) ==');
   const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
   for (const r of await benchTagFiles({
@@ -185,7 +202,7 @@ if (wanted('tag-files')) {
   }
 }
 
-if (wanted('tag-queue')) {
+if (wantedTag('tag-queue')) {
   log('\n== tag-queue: ast-audio tag as 1 process vs 2 BullMQ workers on this machine ==');
   const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
   const r = await benchTagQueue({ log, files: flag('--queue-files') ? Number(flag('--queue-files')) : undefined, model: flag('--queue-model') as 'embedded' | 'base' | undefined });

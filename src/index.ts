@@ -53,7 +53,7 @@ export type { ASTFeatureExtractorConfig, ExtractOptions } from './audio/feature-
 export { NormStatsAccumulator } from './audio/norm-stats.js';
 export type { NormStats } from './audio/norm-stats.js';
 export { pipeline, createAudioClassificationPipeline, defaultFunctionToApply, activate, DEFAULT_MODEL_DIR } from './pipeline/audio-classification.js';
-export type { AudioClassificationPipeline, AudioClassifier, AudioClassificationResult, ClassifyOptions, PipelineOptions, TimelineEntry, ClassifiedAudio, ActivationFunction, AudioInput, RawAudio } from './pipeline/audio-classification.js';
+export type { AudioClassificationPipeline, AudioClassifier, AudioClassificationResult, ClassifyOptions, PipelineOptions, TimelineEntry, ClassifiedAudio, ActivationFunction, AudioInput, RawAudio, AudioStream, AudioChunk } from './pipeline/audio-classification.js';
 export { planWindows, aggregateScores, FRAME_SHIFT_MS, FRAME_LENGTH_MS } from './pipeline/windows.js';
 export type { Aggregation, WindowOptions, AudioWindow, WindowPlan } from './pipeline/windows.js';
 export { hubUrlSource, isValidRepoId, looksLikeRepoId, DEFAULT_HUB_ENDPOINT } from './io/hub-names.js';

@@ -42,7 +42,7 @@ function ascii(bytes: Uint8Array, at: number, n: number): string {
 }
 
 /** Length of a leading ID3v2 tag (MP3, FLAC and AAC files may start with one), 0 when there is none. */
-function id3Length(bytes: Uint8Array): number {
+export function id3Length(bytes: Uint8Array): number {
   if (bytes.length < 10 || ascii(bytes, 0, 3) !== 'ID3') return 0;
   const size = ((bytes[6]! & 0x7f) << 21) | ((bytes[7]! & 0x7f) << 14) | ((bytes[8]! & 0x7f) << 7) | (bytes[9]! & 0x7f);
   return 10 + size + (bytes[5]! & 0x10 ? 10 : 0);
@@ -52,7 +52,7 @@ function id3Length(bytes: Uint8Array): number {
  * A name for the format, for messages and for the fixes below; undefined when we do not know it,
  * in which case the bytes still go to audio-decode, which knows more formats than this list.
  */
-function sniffFormat(bytes: Uint8Array): string | undefined {
+export function sniffFormat(bytes: Uint8Array): string | undefined {
   const head = ascii(bytes, 0, 4);
   if (head === 'fLaC') return 'FLAC';
   if (head === 'OggS') return 'OGG';
@@ -72,7 +72,7 @@ function sniffFormat(bytes: Uint8Array): string | undefined {
 }
 
 /** The codec of an Ogg stream, from its first packet: Vorbis, Opus and FLAC are decoded. */
-function oggCodec(bytes: Uint8Array): string {
+export function oggCodec(bytes: Uint8Array): string {
   if (bytes.length < 28) return 'truncated';
   const packet = 27 + bytes[26]!;
   const id = ascii(bytes, packet, 8);
@@ -89,7 +89,7 @@ function oggCodec(bytes: Uint8Array): string {
  * (WavPack: the positive ones) where torchaudio divides by 2^(bits-1): from FLAC's STREAMINFO (native, after an ID3 tag, or in
  * Ogg's first packet) or WavPack's first block header. Undefined for float or unknown layouts.
  */
-function integerBits(bytes: Uint8Array, format: string | undefined): number | undefined {
+export function integerBits(bytes: Uint8Array, format: string | undefined): number | undefined {
   if (format === 'WavPack') {
     if (bytes.length < 32) return undefined;
     const flags = new DataView(bytes.buffer, bytes.byteOffset + 24, 4).getUint32(0, true);
@@ -127,14 +127,21 @@ async function decodeWithLibrary(bytes: Uint8Array, format: string | undefined, 
   // Encoder delay and padding, as a gapless player removes them (mp3-gapless.ts).
   if (format === 'MP3') channelData = trimMp3Gapless(bytes, channelData);
   const bits = integerBits(bytes, format);
-  if (bits !== undefined && bits <= 24) {
-    const maxCode = 2 ** (bits - 1) - 1;
-    const full = 2 ** (bits - 1);
-    // FLAC's decoder divides every code by 2^(bits-1) - 1; WavPack's only the positive ones (negatives by 2^(bits-1))
-    const negScale = format === 'WavPack' ? full : maxCode;
-    for (const ch of channelData) for (let i = 0; i < ch.length; i++) ch[i] = Math.round(ch[i]! * (ch[i]! > 0 ? maxCode : negScale)) / full;
-  }
+  if (bits !== undefined) rescaleIntegerCodes(channelData, bits, format);
   return { channelData, sampleRate: result.sampleRate };
+}
+
+/**
+ * Rescales, in place, a FLAC or WavPack decoder's floats of `bits`-bit integer codes to torchaudio's
+ * code / 2^(bits-1). Wider codes are left as decoded.
+ */
+export function rescaleIntegerCodes(channelData: Float32Array[], bits: number, format: string | undefined): void {
+  if (bits > 24) return;
+  const maxCode = 2 ** (bits - 1) - 1;
+  const full = 2 ** (bits - 1);
+  // FLAC's decoder divides every code by 2^(bits-1) - 1; WavPack's only the positive ones (negatives by 2^(bits-1))
+  const negScale = format === 'WavPack' ? full : maxCode;
+  for (const ch of channelData) for (let i = 0; i < ch.length; i++) ch[i] = Math.round(ch[i]! * (ch[i]! > 0 ? maxCode : negScale)) / full;
 }
 
 /** Mean over channels in float32, as torch's `waveform.mean(0)` (sum rounded to float32, then divided). */
@@ -159,7 +166,7 @@ export function downmix(channels: Float32Array[]): Float32Array {
 export const MAX_UPSAMPLING = 64;
 
 /** Resampling a file's audio must stay within bounds set by the file's size, checked before anything is built. */
-function checkResampling(from: number, to: number, source: string): void {
+export function checkResampling(from: number, to: number, source: string): void {
   if (!Number.isInteger(from)) throw new FormatError(source, `sampling rate ${from} Hz is not an integer`);
   if (to > from * MAX_UPSAMPLING) {
     throw new FormatError(

@@ -197,7 +197,7 @@ function resolveOptions(options: Partial<FbankOptions> | undefined, source: stri
 }
 
 /** Throws naming the first non-finite sample: NaN/Inf would silently poison every frame. */
-export function assertFinite(x: Float32Array, source: string): void {
+export function assertFinite(x: Float32Array, source: string, offset = 0): void {
   // v * 0 is 0 for a finite v and NaN for NaN/Inf, so the sums stay 0 until a bad sample; four
   // sums and no branch in the loop, then a second pass only to name the first bad sample.
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
@@ -212,7 +212,7 @@ export function assertFinite(x: Float32Array, source: string): void {
   if (s0 + s1 + s2 + s3 === 0) return;
   for (let j = 0; j < n; j++) {
     const v = x[j]!;
-    if (v - v !== 0) throw new FormatError(source, `sample ${j} is ${v} (audio must be finite; NaN/Inf samples are rejected)`);
+    if (v - v !== 0) throw new FormatError(source, `sample ${offset + j} is ${v} (audio must be finite; NaN/Inf samples are rejected)`);
   }
 }
 

@@ -154,3 +154,98 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number): Fl
   }
   return out;
 }
+
+/**
+ * `resample` over a stream: push the input in chunks of any size and get the same output samples, bit
+ * for bit (each output is the same float64 sum over the same taps in the same order), holding only the
+ * taps' reach of input. The whole signal's length is known only at `end()`, which adds the outputs
+ * that read the zero padding after the last sample, up to resample's ceil(new * length / orig).
+ */
+export class StreamingResampler {
+  private readonly kernel: ResampleKernel;
+  /** Input samples from absolute index `bufStart`; `bufLength` of them are valid. */
+  private buf = new Float32Array(0);
+  private bufStart = 0;
+  private bufLength = 0;
+  /** Input samples pushed so far, and outputs produced. */
+  private received = 0;
+  private produced = 0;
+  private ended = false;
+
+  constructor(readonly origFreq: number, readonly newFreq: number) {
+    if (!(Number.isInteger(origFreq) && Number.isInteger(newFreq) && origFreq > 0 && newFreq > 0)) {
+      throw new Error(`resample: rates must be positive integers, got ${origFreq} -> ${newFreq}`);
+    }
+    const values = resampleKernelValues(origFreq, newFreq);
+    if (values > MAX_RESAMPLE_KERNEL_VALUES) {
+      throw new Error(`resample: ${origFreq} Hz -> ${newFreq} Hz needs a sinc kernel of ${values} values; more than the ${MAX_RESAMPLE_KERNEL_VALUES} allowed`);
+    }
+    this.kernel = sincResampleKernel(origFreq, newFreq);
+  }
+
+  /** The outputs that `x` (the next input samples) completes. */
+  push(x: Float32Array): Float32Array {
+    if (this.ended) throw new Error('StreamingResampler: push after end');
+    this.append(x);
+    this.received += x.length;
+    return this.produce(Infinity);
+  }
+
+  /** The remaining outputs, once the input is over. */
+  end(): Float32Array {
+    if (this.ended) return new Float32Array(0);
+    this.ended = true;
+    const { orig, next } = this.kernel;
+    const out = this.produce(Math.ceil((next * this.received) / orig));
+    this.buf = new Float32Array(0);
+    return out;
+  }
+
+  /** Outputs from `produced` on whose taps are all known (or, after end, up to `target`). */
+  private produce(target: number): Float32Array {
+    const { orig, next, width, taps, span, lo, first, end } = this.kernel;
+    const results: number[] = [];
+    const finished = this.ended;
+    for (;;) {
+      const n = this.produced;
+      if (n >= target) break;
+      const b = Math.floor(n / next);
+      const j = n - b * next;
+      // padded[i] = x[i - width]: the last input this output reads is x[b * orig + end[j] - 1 - width].
+      if (!finished && b * orig + end[j]! - 1 - width >= this.received) break;
+      const row = j * span - lo[j]!;
+      const base = b * orig - width - this.bufStart; // index into buf of padded[b * orig]
+      let acc = 0;
+      for (let k = first[j]!, e = end[j]!; k < e; k++) {
+        const i = base + k;
+        // zeros before the first and after the last sample, as resample's padding
+        const v = i >= 0 && i < this.bufLength ? this.buf[i]! : 0;
+        acc += v * taps[row + k]!;
+      }
+      results.push(acc);
+      this.produced++;
+    }
+    this.discardBefore(Math.floor(this.produced / next) * orig - width);
+    return Float32Array.from(results);
+  }
+
+  private append(x: Float32Array): void {
+    const needed = this.bufLength + x.length;
+    if (needed > this.buf.length) {
+      const grown = new Float32Array(Math.max(needed, 2 * this.buf.length, 4096));
+      grown.set(this.buf.subarray(0, this.bufLength));
+      this.buf = grown;
+    }
+    this.buf.set(x, this.bufLength);
+    this.bufLength = needed;
+  }
+
+  /** Drops input before absolute index `keep` (no later output reads it). */
+  private discardBefore(keep: number): void {
+    const drop = Math.min(this.bufLength, keep - this.bufStart);
+    if (drop <= 0) return;
+    this.buf.copyWithin(0, drop, this.bufLength);
+    this.bufStart += drop;
+    this.bufLength -= drop;
+  }
+}

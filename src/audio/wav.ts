@@ -70,26 +70,55 @@ function parseFmt(view: DataView, at: number, size: number, source: string): Fmt
   return { formatTag, channels, sampleRate, blockAlign, bitsPerSample };
 }
 
-/** Decodes a whole WAV file. `source` names the file in errors. */
-export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
-  if (bytes.length === 0) throw new FormatError(source, `empty file`);
-  if (!isWav(bytes)) {
-    if (bytes.length >= 4 && (fourcc(bytes, 0) === 'RF64' || fourcc(bytes, 0) === 'BW64')) {
+/**
+ * Where a WAV file's samples are and how they are stored: what a reader needs to decode them all at
+ * once (parseWav) or a stretch at a time (a streaming reader that only holds a few windows).
+ */
+export interface WavLayout {
+  channels: number;
+  sampleRate: number;
+  /** Bytes per sample of one channel (1, 2, 3, 4, 8). */
+  containerBytes: number;
+  encoding: 'pcm' | 'float';
+  /** Byte offset of the first sample frame in the file. */
+  dataStart: number;
+  /** Whole sample frames in the data chunk (a trailing partial frame is dropped, as sox does). */
+  frames: number;
+}
+
+/**
+ * Random access to a file's bytes: up to `length` bytes from `offset` (fewer at the end). parseWav
+ * reads from memory; a streaming reader reads the file, so only the chunk headers are read here.
+ */
+export type ByteReader = (offset: number, length: number) => Uint8Array;
+
+/** The largest fmt chunk body we read: WAVE_FORMAT_EXTENSIBLE's 40 bytes, with room to spare. */
+const FMT_READ_BYTES = 64;
+
+/**
+ * Walks the chunks of a WAV file of `totalBytes` bytes (read through `read`) and checks its format.
+ * `source` names the file in errors.
+ */
+export function readWavLayout(read: ByteReader, totalBytes: number, source = '<bytes>'): WavLayout {
+  if (totalBytes === 0) throw new FormatError(source, `empty file`);
+  const head = read(0, 12);
+  if (!isWav(head)) {
+    if (head.length >= 4 && (fourcc(head, 0) === 'RF64' || fourcc(head, 0) === 'BW64')) {
       throw new FormatError(source, `unsupported codec: RF64/BW64 (64-bit WAV) is not supported; convert to WAV or FLAC`);
     }
     throw new FormatError(source, `not a WAV file (no RIFF/WAVE header)`);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let fmt: Fmt | undefined;
   let dataStart = -1;
   let dataBytes = 0;
   // Walk the chunks; the RIFF size field is not trusted (writers often get it wrong).
   let at = 12;
-  while (at + 8 <= bytes.length) {
-    const id = fourcc(bytes, at);
-    const size = view.getUint32(at + 4, true);
+  while (at + 8 <= totalBytes) {
+    const header = read(at, 8);
+    const id = fourcc(header, 0);
+    const size = new DataView(header.buffer, header.byteOffset, 8).getUint32(4, true);
     const body = at + 8;
-    const remaining = bytes.length - body;
+    const remaining = totalBytes - body;
     if (id === 'data') {
       if (size > remaining) {
         if (size !== UNKNOWN_LENGTH) {
@@ -105,7 +134,8 @@ export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
       if (fmt) break; // fmt already seen: nothing after data matters
     } else if (id === 'fmt ') {
       if (size > remaining) throw new FormatError(source, `WAV fmt chunk claims ${size} bytes but only ${remaining} follow (truncated file)`);
-      fmt = parseFmt(view, body, size, source);
+      const fmtBytes = read(body, Math.min(size, FMT_READ_BYTES));
+      fmt = parseFmt(new DataView(fmtBytes.buffer, fmtBytes.byteOffset, fmtBytes.byteLength), 0, size, source);
       if (dataStart >= 0) break;
     } else if (size > remaining) {
       break; // a trailing chunk cut short (or lying) is irrelevant once fmt and data are known
@@ -133,10 +163,25 @@ export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
   }
   const frames = Math.floor(dataBytes / frameBytes);
   if (frames === 0) throw new FormatError(source, `WAV contains no audio samples`);
+  return { channels, sampleRate, containerBytes, encoding, dataStart, frames };
+}
+
+/** Decodes a whole WAV file. `source` names the file in errors. */
+export function parseWav(bytes: Uint8Array, source = '<bytes>'): WavData {
+  const layout = readWavLayout((offset, length) => bytes.subarray(offset, offset + length), bytes.length, source);
+  const { channels, frames } = layout;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const channelData = Array.from({ length: channels }, () => new Float32Array(frames));
-  const bits = containerBytes * 8;
-  readSamples(view, dataStart, frames, channels, containerBytes, encoding, channelData);
-  return { channelData, sampleRate, bitsPerSample: bits, encoding };
+  readWavSamples(view, layout.dataStart, layout, frames, channelData);
+  return { channelData, sampleRate: layout.sampleRate, bitsPerSample: layout.containerBytes * 8, encoding: layout.encoding };
+}
+
+/**
+ * Decodes `frames` sample frames that start at byte `start` of `view` into `out` (one array per
+ * channel, each at least `frames` long): the same scaling as parseWav, for a reader that holds a stretch.
+ */
+export function readWavSamples(view: DataView, start: number, layout: WavLayout, frames: number, out: Float32Array[]): void {
+  readSamples(view, start, frames, layout.channels, layout.containerBytes, layout.encoding, out);
 }
 
 /**

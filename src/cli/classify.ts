@@ -5,7 +5,7 @@ import { DTYPE_HELP, deviceOption, modelDtype, positiveInteger, threadsOption, t
 import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
-import { getAudioFileReader, registerAudioFileReader } from '../pipeline/file-reader.js';
+import { getAudioFileReader, getAudioFileStreamer, registerAudioFileReader, registerAudioFileStreamer } from '../pipeline/file-reader.js';
 import type { FileSource } from '../io/files.js';
 import { looksLikeRepoId } from '../io/hub-names.js';
 import { hubSource } from '../node/hub.js';
@@ -112,6 +112,8 @@ export async function classifyCommand(inputs: readonly string[], opts: ClassifyC
     // `-` goes through the pipeline like a path, so results and errors carry the name the user typed.
     const readFile = getAudioFileReader();
     registerAudioFileReader((path) => (isStdin(path) ? readStdin() : readFile!(path)));
+    const streamFile = getAudioFileStreamer();
+    registerAudioFileStreamer(streamFile && ((path) => (isStdin(path) ? Promise.resolve(undefined) : streamFile(path))));
   }
   for (const p of problems) say(`ast-audio classify: ${p.input}: ${p.message}`);
   if (files.length === 0) {

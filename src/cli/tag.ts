@@ -13,6 +13,7 @@ import type { RuntimeOptions } from '../runtime/options.js';
 import { DEFAULT_MODEL_DIR, pipeline, type AudioClassificationPipeline } from '../pipeline/audio-classification.js';
 import type { Aggregation } from '../pipeline/windows.js';
 import { createTagger, fileItem, type AudioItem } from '../corpus/tag-file.js';
+import { streamingFileWindows } from '../corpus/streaming-windows.js';
 import { DEFAULT_SHARD_SIZE, removeOrphanTemporaries, SHARD_FORMATS, ShardWriter, type ShardFormat } from '../corpus/shard-writer.js';
 import { readDoneFiles } from '../corpus/resume.js';
 import { columnsOf, readManifest, rowShapeOf, shapeDifferences, writeManifest, type RowShape, type TagManifest } from '../corpus/manifest.js';
@@ -180,7 +181,7 @@ async function tagInto(
     allScores: opts.allScores,
     timeline: opts.timeline,
     embeddings: opts.embeddings,
-  });
+  }, streamingFileWindows); // files on disk in WAV, FLAC, MP3, Ogg Vorbis: a few windows in memory, whatever the length
   const shape: RowShape = {
     model: opts.model ?? DEFAULT_MODEL_DIR,
     dtype: opts.dtype ?? 'fp32',

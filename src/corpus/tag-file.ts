@@ -20,6 +20,8 @@ import { wholeMs, type FileIdentity, type LabelScore, type TagError, type TagRow
 /** A file to tag: its identity (the resume key) and a way to read its encoded bytes. */
 export interface AudioItem extends FileIdentity {
   read(): Promise<Uint8Array>;
+  /** The file on disk, when the item is one: a streaming reader reads it a stretch at a time. */
+  localFile?: string;
 }
 
 /** Larger files are refused before reading: past what one whole-file decode can hold (as classify). */
@@ -37,6 +39,7 @@ export async function fileItem(path: string): Promise<AudioItem> {
     size: s.size,
     mtime_ms: wholeMs(s.mtimeMs),
     read: () => readWhole(abs, s.size),
+    localFile: abs,
   };
   return item;
 }

@@ -30,11 +30,15 @@ import { checkAgreement, loadPretrained } from '../model/pretrained.js';
 import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { DisposedError } from '../runtime/runner.js';
 import { describeInput, loadInput, type AudioInput } from './inputs.js';
+import { getAudioFileStreamer } from './file-reader.js';
+import { monoChunks, type AudioStream } from '../audio/stream.js';
+import { WindowStream, type StreamedWindow } from './stream-windows.js';
 import { getRuntime } from '../runtime/backend.js';
 import { executionProvidersFor, normalizeOptionNames, progressTracker, runtimeDtype, type Device, type DType, type ProgressCallback } from './hf-options.js';
 import { aggregateScores, FRAME_LENGTH_MS, planWindows, type Aggregation, type AudioWindow, type WindowOptions } from './windows.js';
 
 export type { AudioInput, RawAudio } from './inputs.js';
+export type { AudioStream, AudioChunk } from '../audio/stream.js';
 export type { Aggregation, WindowOptions } from './windows.js';
 export type { Device, DType, ProgressCallback, ProgressInfo } from './hf-options.js';
 
@@ -69,6 +73,8 @@ export interface ClassifyOptions extends WindowOptions {
   aggregate?: Aggregation;
   /** Windows per forward pass; default 1. */
   batchSize?: number;
+  /** Also return each input's embedding: the model's pooler output, averaged over the windows scored. */
+  embeddings?: boolean;
 }
 
 export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, 'dtype'> {
@@ -83,7 +89,7 @@ export interface PipelineOptions extends ClassifyOptions, Omit<RuntimeOptions, '
 }
 
 /** The call options' own names (their transformers spellings are folded in by normalizeOptionNames). */
-const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize'] as const;
+const CALL_OPTION_KEYS = ['topK', 'functionToApply', 'window', 'hop', 'aggregate', 'batchSize', 'embeddings'] as const;
 const LOAD_OPTION_KEYS = ['revision', ...RUNTIME_OPTION_KEYS, 'device', 'progress_callback'] as const;
 
 /** One input's outcome from {@link AudioClassificationPipeline.run}. */
@@ -96,6 +102,10 @@ export interface ClassifiedAudio {
   labels?: AudioClassificationResult[];
   /** Per-window top labels (one entry for a short clip). */
   windows?: TimelineEntry[];
+  /** The input's own sampling rate, before resampling; set when a file was read as a stream. */
+  samplingRate?: number;
+  /** With `embeddings: true`: the pooler output [hidden_size], the mean over the windows scored. */
+  embedding?: Float32Array;
   error?: Error;
 }
 
@@ -115,7 +125,7 @@ export interface RunProgress {
  */
 export interface AudioClassifier {
   readonly config: ASTConfig;
-  forward(input: { inputValues: Float32Tensor }): Promise<{ logits?: Float32Tensor }>;
+  forward(input: { inputValues: Float32Tensor }): Promise<{ logits?: Float32Tensor; poolerOutput?: Float32Tensor }>;
   /** True once released (a call then fails at once with DisposedError). */
   readonly disposed?: boolean;
   dispose?(): Promise<void>;
@@ -133,7 +143,7 @@ export interface AudioClassificationPipeline<M extends AudioClassifier = ASTForA
   /** Top labels for each window of one input, with start and end in seconds. */
   timeline(input: AudioInput, options?: ClassifyOptions): Promise<TimelineEntry[]>;
   /** Many inputs, batched across inputs; a bad input yields its error and the rest go on. In input order. */
-  run(inputs: Iterable<AudioInput>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
+  run(inputs: Iterable<AudioInput | AudioStream>, options?: ClassifyOptions, progress?: RunProgress): AsyncGenerator<ClassifiedAudio>;
   dispose(): Promise<void>;
 }
 
@@ -206,7 +216,7 @@ export function createAudioClassificationPipeline<M extends AudioClassifier = AS
   const byCheckpoint = defaultFunctionToApply(config);
   defaults = normalizeOptionNames(defaults, CALL_OPTION_KEYS, 'audio classification defaults');
 
-  async function* run(inputs: Iterable<AudioInput>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
+  async function* run(inputs: Iterable<AudioInput | AudioStream>, callOptions: ClassifyOptions = {}, progress: RunProgress = {}): AsyncGenerator<ClassifiedAudio> {
     // one clear error for the call, rather than the same one per input after each is decoded
     if (model.disposed) throw new DisposedError('this pipeline');
     const o = resolveOptions(
@@ -222,55 +232,117 @@ export function createAudioClassificationPipeline<M extends AudioClassifier = AS
       waveform: Float32Array;
       windows: AudioWindow[];
       scores: (Float32Array | undefined)[];
+      /** With embeddings: the sum of the windows' pooler outputs, in float64. */
+      pooled?: Float64Array;
+      /** Windows queued and not yet scored. */
       left: number;
+      /** Every window is known (a stream has ended, or the whole waveform was planned). */
+      complete: boolean;
     }
     const order: Pending[] = [];
     // windows of every input share batches; each window's logits come back to its own input
     const batcher = new Batcher<Pending>({ maxBatch: o.batchSize, maxLength: config.max_length, numMelBins: config.num_mel_bins });
-    const forward = async (inputValues: Float32Tensor) => {
-      const { logits } = await model.forward({ inputValues });
+    const numLabels = labels.length;
+    // With embeddings each output row is [logits, pooler output]: the batcher hands every window its own row.
+    const forward = async (inputValues: Float32Tensor): Promise<Float32Tensor> => {
+      const out = await model.forward({ inputValues });
+      const logits = out.logits;
       if (!logits) throw new Error('the model gave no logits: audio classification needs a checkpoint with a classifier head');
-      return logits;
+      if (!o.embeddings) return logits;
+      const pooled = out.poolerOutput;
+      if (!pooled) throw new Error('the model gave no pooled output: embeddings need a model whose forward returns poolerOutput');
+      const B = logits.dims[0]!;
+      const H = pooled.data.length / B;
+      const data = new Float32Array(B * (numLabels + H));
+      for (let b = 0; b < B; b++) {
+        data.set(logits.data.subarray(b * numLabels, (b + 1) * numLabels), b * (numLabels + H));
+        data.set(pooled.data.subarray(b * H, (b + 1) * H), b * (numLabels + H) + numLabels);
+      }
+      return { dtype: 'float32', dims: [B, numLabels + H], data };
     };
 
     const finish = (p: Pending) => {
       const scores = p.scores as Float32Array[];
       p.item.labels = topK(aggregateScores(scores, o.aggregate), labels, o.topK);
       p.item.windows = p.windows.map((w, k) => ({ start: w.start, end: w.end, labels: topK(scores[k]!, labels, o.topK) }));
+      if (p.pooled) p.item.embedding = Float32Array.from(p.pooled, (x) => x / p.windows.length);
       p.waveform = new Float32Array(0); // release the samples as soon as the item is done
     };
 
     // Features one window at a time, so a window that fails (say, NaN samples) fails only its input, and
     // only a batch's worth of windows is held as features (a long file has hundreds of windows).
+    const queueWindow = async (p: Pending, w: AudioWindow, segment: Float32Array) => {
+      let features: Float32Array;
+      try {
+        features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
+      } catch (err) {
+        p.item.error = prefixError(p.item.source, err);
+        batcher.cancel(p); // its other windows would be wasted work
+        return;
+      }
+      batcher.add(p, features).then(
+        (row) => {
+          const logits = o.embeddings ? row.subarray(0, numLabels) : row;
+          if (o.embeddings) {
+            const pooler = row.subarray(numLabels);
+            p.pooled ??= new Float64Array(pooler.length);
+            for (let i = 0; i < pooler.length; i++) p.pooled[i] = p.pooled[i]! + pooler[i]!;
+          }
+          p.scores[w.index] = activate(logits, o.functionToApply);
+          if (--p.left === 0 && p.complete && !p.item.error) finish(p);
+          progress.onWindows?.(p.item.index, p.windows.length - p.left, p.complete ? p.windows.length : p.windows.length + 1);
+        },
+        (err: unknown) => {
+          if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
+        },
+      );
+      while (batcher.full) await batcher.runNext(forward);
+    };
+
     const queueWindows = async (p: Pending) => {
       for (const w of p.windows) {
         if (p.item.error) return;
-        let features: Float32Array;
-        try {
-          const segment = p.waveform.subarray(w.startSample, w.endSample);
-          features = featureExtractor.extract(segment, { samplingRate, source: p.item.source }).inputValues.data;
-        } catch (err) {
-          p.item.error = prefixError(p.item.source, err);
-          batcher.cancel(p); // its other windows would be wasted work
-          return;
-        }
-        batcher.add(p, features).then(
-          (logits) => {
-            p.scores[w.index] = activate(logits, o.functionToApply);
-            if (--p.left === 0 && !p.item.error) finish(p);
-            progress.onWindows?.(p.item.index, p.windows.length - p.left, p.windows.length);
-          },
-          (err: unknown) => {
-            if (!(err instanceof BatchCancelledError)) p.item.error ??= asError(err);
-          },
-        );
-        while (batcher.full) await batcher.runNext(forward);
+        await queueWindow(p, w, p.waveform.subarray(w.startSample, w.endSample));
       }
+    };
+
+    /**
+     * A file read as a stream: windows are scored as they fill, so only a few windows of samples are
+     * held (stream-windows.ts), and the windows and scores are those of the whole-waveform path.
+     */
+    const queueStream = async (p: Pending, stream: AudioStream) => {
+      const windows = new WindowStream(samplingRate, fe.max_length, o);
+      const expected = stream.expectedFrames !== undefined && stream.sampleRate ? Math.ceil((stream.expectedFrames * samplingRate) / stream.sampleRate) : undefined;
+      if (expected !== undefined) progress.onDecoded?.(p.item.index, expected / samplingRate, planWindows(expected, samplingRate, fe.max_length, o).windows.length);
+      const take = async (ws: StreamedWindow[]) => {
+        for (const w of ws) {
+          if (o.aggregate === 'first' && w.index > 0) continue; // Hugging Face's truncation: the first window only
+          const { samples, ...window } = w;
+          p.windows.push(window);
+          p.left++;
+          await queueWindow(p, window, samples);
+          if (p.item.error) return;
+        }
+      };
+      for await (const chunk of monoChunks(stream, samplingRate, (rate) => (p.item.samplingRate = rate))) {
+        await take(windows.push(chunk));
+        if (p.item.error) return; // leaving the loop closes the file
+      }
+      const last = windows.end();
+      p.item.duration = windows.length / samplingRate;
+      if (windows.length === 0) throw new Error(`${p.item.source}: no audio samples decoded from this file (empty, truncated or corrupt)`);
+      if (!(windows.length >= minSamples(samplingRate))) {
+        throw new Error(`${p.item.source}: ${windows.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
+      }
+      await take(last);
+      p.complete = true;
+      if (expected === undefined) progress.onDecoded?.(p.item.index, p.item.duration, p.windows.length);
+      if (p.left === 0 && !p.item.error) finish(p);
     };
 
     // Yield finished items in input order; items behind an unfinished one wait.
     function* ready(): Generator<ClassifiedAudio> {
-      while (order.length > 0 && (order[0]!.item.error || order[0]!.left === 0)) {
+      while (order.length > 0 && (order[0]!.item.error || (order[0]!.complete && order[0]!.left === 0))) {
         const p = order.shift()!;
         if (p.item.error) {
           delete p.item.labels;
@@ -282,27 +354,45 @@ export function createAudioClassificationPipeline<M extends AudioClassifier = AS
 
     let index = 0;
     for (const input of inputs) {
-      const source = describeInput(input, index);
+      const source = isAudioStream(input) ? input.source : describeInput(input, index);
       const item: ClassifiedAudio = { index, source, duration: NaN };
       index++;
-      const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0 };
+      const pending: Pending = { item, waveform: new Float32Array(0), windows: [], scores: [], left: 0, complete: false };
       order.push(pending);
+      let stream: AudioStream | undefined;
       try {
-        pending.waveform = await loadInput(input, samplingRate, source);
-        item.duration = pending.waveform.length / samplingRate;
-        if (!(pending.waveform.length >= minSamples(samplingRate))) {
-          throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
-        }
-        const plan = planWindows(pending.waveform.length, samplingRate, fe.max_length, o);
-        pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
-        pending.left = pending.windows.length;
-        pending.scores = new Array(pending.left);
-        progress.onDecoded?.(item.index, item.duration, pending.windows.length);
+        stream = isAudioStream(input) ? input : await openStream(input);
       } catch (err) {
         item.error = prefixError(source, err);
         progress.onDecoded?.(item.index, item.duration, 0);
       }
-      if (!item.error) await queueWindows(pending);
+      if (stream) {
+        try {
+          await queueStream(pending, stream);
+        } catch (err) {
+          item.error ??= prefixError(source, err);
+          batcher.cancel(pending);
+          progress.onDecoded?.(item.index, item.duration, 0);
+        }
+      } else if (!item.error) {
+        try {
+          pending.waveform = await loadInput(input as AudioInput, samplingRate, source);
+          item.duration = pending.waveform.length / samplingRate;
+          if (!(pending.waveform.length >= minSamples(samplingRate))) {
+            throw new Error(`${source}: ${pending.waveform.length} samples is shorter than one ${FRAME_LENGTH_MS} ms analysis frame`);
+          }
+          const plan = planWindows(pending.waveform.length, samplingRate, fe.max_length, o);
+          pending.windows = o.aggregate === 'first' ? plan.windows.slice(0, 1) : plan.windows;
+          pending.left = pending.windows.length;
+          pending.complete = true;
+          pending.scores = new Array(pending.left);
+          progress.onDecoded?.(item.index, item.duration, pending.windows.length);
+        } catch (err) {
+          item.error = prefixError(source, err);
+          progress.onDecoded?.(item.index, item.duration, 0);
+        }
+        if (!item.error) await queueWindows(pending);
+      }
       yield* ready();
     }
     while (batcher.pending > 0) await batcher.runNext(forward);
@@ -345,6 +435,7 @@ function withDefaults(call: ClassifyOptions, defaults: ClassifyOptions): Classif
 }
 
 interface ResolvedOptions extends WindowOptions {
+  embeddings: boolean;
   topK: number;
   functionToApply: ActivationFunction;
   aggregate: Aggregation;
@@ -362,7 +453,7 @@ function resolveOptions(o: ClassifyOptions, defaultFunction: ActivationFunction,
   if (!['mean', 'max', 'first'].includes(aggregate)) throw new Error(`aggregate must be 'mean', 'max' or 'first', got ${JSON.stringify(aggregate)}`);
   const batchSize = o.batchSize ?? 1;
   if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
-  return { window: o.window, hop: o.hop, topK: k === null ? numLabels : Math.min(k, numLabels), functionToApply, aggregate, batchSize };
+  return { window: o.window, hop: o.hop, embeddings: o.embeddings === true, topK: k === null ? numLabels : Math.min(k, numLabels), functionToApply, aggregate, batchSize };
 }
 
 /** Scores from one row of logits; softmax in float64 after subtracting the max, so large logits cannot overflow. */
@@ -386,6 +477,20 @@ export function activate(logits: Float32Array, how: ActivationFunction): Float32
 function topK(scores: Float32Array, labels: readonly string[], k: number): AudioClassificationResult[] {
   const idx = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
   return idx.slice(0, k).map((i) => ({ label: labels[i]!, score: scores[i]! }));
+}
+
+/**
+ * A local file path as a stream, when the platform registered a streamer (the Node entry does); URLs,
+ * bytes and samples, and paths the streamer declines (pipes), take the whole-waveform path.
+ */
+async function openStream(input: AudioInput): Promise<AudioStream | undefined> {
+  const streamer = getAudioFileStreamer();
+  if (!streamer || typeof input !== 'string' || /^(https?|data|blob):/i.test(input)) return undefined;
+  return streamer(input);
+}
+
+function isAudioStream(x: unknown): x is AudioStream {
+  return typeof x === 'object' && x !== null && 'chunks' in x && 'source' in x;
 }
 
 /** Kaldi's fbank needs one whole frame; shorter input is an error in Hugging Face too. */

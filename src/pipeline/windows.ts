@@ -54,7 +54,8 @@ export function frameCount(numSamples: number, samplingRate: number): number {
   return numSamples < length ? 0 : 1 + Math.floor((numSamples - length) / shift);
 }
 
-function frameSamples(samplingRate: number): { shift: number; length: number } {
+/** Kaldi's frame shift and length in samples at this rate. */
+export function frameSamples(samplingRate: number): { shift: number; length: number } {
   // Kaldi truncates: window_shift = int(sample_frequency * frame_shift * 0.001).
   return {
     shift: Math.trunc((samplingRate * FRAME_SHIFT_MS) / 1000),
