@@ -33,6 +33,10 @@ export class OrtSession {
     };
     if (options.externalData?.length) opts.externalData = [...options.externalData];
     if (options.sessionConfig) opts.extra = options.sessionConfig;
+    if (options.profileFilePrefix !== undefined) {
+      opts.enableProfiling = true;
+      opts.profileFilePrefix = options.profileFilePrefix;
+    }
     if (options.memoryArena !== undefined) opts.enableCpuMemArena = options.memoryArena;
     if (options.threads !== undefined) {
       opts.intraOpNumThreads = options.threads;

@@ -50,8 +50,19 @@ function parameterInputs(config: ASTConfig): Map<string, ParamSource> {
   return new Map(astParameterSpecs(config, 'classification').map((s) => [s.name, { dims: s.shape }]));
 }
 
+/** The training graph and where its backward part starts (node index: nodes before it are forward + loss). */
+export interface TrainingGraph {
+  graph: GraphBuilder;
+  forwardNodeCount: number;
+}
+
 /** Builds forward + loss + gradients for one problem type, weights as inputs named by HF names. */
 export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType): GraphBuilder {
+  return buildTrainingGraphParts(config, problemType).graph;
+}
+
+/** `buildTrainingGraph` with the forward/backward boundary (the training profile attributes kernels by it). */
+export function buildTrainingGraphParts(config: ASTConfig, problemType: ProblemType): TrainingGraph {
   const g = new GraphBuilder('ASTForAudioClassification.train');
   const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true });
   const logits = values.logits!;
@@ -68,7 +79,7 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
   g.output(loss, 'loss');
   g.output(logits, 'logits');
   for (const [name, v] of params) g.output(grads.get(v)!, GRAD_PREFIX + name);
-  return g;
+  return { graph: g, forwardNodeCount: forwardNodes.length };
 }
 
 /**
