@@ -3,7 +3,7 @@
  * tiny fixture config and an AST-Base-shaped config, ours (training graph on onnxruntime-node) and, when
  * Debian's python3-torch is present, the PyTorch reference (oracle.py's classes) in the same run.
  *
- *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES] [--profile]
+ *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES] [--layers N] [--profile]
  *
  * `--profile` (also `npm run bench -- --only train --profile`): instead of the comparison, ORT's profile of
  * the AST-Base step by phase and op type (bench/train-profile.ts).
@@ -167,11 +167,17 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   };
   const only = arg('--only');
   const maxLength = arg('--max-length');
-  const cases = DEFAULT_CASES.filter((c) => !only || c.name.startsWith(only === 'base' ? 'AST-Base' : only)).map((c) =>
-    maxLength && c.name.startsWith('AST-Base')
-      ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
-      : c,
-  );
+  const layers = arg('--layers');
+  const cases = DEFAULT_CASES.filter((c) => !only || c.name.startsWith(only === 'base' ? 'AST-Base' : only))
+    .map((c) =>
+      maxLength && c.name.startsWith('AST-Base')
+        ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
+        : c,
+    )
+    .map((c) =>
+      // a quick look at the same layer shapes: every encoder layer of a config costs the same
+      layers && c.name.startsWith('AST-Base') ? { ...c, name: c.name.replace(/\d+ layers/, `${layers} layers`), config: { ...c.config, num_hidden_layers: Number(layers) } } : c,
+    );
   if (process.argv.includes('--profile')) {
     const { profileTrainStep } = await import('./train-profile.js');
     for (const c of only ? cases : cases.filter((k) => k.name.startsWith('AST-Base'))) {
