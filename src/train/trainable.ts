@@ -75,7 +75,7 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType, 
 /** `buildTrainingGraph` with the forward/backward boundary (the training profile attributes kernels by it). */
 export function buildTrainingGraphParts(config: ASTConfig, problemType: ProblemType, options: TrainingGraphOptions = {}): TrainingGraph {
   const g = new GraphBuilder('ASTForAudioClassification.train');
-  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true });
+  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true, geluKernel: true });
   const logits = values.logits!;
   const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
   const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);

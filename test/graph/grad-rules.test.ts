@@ -48,6 +48,7 @@ const cases: Case[] = [
   { name: 'Sigmoid', inputs: { a: [5] }, nodes: [node('Sigmoid', ['a'], ['y'])], output: 'y' },
   { name: 'Erf', inputs: { a: [5] }, nodes: [node('Erf', ['a'], ['y'])], output: 'y' },
   { name: 'Gelu (exact)', inputs: { a: [6] }, nodes: [node('Gelu', ['a'], ['y'])], output: 'y' },
+  { name: 'com.microsoft.Gelu (the training graph\'s GELU)', inputs: { a: [7] }, nodes: [{ ...node('Gelu', ['a'], ['y']), domain: 'com.microsoft' }], output: 'y' },
   { name: 'Gelu (tanh)', inputs: { a: [6] }, nodes: [node('Gelu', ['a'], ['y'], [['approximate', { type: 'string', value: 'tanh' }]])], output: 'y' },
   { name: 'MatMul (batched)', inputs: { a: [2, 3, 4], b: [2, 4, 5] }, nodes: [node('MatMul', ['a', 'b'], ['y'])], output: 'y' },
   { name: 'MatMul (Linear: [2,3,4] x [4,5])', inputs: { a: [2, 3, 4], b: [4, 5] }, nodes: [node('MatMul', ['a', 'b'], ['y'])], output: 'y' },
@@ -82,7 +83,7 @@ async function session(nodes: OnnxNode[], inputs: Record<string, number[]>, cons
       outputs: outputs.map((name) => ({ name, dtype: "float32" as const, dims: [] as Dim[] })),
       initializers: consts,
     },
-    opsets: [{ domain: '', version: 20 }],
+    opsets: [{ domain: '', version: 20 }, { domain: 'com.microsoft', version: 1 }],
   });
   return ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
 }
