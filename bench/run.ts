@@ -7,6 +7,7 @@
  *   npm run bench -- --only engine --runs 2 --batches 1 --no-torch   # a quick ours-vs-transformers.js check
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
+ *   npm run bench -- --only tag-files --tag-files 200 --tag-base-files 20   # ast-audio tag, one process
  *
  * Peers run only where /usr/bin/python3 has Debian's python3-torch + python3-torchaudio
  * (and, for transformers.js, npm registry access); otherwise each section says it skipped them.
@@ -17,6 +18,7 @@ import { benchTrain } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
+import { benchTagFiles } from './tag-files.js';
 
 const args = process.argv.slice(2);
 const onlyAt = args.indexOf('--only');
@@ -138,6 +140,21 @@ if (wanted('serve')) {
           .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
           .join(', ') +
         `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s`,
+    );
+  }
+}
+
+if (wanted('tag-files')) {
+  log('\n== tag-files: ast-audio tag, one process, generated 10 s clips (files/s, audio-hours/s) ==');
+  const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
+  for (const r of await benchTagFiles({
+    log,
+    files: flag('--tag-files') ? Number(flag('--tag-files')) : undefined,
+    baseFiles: flag('--tag-base-files') ? Number(flag('--tag-base-files')) : undefined,
+  })) {
+    summary.push(
+      `tag-files ${r.model}  ${r.filesPerSecond.toFixed(2)} files/s, ${r.audioHoursPerSecond.toPrecision(3)} audio-hours/s (${r.files} clips, 1 process); ` +
+        `load average ${r.loadAverage.map((x) => x.toFixed(2)).join(' ')}`,
     );
   }
 }

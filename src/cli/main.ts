@@ -11,6 +11,7 @@ import { register as registerClassify } from './classify.js';
 import { register as registerEmbed } from './embed.js';
 import { register as registerExport } from './export.js';
 import { register as registerServe } from './serve.js';
+import { register as registerTag } from './tag.js';
 
 /** package.json sits two folders up from both src/cli/main.ts and dist/cli/main.js. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +31,7 @@ registerClassify(program);
 registerEmbed(program);
 registerExport(program);
 registerServe(program);
+registerTag(program);
 program
   .command('version')
   .description('print the version')

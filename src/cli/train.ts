@@ -62,7 +62,7 @@ export function register(program: Command): void {
   program
     .command('train')
     .description('Fine-tune an AST on labelled clips (folder per class, or CSV/JSONL manifest), or train one from a config')
-    .argument('<data>', 'a folder with one sub-folder per label (or train/, validation/, test/ each with them), or a .csv / .jsonl manifest (path + label or labels)')
+    .argument('<data>', 'a folder with one sub-folder per label (or train/, validation/, test/ each with them), a .csv / .jsonl manifest (path + label or labels), or Hugging Face datasets Parquet files (a file, a folder, or a quoted pattern)')
     .requiredOption('--out <dir>', 'output folder: checkpoint-epoch-N/ per epoch, the final model at the top')
     .option('-m, --model <id|dir>', 'pretrained checkpoint to start from (its head is replaced for the new labels)')
     .option('--config <file>', 'config.json for a model trained from scratch (any ASTConfig fields)')
@@ -91,6 +91,8 @@ export function register(program: Command): void {
     .option('--max-length <frames>', 'input frames (position embeddings are cut or interpolated)', num('--max-length', true))
     .option('--frequency-stride <n>', 'patch stride along frequency', num('--frequency-stride', true))
     .option('--time-stride <n>', 'patch stride along time', num('--time-stride', true))
+    .option('--audio-column <name>', 'Parquet datasets: the audio column ({bytes, path} struct)', 'audio')
+    .option('--label-column <name>', 'Parquet datasets: the label column (int ClassLabel, string, or a list of them)', 'label')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', threadsOption)
     .option('--low-memory', 'ONNX Runtime without its memory arena: a third less peak memory, about 2x slower', false)
     .addHelpText(
@@ -118,6 +120,7 @@ Examples:
       }
       const cmd: TrainCommand = {
         data,
+        columns: { audioColumn: opts.audioColumn as string, labelColumn: opts.labelColumn as string },
         out: String(opts.out),
         model: opts.model as string | undefined,
         config: opts.config as string | undefined,

@@ -8,9 +8,29 @@ import { AUDIO_EXTENSIONS, listAudioFiles } from './audio.js';
 import { refuseSplitFolders } from './data-splits.js';
 import type { LabelledClip } from '../train/dataset.js';
 import { parseCsvManifest, parseJsonlManifest } from '../train/manifest.js';
+import { isParquetInput, listParquetFiles, openParquetDataset, ParquetRowReader, readParquetLabels, type ParquetColumns } from './parquet-dataset.js';
 
-/** Reads a data source: folder-per-class, `.csv`, or `.jsonl` / `.json` manifest. */
-export async function readLabelledClips(source: string): Promise<LabelledClip[]> {
+/**
+ * The clips of Parquet files: labels read now (the label column only), audio read by each clip's `read`
+ * a row group at a time as the clips are loaded in order. A row whose label is unusable is an error here.
+ */
+async function readParquetClips(source: string, columns: ParquetColumns): Promise<LabelledClip[]> {
+  const reader = new ParquetRowReader(columns);
+  const clips: LabelledClip[] = [];
+  for (const file of await listParquetFiles(source)) {
+    const ds = await openParquetDataset(file, columns, true);
+    for (const { id, labels } of await readParquetLabels(ds)) clips.push({ path: id, labels, read: () => reader.read(id) });
+  }
+  if (clips.length === 0) throw new Error(`${source}: the Parquet files have no rows`);
+  return clips;
+}
+
+/**
+ * Reads a data source: folder-per-class, `.csv`, `.jsonl` / `.json` manifest, or Hugging Face `datasets`
+ * Parquet files (a `.parquet` file, a folder of them, or a pattern such as `'data/train-*.parquet'`).
+ */
+export async function readLabelledClips(source: string, columns: ParquetColumns = {}): Promise<LabelledClip[]> {
+  if (await isParquetInput(source)) return readParquetClips(source, columns);
   const st = await stat(source).catch(() => undefined);
   if (!st) throw new Error(`${source}: no such file or folder`);
   if (st.isDirectory()) return scanClassFolders(source);

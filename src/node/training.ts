@@ -21,6 +21,8 @@ import { initWeights } from '../train/init.js';
 import { createTrainable } from '../train/trainable.js';
 import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
 import { loadAudio } from './audio.js';
+import { decodeAudio } from '../audio/decode.js';
+import type { ParquetColumns } from './parquet-dataset.js';
 import { dirSource } from './files.js';
 import { resolveNodeSource } from './resolve.js';
 import { readLabelledClips } from './training-data.js';
@@ -29,6 +31,8 @@ import { FolderCheckpointStore, latestCheckpoint, readTrainerState } from './che
 
 export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions, 'threads'> {
   data: string;
+  /** Parquet datasets: the audio and label columns (default `audio`, `label`). */
+  columns?: ParquetColumns;
   out: string;
   /** Pretrained checkpoint (folder or Hub id). */
   model?: string;
@@ -63,7 +67,9 @@ export async function loadExamples(
   const index = new Map(labels.map((l, i) => [l, i]));
   const out: Example[] = [];
   for (const c of clips) {
-    const waveform = await loadAudio(c.path, { samplingRate: fe.config.sampling_rate });
+    const waveform = c.read
+      ? (await decodeAudio(await c.read(), { samplingRate: fe.config.sampling_rate, source: c.path })).waveform
+      : await loadAudio(c.path, { samplingRate: fe.config.sampling_rate });
     const features = fe.fbank(waveform, fe.config.sampling_rate, { source: c.path }).data; // [max_length, bins], raw log-mel
     const target = new Float32Array(labels.length);
     const labelIds: number[] = [];
@@ -141,7 +147,7 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
     const unused = splits.folders.test ? `; ${splits.folders.test} is left for eval` : '';
     log(`split layout: training on ${trainSource}${validationSource ? `, validating on ${validationSource}` : ''}${unused}`);
   }
-  const clips = await readLabelledClips(trainSource);
+  const clips = await readLabelledClips(trainSource, cmd.columns);
   let { labels, multiLabel } = labelSet(clips);
   const overrides = {
     ...(cmd.maxLength ? { max_length: cmd.maxLength } : {}),
@@ -205,7 +211,7 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   let valClips: LabelledClip[];
   if (validationSource) {
     trainClips = clips;
-    valClips = await readLabelledClips(validationSource);
+    valClips = await readLabelledClips(validationSource, cmd.columns);
   } else {
     ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
   }
@@ -310,9 +316,13 @@ export function evalSource(data: string, split?: SplitName): { source: string; n
 }
 
 /** `ast-audio eval`: loss and metrics of a checkpoint on a labelled set, through the inference graph. */
-export async function runEval(modelDir: string, data: string, options: { batchSize?: number } & Pick<RuntimeOptions, 'threads' | 'dtype'> = {}): Promise<EvalResult> {
+export async function runEval(
+  modelDir: string,
+  data: string,
+  options: { batchSize?: number; columns?: ParquetColumns } & Pick<RuntimeOptions, 'threads' | 'dtype'> = {},
+): Promise<EvalResult> {
   const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
-  const clips = await readLabelledClips(data);
+  const clips = await readLabelledClips(data, options.columns);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
   const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
   const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype });

@@ -10,6 +10,8 @@ export interface LabelledClip {
   path: string;
   /** One name for single-label data, several for multi-label. */
   labels: string[];
+  /** The encoded audio, for clips that are not files (a row of a Parquet dataset); else `path` is read. */
+  read?: () => Promise<Uint8Array>;
 }
 
 /** Sorted label names; multi-label when any clip has other than exactly one label. */
