@@ -127,7 +127,14 @@ if (wanted('engine') && device !== 'cpu') {
   }
 }
 
-if (wanted('train')) {
+if (wanted('train') && args.includes('--profile')) {
+  const { profileTrainStep } = await import('./train-profile.js');
+  const { DEFAULT_CASES } = await import('./train-cases.js');
+  const runsAt = args.indexOf('--runs');
+  log('\n== train --profile: where one AST-Base training step (256 frames, batch 8) spends its time ==');
+  const r = await profileTrainStep(DEFAULT_CASES.find((c) => c.name.startsWith('AST-Base'))!, { log, runs: runsAt >= 0 ? Number(args[runsAt + 1]) : 2, keepProfile: args.includes('--keep-profile') });
+  summary.push(`train     profile: ${r.stepMs.toFixed(0)} ms/step; see the table above`);
+} else if (wanted('train')) {
   log('\n== train: one step (forward + backward + AdamW) per clip at batch 8 vs PyTorch ==');
   for (const r of await benchTrain({ log })) {
     summary.push(

@@ -3,7 +3,10 @@
  * tiny fixture config and an AST-Base-shaped config, ours (training graph on onnxruntime-node) and, when
  * Debian's python3-torch is present, the PyTorch reference (oracle.py's classes) in the same run.
  *
- *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES]
+ *   node --import tsx bench/train.ts [--runs N] [--threads N] [--only tiny|base] [--max-length FRAMES] [--layers N] [--profile]
+ *
+ * `--profile` (also `npm run bench -- --only train --profile`): instead of the comparison, ORT's profile of
+ * the AST-Base step by phase and op type (bench/train-profile.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,15 +17,13 @@ import { ASTConfig } from '../src/model/config.js';
 import { ASTTrainable } from '../src/train/trainable.js';
 import { AdamW } from '../src/train/adamw.js';
 import { Rng } from '../src/rng.js';
+
 import { astParameterSpecs } from '../src/model/weights.js';
 import type { Float32Tensor } from '../src/tensor.js';
 import { findReferenceDir, lineReader } from './python-peer.js';
+import { DEFAULT_CASES, randomWeights, type TrainBenchCase } from './train-cases.js';
 
-export interface TrainBenchCase {
-  name: string;
-  config: Record<string, unknown>;
-  batch: number;
-}
+export { DEFAULT_CASES, randomWeights, type TrainBenchCase } from './train-cases.js';
 
 export interface TrainBenchResult {
   name: string;
@@ -34,32 +35,6 @@ export interface TrainBenchResult {
   /** ours / PyTorch (below 1: we are faster). */
   ratio?: number;
   torchNote?: string;
-}
-
-const TINY = { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128, max_length: 128, num_mel_bins: 32, num_labels: 5 };
-/**
- * AST-Base's layer shapes. The clip is 2.56 s (256 frames, 302 tokens) rather than 10 s by default: a
- * training step on 8 ten-second clips keeps ~20 GB of activations alive in our graph (~10 GB in
- * PyTorch), more than the 23 GB machine these figures come from can spare; `--max-length 1024` runs it.
- */
-const BASE = { hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072, max_length: 256, num_mel_bins: 128, num_labels: 527 };
-
-export const DEFAULT_CASES: TrainBenchCase[] = [
-  { name: 'tiny (fixture config: 2 layers, hidden 64, 128 frames)', config: TINY, batch: 8 },
-  { name: 'AST-Base shape (12 layers, hidden 768, 527 labels; 256 frames)', config: BASE, batch: 8 },
-];
-
-function randomWeights(config: ASTConfig, rng: Rng): Map<string, Float32Tensor> {
-  const out = new Map<string, Float32Tensor>();
-  for (const s of astParameterSpecs(config, 'classification')) {
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    const isLnWeight = /layernorm/.test(s.name) && s.name.endsWith('weight');
-    const fanIn = s.shape.length > 1 ? n / s.shape[0]! : 1;
-    const data = new Float32Array(n);
-    for (let i = 0; i < n; i++) data[i] = isLnWeight ? 1 : s.shape.length > 1 ? rng.normal() / Math.sqrt(fanIn) : 0.02 * rng.normal();
-    out.set(s.name, { dtype: 'float32', dims: s.shape, data });
-  }
-  return out;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -192,14 +167,27 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   };
   const only = arg('--only');
   const maxLength = arg('--max-length');
-  const cases = DEFAULT_CASES.filter((c) => !only || c.name.startsWith(only === 'base' ? 'AST-Base' : only)).map((c) =>
-    maxLength && c.name.startsWith('AST-Base')
-      ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
-      : c,
-  );
+  const layers = arg('--layers');
+  const cases = DEFAULT_CASES.filter((c) => !only || c.name.startsWith(only === 'base' ? 'AST-Base' : only))
+    .map((c) =>
+      maxLength && c.name.startsWith('AST-Base')
+        ? { ...c, name: c.name.replace(/\d+ frames/, `${maxLength} frames`), config: { ...c.config, max_length: Number(maxLength) } }
+        : c,
+    )
+    .map((c) =>
+      // a quick look at the same layer shapes: every encoder layer of a config costs the same
+      layers && c.name.startsWith('AST-Base') ? { ...c, name: c.name.replace(/\d+ layers/, `${layers} layers`), config: { ...c.config, num_hidden_layers: Number(layers) } } : c,
+    );
+  if (process.argv.includes('--profile')) {
+    const { profileTrainStep } = await import('./train-profile.js');
+    for (const c of only ? cases : cases.filter((k) => k.name.startsWith('AST-Base'))) {
+      await profileTrainStep(c, { runs: Number(arg('--runs') ?? 2), threads: Number(arg('--threads') ?? 2), keepProfile: process.argv.includes('--keep-profile') });
+    }
+  } else {
   process.stdout.write(`training step (forward + backward + AdamW), ${arg('--threads') ?? 2} threads, median of ${arg('--runs') ?? 3} alternating runs after 1 warm-up each\n`);
   benchTrain({ runs: Number(arg('--runs') ?? 3), threads: Number(arg('--threads') ?? 2), cases }).catch((e: unknown) => {
     process.stderr.write(`bench/train: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   });
+  }
 }

@@ -49,6 +49,12 @@ export interface ASTGraphOptions {
    * a Linear found here is not quantised again and needs no float32 data. Builds add what they quantise.
    */
   int8Prepared?: Int8Prepared;
+  /**
+   * Exact GELU as one com.microsoft.Gelu node rather than erf primitives (default false). ORT's optimiser fuses the
+   * primitives into that kernel by itself, except in the training graph, where their intermediate values feed the
+   * backward pass: there the kernel saves four passes over [B*T, intermediate] per layer and two such activations.
+   */
+  geluKernel?: boolean;
 }
 
 /** q8 weights prepared at load, one entry per int8 GEMM, quantised with alpha 1 (see `int8Weights`), in slabs (quant.ts `slabInt8Alloc`). */
@@ -75,9 +81,10 @@ export type ParamLookup = (name: string) => Value;
 // ------------------------------------------------------------------ the model, op by op
 
 /** HF's ACT2FN, from primitives (ORT's optimiser fuses the GELU patterns into its Gelu/FastGelu kernels). */
-export function activation(g: GraphBuilder, x: Value, act: HiddenAct): Value {
+export function activation(g: GraphBuilder, x: Value, act: HiddenAct, kernel = false): Value {
   switch (act) {
     case 'gelu':
+      if (kernel) return g.geluKernel(x);
       // 0.5 x (1 + erf(x / sqrt 2)), exact as torch's gelu
       return g.mul(g.mul(x, g.add(g.erf(g.div(x, Math.SQRT2)), 1)), 0.5);
     case 'gelu_new':
@@ -128,10 +135,11 @@ export interface LinearNames {
  */
 export type Int8Lookup = (parts: readonly LinearNames[]) => { w: Int8Weight; b: Value | null };
 
-/** How the encoder's Linears are emitted: fp32 Gemm, or int8 from weights prepared at load. */
+/** How the encoder's Linears are emitted (fp32 Gemm, or int8 from weights prepared at load), and its GELU. */
 interface EncoderLinears {
   int8?: Int8Lookup;
   fuseQkv: boolean;
+  geluKernel: boolean;
 }
 
 /** One encoder Linear by name: q8 when the weights are prepared as int8, else fp32. */
@@ -203,7 +211,7 @@ function layer(
   const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
   const x1 = g.add(dense(g, lin, p, att.out, named('attention.output.dense')), x);
   const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon });
-  const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act); // [B*T, I]
+  const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act, lin.geluKernel); // [B*T, I]
   const out = g.add(dense(g, lin, p, inter, named('output.dense')), x1); // [B*T, H]
   return { out, probs: att.probs };
 }
@@ -227,6 +235,7 @@ export function buildAST(
   const lin: EncoderLinears = {
     int8: options.dtype === 'q8' ? (parts) => int8!(parts.map((pt) => ({ ...pt, weight: base + pt.weight, bias: prefixed(pt.bias) }))) : undefined,
     fuseQkv: options.fuseQkv ?? true,
+    geluKernel: options.geluKernel ?? false,
   };
   const H = config.hidden_size;
   const T = config.sequenceLength;

@@ -27,10 +27,15 @@ export interface RuntimeOptions {
   memoryArena?: boolean;
   /** ORT session config entries (SessionOptions.extra), e.g. { session: { 'intra_op.allow_spinning': '0' } }. */
   sessionConfig?: Record<string, unknown>;
+  /**
+   * ORT's profiler on (SessionOptions.enableProfiling): each session writes `<profileFilePrefix>_<date>.json`
+   * (Chrome trace format, one event per kernel run) in the working directory when it is released (`dispose()`).
+   */
+  profileFilePrefix?: string;
 }
 
 /** The option names of RuntimeOptions, so a wider options object can be split without listing them again. */
-export const RUNTIME_OPTION_KEYS = ['dtype', 'threads', 'executionProviders', 'graphOptimizationLevel', 'memoryArena', 'sessionConfig'] as const satisfies readonly (keyof RuntimeOptions)[];
+export const RUNTIME_OPTION_KEYS = ['dtype', 'threads', 'executionProviders', 'graphOptimizationLevel', 'memoryArena', 'sessionConfig', 'profileFilePrefix'] as const satisfies readonly (keyof RuntimeOptions)[];
 
 const OPTIMIZATION_LEVELS: readonly GraphOptimizationLevel[] = ['disabled', 'basic', 'extended', 'all'];
 
@@ -62,6 +67,9 @@ export function checkRuntimeOptions(options: RuntimeOptions = {}): Readonly<Runt
     throw new Error(`graphOptimizationLevel must be one of ${OPTIMIZATION_LEVELS.join(', ')}, got ${JSON.stringify(o.graphOptimizationLevel)}`);
   }
   if (o.memoryArena !== undefined && typeof o.memoryArena !== 'boolean') throw new Error(`memoryArena must be true or false, got ${JSON.stringify(o.memoryArena)}`);
+  if (o.profileFilePrefix !== undefined && (typeof o.profileFilePrefix !== 'string' || o.profileFilePrefix === '')) {
+    throw new Error(`profileFilePrefix must be a non-empty string, got ${JSON.stringify(o.profileFilePrefix)}`);
+  }
   return Object.freeze(o);
 }
 

@@ -33,6 +33,10 @@ export class OrtSession {
     };
     if (options.externalData?.length) opts.externalData = [...options.externalData];
     if (options.sessionConfig) opts.extra = options.sessionConfig;
+    if (options.profileFilePrefix !== undefined) {
+      opts.enableProfiling = true;
+      opts.profileFilePrefix = options.profileFilePrefix;
+    }
     if (options.memoryArena !== undefined) opts.enableCpuMemArena = options.memoryArena;
     if (options.threads !== undefined) {
       opts.intraOpNumThreads = options.threads;
@@ -88,16 +92,20 @@ export function toOrtTensor(t: Tensor): OrtTensor {
 
 export function fromOrtTensor(v: OrtTensor, name: string): Tensor {
   const dims = [...v.dims];
+  // A 'cpu' tensor's data is a JS typed array the binding already copied out of ORT's memory (onnxruntime-node,
+  // and onnxruntime-web's WASM heap), which dispose() only lets go of: taken as it is. Any other location
+  // ('cpu-pinned', GPU) may be freed or reused on dispose, so its data is copied first. (A training step's
+  // gradients are the size of the model: a second copy cost ~0.3 s per AST-Base step.)
+  const own = v.location === 'cpu';
   switch (v.type) {
     case 'float32':
-      // copy: ORT may reuse or free its buffer once the tensor is disposed
-      return { dtype: 'float32', dims, data: new Float32Array(v.data as Float32Array) } satisfies Float32Tensor;
+      return { dtype: 'float32', dims, data: own ? (v.data as Float32Array) : new Float32Array(v.data as Float32Array) } satisfies Float32Tensor;
     case 'int64':
-      return { dtype: 'int64', dims, data: new BigInt64Array(v.data as BigInt64Array) };
+      return { dtype: 'int64', dims, data: own ? (v.data as BigInt64Array) : new BigInt64Array(v.data as BigInt64Array) };
     case 'int32':
-      return { dtype: 'int32', dims, data: new Int32Array(v.data as Int32Array) };
+      return { dtype: 'int32', dims, data: own ? (v.data as Int32Array) : new Int32Array(v.data as Int32Array) };
     case 'bool':
-      return { dtype: 'bool', dims, data: new Uint8Array(v.data as Uint8Array) };
+      return { dtype: 'bool', dims, data: own ? (v.data as Uint8Array) : new Uint8Array(v.data as Uint8Array) };
     default:
       throw new Error(`output ${name}: unsupported ONNX Runtime type ${v.type}`);
   }

@@ -19,8 +19,19 @@ import type { Float32Tensor } from '../tensor.js';
 import type { Trainable } from './trainer.js';
 import { modelFiles } from './checkpoint.js';
 
-/** How the training graph runs: the runtime's options, nothing training-specific. */
-export type TrainableOptions = RuntimeOptions;
+/** How the training graph is built and runs: the runtime's options and the training graph's own. */
+export interface TrainableOptions extends RuntimeOptions, TrainingGraphOptions {}
+
+/** Choices in how the training graph is emitted (same gradients either way). */
+export interface TrainingGraphOptions {
+  /**
+   * Recompute each layer's attention scores and probabilities [B, heads, T, T] in the backward pass instead of
+   * keeping them from the forward pass (default true). Off trades memory for speed: AST-Base keeps 12 x
+   * B x 12 x T x T float32 more (batch 8: ~0.4 GB at 256 frames, ~6.8 GB at 1024 frames) and saves one
+   * batched MatMul and one Softmax per layer in the backward pass.
+   */
+  recomputeAttention?: boolean;
+}
 
 /** `ASTTrainable.fromPretrained`'s options: the runtime's, the Hub revision, and a new head's labels. */
 export interface TrainableLoadOptions extends TrainableOptions {
@@ -50,10 +61,21 @@ function parameterInputs(config: ASTConfig): Map<string, ParamSource> {
   return new Map(astParameterSpecs(config, 'classification').map((s) => [s.name, { dims: s.shape }]));
 }
 
+/** The training graph and where its backward part starts (node index: nodes before it are forward + loss). */
+export interface TrainingGraph {
+  graph: GraphBuilder;
+  forwardNodeCount: number;
+}
+
 /** Builds forward + loss + gradients for one problem type, weights as inputs named by HF names. */
-export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType): GraphBuilder {
+export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType, options: TrainingGraphOptions = {}): GraphBuilder {
+  return buildTrainingGraphParts(config, problemType, options).graph;
+}
+
+/** `buildTrainingGraph` with the forward/backward boundary (the training profile attributes kernels by it). */
+export function buildTrainingGraphParts(config: ASTConfig, problemType: ProblemType, options: TrainingGraphOptions = {}): TrainingGraph {
   const g = new GraphBuilder('ASTForAudioClassification.train');
-  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true });
+  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true, geluKernel: true });
   const logits = values.logits!;
   const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
   const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);
@@ -64,11 +86,11 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
   // they are [B, heads, T, T], about half of what the forward pass would otherwise keep alive
   const softmaxInputs = new Set(forwardNodes.filter((n) => n.op === 'Softmax').map((n) => n.inputs[0]));
   const remat = (n: NodeRecord<Value>): boolean => n.op === 'Softmax' || (n.op === 'MatMul' && softmaxInputs.has(n.outputs[0]!));
-  const grads = gradients(g, forwardNodes, loss, wrt, { rematerialize: remat });
+  const grads = gradients(g, forwardNodes, loss, wrt, options.recomputeAttention === false ? {} : { rematerialize: remat });
   g.output(loss, 'loss');
   g.output(logits, 'logits');
   for (const [name, v] of params) g.output(grads.get(v)!, GRAD_PREFIX + name);
-  return g;
+  return { graph: g, forwardNodeCount: forwardNodes.length };
 }
 
 /**
@@ -77,6 +99,7 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType):
  */
 export class ASTTrainable implements Trainable {
   private readonly runner: Runner;
+  private readonly graphOptions: TrainingGraphOptions;
   /** The checkpoint's feature extractor (fromPretrained), written back by `toFiles` as preprocessor_config.json. */
   featureExtractor?: ASTFeatureExtractor;
   /** What loading changed (a re-initialised head, resized position embeddings), for the user. */
@@ -94,6 +117,11 @@ export class ASTTrainable implements Trainable {
         throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
       }
     }
+    const { recomputeAttention } = options;
+    if (recomputeAttention !== undefined && typeof recomputeAttention !== 'boolean') {
+      throw new Error(`ASTTrainable: recomputeAttention must be true or false, got ${JSON.stringify(recomputeAttention)}`);
+    }
+    this.graphOptions = { recomputeAttention };
     this.runner = new Runner(options, 'ASTTrainable');
   }
 
@@ -105,7 +133,7 @@ export class ASTTrainable implements Trainable {
    */
   static async fromPretrained(source: string | FileSource, options: TrainableLoadOptions = {}): Promise<ASTTrainable> {
     const { runtime, rest } = splitRuntimeOptions(options);
-    const { revision, numLabels, id2label, label2id, problemType, seed } = rest;
+    const { revision, numLabels, id2label, label2id, problemType, seed, recomputeAttention } = rest;
     if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels >= 1)) {
       throw new Error(`ASTTrainable.fromPretrained: numLabels must be a positive integer, got ${String(numLabels)}`);
     }
@@ -125,7 +153,7 @@ export class ASTTrainable implements Trainable {
     });
     // own copies: the optimiser writes into them, and the checkpoint's buffer may be the caller's bytes
     const weights = new Map([...loaded.weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
-    const model = new ASTTrainable(loaded.config, weights, runtime);
+    const model = new ASTTrainable(loaded.config, weights, { ...runtime, recomputeAttention });
     model.featureExtractor = loaded.extractor;
     model.notices = loaded.notices;
     return model;
@@ -151,7 +179,7 @@ export class ASTTrainable implements Trainable {
     const terms = lossTerms(cfg, toLabels(i.labels, this.config.num_labels), B);
     const r = await this.runner.run(
       `train:${terms.problemType}`,
-      () => ({ model: buildTrainingGraph(this.config, terms.problemType).encode() }),
+      () => ({ model: buildTrainingGraph(this.config, terms.problemType, this.graphOptions).encode() }),
       { input_values: i.inputValues, loss_targets: terms.targets, loss_weights: terms.weights },
       this.weights,
     );

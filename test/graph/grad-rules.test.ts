@@ -48,10 +48,14 @@ const cases: Case[] = [
   { name: 'Sigmoid', inputs: { a: [5] }, nodes: [node('Sigmoid', ['a'], ['y'])], output: 'y' },
   { name: 'Erf', inputs: { a: [5] }, nodes: [node('Erf', ['a'], ['y'])], output: 'y' },
   { name: 'Gelu (exact)', inputs: { a: [6] }, nodes: [node('Gelu', ['a'], ['y'])], output: 'y' },
+  { name: 'com.microsoft.Gelu (the training graph\'s GELU)', inputs: { a: [7] }, nodes: [{ ...node('Gelu', ['a'], ['y']), domain: 'com.microsoft' }], output: 'y' },
   { name: 'Gelu (tanh)', inputs: { a: [6] }, nodes: [node('Gelu', ['a'], ['y'], [['approximate', { type: 'string', value: 'tanh' }]])], output: 'y' },
   { name: 'MatMul (batched)', inputs: { a: [2, 3, 4], b: [2, 4, 5] }, nodes: [node('MatMul', ['a', 'b'], ['y'])], output: 'y' },
   { name: 'MatMul (Linear: [2,3,4] x [4,5])', inputs: { a: [2, 3, 4], b: [4, 5] }, nodes: [node('MatMul', ['a', 'b'], ['y'])], output: 'y' },
   { name: 'Gemm (transB, alpha, bias)', inputs: { a: [3, 4], b: [5, 4], c: [5] }, nodes: [node('Gemm', ['a', 'b', 'c'], ['y'], [['transB', int(1)], ['alpha', flt(0.5)]])], output: 'y' },
+  { name: 'Gemm (plain)', inputs: { a: [3, 4], b: [4, 5] }, nodes: [node('Gemm', ['a', 'b'], ['y'])], output: 'y' },
+  { name: 'Gemm (transA, beta, bias [3, 1])', inputs: { a: [4, 3], b: [4, 5], c: [3, 1] }, nodes: [node('Gemm', ['a', 'b', 'c'], ['y'], [['transA', int(1)], ['beta', flt(2)]])], output: 'y' },
+  { name: 'Gemm (transA, transB, alpha)', inputs: { a: [4, 3], b: [5, 4] }, nodes: [node('Gemm', ['a', 'b'], ['y'], [['transA', int(1)], ['transB', int(1)], ['alpha', flt(-1.5)]])], output: 'y' },
   { name: 'Transpose', inputs: { a: [2, 3, 4] }, nodes: [node('Transpose', ['a'], ['y'], [['perm', ints([2, 0, 1])]])], output: 'y' },
   { name: 'Reshape', inputs: { a: [2, 6] }, consts: [i64('s', [3, 4])], nodes: [node('Reshape', ['a', 's'], ['y'])], output: 'y' },
   { name: 'Unsqueeze + Expand', inputs: { a: [3] }, consts: [i64('ax', [0]), i64('s', [4, 3])], nodes: [node('Unsqueeze', ['a', 'ax'], ['u']), node('Expand', ['u', 's'], ['y'])], output: 'y' },
@@ -79,7 +83,7 @@ async function session(nodes: OnnxNode[], inputs: Record<string, number[]>, cons
       outputs: outputs.map((name) => ({ name, dtype: "float32" as const, dims: [] as Dim[] })),
       initializers: consts,
     },
-    opsets: [{ domain: '', version: 20 }],
+    opsets: [{ domain: '', version: 20 }, { domain: 'com.microsoft', version: 1 }],
   });
   return ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
 }

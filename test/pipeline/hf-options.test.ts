@@ -81,7 +81,7 @@ describe('transformers.js options on the pipeline', { timeout: 120_000 }, () => 
 
   it('an unknown option is an error naming it, per call and at load', async () => {
     await assert.rejects(tiny(WAV, { topk: 2 } as never), /audio classification: unknown option topk; known options: topK \(top_k\), functionToApply \(function_to_apply\), window, hop, aggregate, batchSize/);
-    await assert.rejects(pipeline('audio-classification', TINY, { quantize: true } as never), /pipeline\('audio-classification'\): unknown option quantize; known options: .*revision, dtype, threads, executionProviders, graphOptimizationLevel, memoryArena, sessionConfig, device, progress_callback$/);
+    await assert.rejects(pipeline('audio-classification', TINY, { quantize: true } as never), /pipeline\('audio-classification'\): unknown option quantize; known options: .*revision, dtype, threads, executionProviders, graphOptimizationLevel, memoryArena, sessionConfig, profileFilePrefix, device, progress_callback$/);
     // transformers.js options we cannot honour say so and what to do instead.
     await assert.rejects(pipeline('audio-classification', TINY, { local_files_only: true } as never), /option local_files_only is not supported by ast-audio \(set HF_HUB_OFFLINE=1, or pass a local folder\)/);
   });

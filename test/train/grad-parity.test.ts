@@ -103,3 +103,27 @@ for (const c of cases) {
     assert.ok(worstStep <= 1e-6, `AdamW step with our gradients differs by ${worstStep}`);
   });
 }
+
+// recomputeAttention: false keeps the attention probabilities from the forward pass instead of recomputing
+// them: a different graph for the same gradients, held to the same PyTorch reference and tolerance
+for (const c of cases.slice(0, 2)) {
+  test(`gradients match PyTorch with the attention probabilities kept (recomputeAttention false): ${c.model}/${c.case}`, async () => {
+    const dir = join(fixturesDir, 'models', c.model);
+    const caseDir = join(dir, c.case);
+    const meta = JSON.parse(readFileSync(join(caseDir, 'case.json'), 'utf8'));
+    const config = ASTConfig.fromJSON(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), `${dir}/config.json`);
+    const { weights } = loadWeights(config, readTensors(join(dir, 'model.safetensors')), 'classification', dir);
+    const model = new ASTTrainable(config, weights, { threads: 1, recomputeAttention: false });
+    const x = readFixtureNpy(`models/${c.model}/${c.case}/input_values.npy`);
+    const out = await model.computeGradients({ inputValues: { dtype: 'float32', dims: x.shape, data: x.data as Float32Array }, labels: labelsOf(meta.labels) });
+    await model.dispose();
+    assert.ok(Math.abs(out.loss - meta.loss) <= 1e-5, `loss ${out.loss} vs reference ${meta.loss}`);
+    const ref = readTensors(join(caseDir, 'grads.safetensors'));
+    assert.equal(out.grads.size, ref.size, 'one gradient per parameter');
+    for (const [name, r] of ref) {
+      // 1e-4 of the reference's max abs, as above
+      const rel = maxAbsDiff(out.grads.get(name)!.data, r.data) / Math.max(maxAbs(scaleOfGrad(ref, name)), 1e-30);
+      assert.ok(rel <= 1e-4, `${name}: max |diff| / max |ref| = ${rel.toExponential(2)}`);
+    }
+  });
+}

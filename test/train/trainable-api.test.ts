@@ -104,6 +104,8 @@ describe('ASTTrainable.fromPretrained, one step, savePretrained, reload', { time
       assert.deepEqual(numbered.config.labels, ['LABEL_0', 'LABEL_1']);
       await numbered.dispose();
       await assert.rejects(ASTTrainable.fromPretrained(TINY, { numLabels: 0 }), /numLabels must be a positive integer, got 0/);
+      // a training-graph option of the wrong type is named, not ignored
+      await assert.rejects(ASTTrainable.fromPretrained(TINY, { recomputeAttention: 'no' as unknown as boolean }), /recomputeAttention must be true or false, got "no"/);
     } finally {
       await model.dispose();
     }

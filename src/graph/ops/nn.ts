@@ -85,7 +85,7 @@ export const NN_OPS: OpTable = {
   },
 };
 
-/** com.microsoft ops of this family (no derivative rules: training uses the plain ONNX form). */
+/** com.microsoft ops of this family (only Gelu has a derivative rule: training uses the plain ONNX form of the others). */
 export const NN_MS_OPS: OpTable = {
   MultiHeadAttention: {
     floatAttrs: ['scale', 'mask_filter_value'],
@@ -95,7 +95,22 @@ export const NN_MS_OPS: OpTable = {
     floatAttrs: ['scale', 'mask_filter_value'],
     shape: (c) => [[c.x[0]!, c.x[1]!, (c.dims[1]![1] as number) / 3]],
   },
-  Gelu: { shape: sameShape },
+  /**
+   * y = x Φ(x), exact (erf). dx = dy (Φ(x) + x φ(x)) = dy · ½ (1 + erf(u) + x · 2φ(x)) with u = x/√2, 2φ(x) = e^{ln(2/√(2π)) − u²}:
+   * constants folded into the exponent, ten passes over x's size (the rule the primitives' autodiff gives takes twelve,
+   * and the forward pass then keeps three of x's size alive instead of one).
+   */
+  Gelu: {
+    shape: sameShape,
+    vjp: (_g, n, [dy], x) => {
+      if (!dy) return [];
+      const a = n.inputs[0]!;
+      const u = x.scale(a, Math.SQRT1_2);
+      const twoPdf = x.exp(x.sub(x.scalar(Math.log(2 / Math.sqrt(2 * Math.PI))), x.mul(u, u)));
+      const twice = x.add(x.add(x.erf(u), x.mul(a, twoPdf)), x.scalar(1)); // 2 (Φ(x) + x φ(x))
+      return [x.mul(dy, x.scale(twice, 0.5))];
+    },
+  },
   FastGelu: { shape: sameShape },
   QuickGelu: { shape: sameShape, floatAttrs: ['alpha'] },
   BiasGelu: { shape: sameShape },
@@ -134,6 +149,10 @@ export const nnBuilders = {
     const attrs: Record<string, number[]> = { kernel_shape: [...o.kernelShape] };
     if (o.strides) attrs.strides = [...o.strides];
     return this.op1('Conv', bias ? [x, weight, bias] : [x, weight], attrs);
+  },
+  /** ORT's com.microsoft.Gelu kernel: x Φ(x), exact (erf), in one pass. */
+  geluKernel(this: OpEmitter, x: Value): Value {
+    return this.op1('Gelu', [x], {}, MS_DOMAIN);
   },
   /** ORT's com.microsoft.MultiHeadAttention on unpacked Q, K, V [B, T, H] -> [B, T, H]. */
   multiHeadAttention(this: OpEmitter, q: Value, k: Value, v: Value, o: MultiHeadAttentionOptions): Value {
