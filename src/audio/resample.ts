@@ -4,6 +4,8 @@
  * rates reduced by their gcd. The kernel is built in float32 as torchaudio builds it; the convolution runs in float64.
  */
 
+import { SampleRun } from './sample-run.js';
+
 /** Zero crossings of the sinc kept on each side (torchaudio `lowpass_filter_width`). */
 export const LOWPASS_FILTER_WIDTH = 6;
 /** Cut-off as a fraction of the lower Nyquist frequency (torchaudio `rolloff`). */
@@ -163,10 +165,8 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number): Fl
  */
 export class StreamingResampler {
   private readonly kernel: ResampleKernel;
-  /** Input samples from absolute index `bufStart`; `bufLength` of them are valid. */
-  private buf = new Float32Array(0);
-  private bufStart = 0;
-  private bufLength = 0;
+  /** The input samples the next outputs' taps still read. */
+  private readonly input = new SampleRun();
   /** Input samples pushed so far, and outputs produced. */
   private received = 0;
   private produced = 0;
@@ -186,7 +186,7 @@ export class StreamingResampler {
   /** The outputs that `x` (the next input samples) completes. */
   push(x: Float32Array): Float32Array {
     if (this.ended) throw new Error('StreamingResampler: push after end');
-    this.append(x);
+    this.input.append(x);
     this.received += x.length;
     return this.produce(Infinity);
   }
@@ -197,7 +197,7 @@ export class StreamingResampler {
     this.ended = true;
     const { orig, next } = this.kernel;
     const out = this.produce(Math.ceil((next * this.received) / orig));
-    this.buf = new Float32Array(0);
+    this.input.release();
     return out;
   }
 
@@ -214,38 +214,18 @@ export class StreamingResampler {
       // padded[i] = x[i - width]: the last input this output reads is x[b * orig + end[j] - 1 - width].
       if (!finished && b * orig + end[j]! - 1 - width >= this.received) break;
       const row = j * span - lo[j]!;
-      const base = b * orig - width - this.bufStart; // index into buf of padded[b * orig]
+      const base = b * orig - width - this.input.start; // index into input.data of padded[b * orig]
       let acc = 0;
       for (let k = first[j]!, e = end[j]!; k < e; k++) {
         const i = base + k;
         // zeros before the first and after the last sample, as resample's padding
-        const v = i >= 0 && i < this.bufLength ? this.buf[i]! : 0;
+        const v = i >= 0 && i < this.input.length ? this.input.data[i]! : 0;
         acc += v * taps[row + k]!;
       }
       results.push(acc);
       this.produced++;
     }
-    this.discardBefore(Math.floor(this.produced / next) * orig - width);
+    this.input.discardBefore(Math.floor(this.produced / next) * orig - width);
     return Float32Array.from(results);
-  }
-
-  private append(x: Float32Array): void {
-    const needed = this.bufLength + x.length;
-    if (needed > this.buf.length) {
-      const grown = new Float32Array(Math.max(needed, 2 * this.buf.length, 4096));
-      grown.set(this.buf.subarray(0, this.bufLength));
-      this.buf = grown;
-    }
-    this.buf.set(x, this.bufLength);
-    this.bufLength = needed;
-  }
-
-  /** Drops input before absolute index `keep` (no later output reads it). */
-  private discardBefore(keep: number): void {
-    const drop = Math.min(this.bufLength, keep - this.bufStart);
-    if (drop <= 0) return;
-    this.buf.copyWithin(0, drop, this.bufLength);
-    this.bufStart += drop;
-    this.bufLength -= drop;
   }
 }

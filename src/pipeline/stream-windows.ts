@@ -12,6 +12,7 @@
  * The samples the last window may need are the last `window` frames seen so far, so that much (plus the
  * samples of a window not yet out) is all that is kept.
  */
+import { SampleRun } from '../audio/sample-run.js';
 import { frameCount, frameSamples, planWindows, type AudioWindow, type WindowOptions } from './windows.js';
 
 /** A window and its samples (a copy: the stream's buffer moves on). */
@@ -24,10 +25,8 @@ export class WindowStream {
   readonly hopFrames: number;
   private readonly shift: number;
   private readonly span: number;
-  /** Samples from absolute index `bufStart`; `bufLength` of them are valid. */
-  private buf = new Float32Array(0);
-  private bufStart = 0;
-  private bufLength = 0;
+  /** The samples the next window and the last window's candidates still read. */
+  private readonly held = new SampleRun();
   /** Samples pushed so far; the next regular window's index. */
   private received = 0;
   private nextIndex = 0;
@@ -53,7 +52,7 @@ export class WindowStream {
 
   /** The windows that `samples` (the next stretch of the waveform) settle. */
   push(samples: Float32Array): StreamedWindow[] {
-    this.append(samples);
+    this.held.append(samples);
     this.received += samples.length;
     const out: StreamedWindow[] = [];
     const frames = frameCount(this.received, this.samplingRate);
@@ -63,7 +62,7 @@ export class WindowStream {
     }
     // Kept: the next regular window's samples and the last `window` frames (the last window's candidates).
     const lastStart = Math.max(0, (frames - this.windowFrames) * this.shift);
-    this.discardBefore(Math.min(this.nextIndex * this.hopFrames * this.shift, lastStart));
+    this.held.discardBefore(Math.min(this.nextIndex * this.hopFrames * this.shift, lastStart));
     return out;
   }
 
@@ -78,33 +77,14 @@ export class WindowStream {
       frames <= this.windowFrames
         ? this.cut(0, 0, this.received)
         : this.cut(this.nextIndex, (frames - this.windowFrames) * this.shift, this.received);
-    this.buf = new Float32Array(0);
+    this.held.release();
     return [out];
   }
 
   private cut(index: number, startSample: number, endSample: number): StreamedWindow {
-    const from = startSample - this.bufStart;
+    const from = startSample - this.held.start;
     if (from < 0) throw new Error(`WindowStream: samples from ${startSample} were already released`); // a bug, not bad input
-    const samples = this.buf.slice(from, endSample - this.bufStart);
+    const samples = this.held.data.slice(from, endSample - this.held.start);
     return { index, startSample, endSample, start: startSample / this.samplingRate, end: endSample / this.samplingRate, samples };
-  }
-
-  private append(x: Float32Array): void {
-    const needed = this.bufLength + x.length;
-    if (needed > this.buf.length) {
-      const grown = new Float32Array(Math.max(needed, 2 * this.buf.length, 4096));
-      grown.set(this.buf.subarray(0, this.bufLength));
-      this.buf = grown;
-    }
-    this.buf.set(x, this.bufLength);
-    this.bufLength = needed;
-  }
-
-  private discardBefore(keep: number): void {
-    const drop = Math.min(this.bufLength, keep - this.bufStart);
-    if (drop <= 0) return;
-    this.buf.copyWithin(0, drop, this.bufLength);
-    this.bufStart += drop;
-    this.bufLength -= drop;
   }
 }

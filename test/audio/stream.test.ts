@@ -55,7 +55,7 @@ describe('StreamingResampler', () => {
     const r = new StreamingResampler(44100, 16000);
     const chunk = new Float32Array(44100);
     for (let k = 0; k < 50; k++) r.push(chunk);
-    const held = (r as unknown as { buf: Float32Array }).buf.length;
+    const held = (r as unknown as { input: { data: Float32Array } }).input.data.length;
     assert.ok(held < 3 * 44100, `the buffer grew to ${held} samples over 50 s`);
   });
 });
