@@ -206,6 +206,8 @@ export class StreamingResampler {
     const { orig, next, width, taps, span, lo, first, end } = this.kernel;
     const results: number[] = [];
     const finished = this.ended;
+    // the input does not change while outputs are made (it is released only after), so read it once, out of the tap loop
+    const { data: input, length: held, start: heldStart } = this.input;
     for (;;) {
       const n = this.produced;
       if (n >= target) break;
@@ -214,12 +216,12 @@ export class StreamingResampler {
       // padded[i] = x[i - width]: the last input this output reads is x[b * orig + end[j] - 1 - width].
       if (!finished && b * orig + end[j]! - 1 - width >= this.received) break;
       const row = j * span - lo[j]!;
-      const base = b * orig - width - this.input.start; // index into input.data of padded[b * orig]
+      const base = b * orig - width - heldStart; // index into input of padded[b * orig]
       let acc = 0;
       for (let k = first[j]!, e = end[j]!; k < e; k++) {
         const i = base + k;
         // zeros before the first and after the last sample, as resample's padding
-        const v = i >= 0 && i < this.input.length ? this.input.data[i]! : 0;
+        const v = i >= 0 && i < held ? input[i]! : 0;
         acc += v * taps[row + k]!;
       }
       results.push(acc);
