@@ -9,6 +9,7 @@ import '../node/index.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { pipeline, type PipelineOptions } from '../pipeline/audio-classification.js';
 import { float32Tensor } from '../tensor.js';
+import { currentThreadId } from './thread-cpu.js';
 import type { FromModelThread, ModelThreadInit, ToModelThread } from './protocol.js';
 
 const port = parentPort!;
@@ -80,6 +81,7 @@ async function main(): Promise<void> {
     preprocessor: classifier.featureExtractor.toJSON(),
     loadSeconds: (t1 - t0) / 1000,
     warmupSeconds: (t2 - t1) / 1000,
+    threadId: currentThreadId(),
   });
 }
 
