@@ -233,6 +233,8 @@ export function createServer(o: ServeOptions): Server {
       revision: o.revision ?? null,
       dtype: o.dtype,
       device: o.device ?? 'cpu',
+      // ONNX Runtime's intra-op threads for the forwards (null: ORT's default, one per physical core)
+      threads: info.threads ?? null,
       labels: info.labels,
       num_labels: info.labels.length,
       function_to_apply: info.functionToApply,

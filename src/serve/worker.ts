@@ -43,6 +43,7 @@ interface RemoteModel {
   loadSeconds: number;
   warmupSeconds: number;
   threadId?: number;
+  threads?: number;
   forward(inputValues: Float32Tensor): Promise<Float32Tensor>;
 }
 
@@ -62,6 +63,7 @@ function startModelThread(): Promise<RemoteModel> {
           loadSeconds: m.loadSeconds,
           warmupSeconds: m.warmupSeconds,
           threadId: m.threadId,
+          threads: m.threads,
           forward: (x) =>
             new Promise<Float32Array>((res, rej) => {
               const n = ++seq;
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
       functionReason: byCheckpoint.reason,
       loadSeconds: remote.loadSeconds,
       warmupSeconds: remote.warmupSeconds,
+      threads: remote.threads,
       threadIds: { pipeline: currentThreadId(), model: remote.threadId },
     },
   });

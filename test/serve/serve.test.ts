@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
@@ -60,8 +61,8 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
   before(async () => {
     [main, tight, slow] = await Promise.all([
       startServer(['--max-batch', '8', '--max-delay-ms', '20', '--max-body-mb', '1', '--threads', '1']),
-      // forward #2 fails (injected), and only one request is admitted at a time
-      startServer(['--max-queue', '1', '--threads', '1'], { AST_AUDIO_SERVE_FAIL_FORWARD: '2' }),
+      // forward #2 fails (injected), and only one request is admitted at a time; no --threads: the default
+      startServer(['--max-queue', '1'], { AST_AUDIO_SERVE_FAIL_FORWARD: '2' }),
       startServer(['--timeout-s', '0.001', '--threads', '1']),
     ]);
     const cli = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'classify', EXAMPLES, '--json', '--top-k', '12', '--threads', '1'], {
@@ -91,6 +92,10 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
     assert.equal(info.dtype, 'fp32');
     assert.equal(info.version, pkg.version);
     assert.match(String(info.model), /speech-commands/);
+    assert.equal(info.threads, 1, '--threads 1');
+    // without --threads a small model's forwards leave one core to the HTTP and pipeline threads
+    const tightInfo = (await (await fetch(`${tight.url}/info`)).json()) as Record<string, unknown>;
+    assert.equal(tightInfo.threads, Math.max(1, availableParallelism() - 1));
     const api = (await (await fetch(`${main.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     assert.equal(api.openapi, '3.1.0');
     assert.deepEqual(Object.keys(api.paths).sort(), ['/classify', '/embed', '/health/live', '/health/ready', '/info', '/metrics', '/openapi.json']);
