@@ -3,6 +3,9 @@
  *
  *   node --import tsx bench/serve-profile.ts [--requests 640] [--concurrency 1,8,32] [--threads 2] [-- serve args]
  *
+ * --threads is the offline side's (ORT threads, default 2); the server runs with its own defaults plus the serve
+ * args after `--` (e.g. `-- --threads 2`).
+ *
  * Offline, in this process: decode, features (fbank) and forwards (batch 8, the CLI's model as it loads) of the
  * embedded examples, process CPU per clip for each stage. Served: a real `ast-audio serve`, the split of its
  * CPU per clip by thread from its own /metrics (ast_audio_thread_cpu_seconds_total: http, pipeline, model,
@@ -62,7 +65,7 @@ if (!args.includes('--no-offline')) {
   await classifier.dispose();
 }
 
-const server = await startServer(['--threads', String(threads), '--max-queue', '1024', ...serveArgs]);
+const server = await startServer(['--max-queue', '1024', ...serveArgs], {}, 60_000, [], true); // logs to /dev/null: reading them would cost this process CPU
 const gen = new LoadGenerator(server.url, bodies, Math.max(...concurrencies));
 try {
   await gen.drive(4, 64); // warm connections and sessions
