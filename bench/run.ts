@@ -8,6 +8,7 @@
  *   npm run bench -- --only engine --dtype fp32,q8   # engine dtypes (default fp32,q8,fp16)
  *   npm run bench -- --only engine --device webgpu --no-peers   # ours on the WebGPU EP (fp32; the dtype part is skipped)
  *   npm run bench -- --only serve --serve-models embedded --soak-s 5   # ast-audio serve vs offline classify
+ *   npm run bench -- --only serve --serve-models embedded --serve-threads 2,1 --rounds 2 --level-s 4
  *   npm run bench -- --only browser --runs 5   # headless Chromium: ours vs transformers.js (WASM threads), ours vs Node
  *   npm run bench -- --only tag-stream --stream-hours 1,10   # classify over 1 h and 10 h WAVs: wall time, peak RSS
  *   npm run bench -- --only tag      # tag-files, tag-queue and tag-stream
@@ -148,16 +149,19 @@ if (wanted('serve')) {
   log('\n== serve: ast-audio serve under loopback load vs offline ast-audio classify --batch-size 8 ==');
   const flag = (name: string): string | undefined => (args.indexOf(name) >= 0 ? args[args.indexOf(name) + 1] : undefined);
   const models = flag('--serve-models')?.split(',') as ('embedded' | 'base')[] | undefined;
-  const soak = flag('--soak-s');
-  for (const r of await benchServe({ log, models, soakSeconds: soak === undefined ? undefined : Number(soak) })) {
-    summary.push(
-      `serve     ${r.model}  offline ${r.offlineClipsPerSecond.toFixed(1)} clips/s (${r.offlineCpuMsPerClip?.toFixed(1) ?? 'n/a'} ms CPU/clip); served ` +
-        r.load
-          .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip?.toFixed(1)} ms CPU/clip)`)
-          .join(', ') +
-        `; RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssSoakStartMB.toFixed(0)} (soak start) -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s` +
-        `; offline runs ${r.offlineRuns.map((x) => x.toFixed(1)).join(' / ')}`,
-    );
+  const num = (name: string) => (flag(name) === undefined ? undefined : Number(flag(name)));
+  const serveThreads = flag('--serve-threads')?.split(',').map(Number);
+  for (const r of await benchServe({ log, models, soakSeconds: num('--soak-s'), rounds: num('--rounds'), levelSeconds: num('--level-s'), serveThreads })) {
+    for (const s of r.served) {
+      summary.push(
+        `serve     ${r.model}  offline ${r.offlineClipsPerSecond.toFixed(1)} clips/s (${r.offlineCpuMsPerClip?.toFixed(2) ?? 'n/a'} ms CPU/clip; runs ${r.offlineRuns.map((x) => x.toFixed(0)).join(' / ')}); ` +
+          `served --threads ${s.threads} ` +
+          s.load
+            .map((l) => `c${l.concurrency} ${l.clipsPerSecond.toFixed(1)} (${fmtRatio(l.clipsPerSecond / r.offlineClipsPerSecond)}, p99 ${l.p99Ms.toFixed(0)} ms, ${l.errors} err, ${l.serverCpuMsPerClip.toFixed(2)} ms CPU/clip)`)
+            .join(', '),
+      );
+    }
+    summary.push(`serve     ${r.model}  RSS ${r.rssStartMB.toFixed(0)} -> ${r.rssSoakStartMB.toFixed(0)} (soak start) -> ${r.rssAfterSoakMB.toFixed(0)} MB after ${r.soakSeconds} s, ${r.soakErrors} errors`);
   }
 }
 

@@ -3,6 +3,7 @@
  * `createServer` call; no global state, so tests and embedders may run several.
  */
 import { readFileSync } from 'node:fs';
+import { destination, type DestinationStream } from 'pino';
 import { endianness } from 'node:os';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
@@ -11,6 +12,7 @@ import type { Aggregation } from '../pipeline/windows.js';
 import { ServeMetrics } from './metrics.js';
 import { InferenceError, ModelWorker } from './model-worker.js';
 import { openApiDocument } from './openapi.js';
+import { currentThreadId } from './thread-cpu.js';
 import type { ClassifyRequestOptions, ModelInfo, WorkerInit } from './protocol.js';
 
 /** What the model's thread needs (WorkerInit), plus the HTTP side's limits. */
@@ -71,8 +73,9 @@ export function createServer(o: ServeOptions): Server {
   const bodyLimit = Math.floor(o.maxBodyMb * 1024 * 1024);
   const metrics = new ServeMetrics(o.maxBatch);
   let nextRequest = 1;
+  const logStream = o.logger === undefined ? bufferedStdout() : undefined;
   const app = Fastify({
-    logger: o.logger ?? { level: 'info' },
+    logger: o.logger ?? { level: 'info', stream: logStream!.stream },
     bodyLimit,
     genReqId: () => `req-${nextRequest++}`,
     requestIdHeader: 'x-request-id',
@@ -91,6 +94,7 @@ export function createServer(o: ServeOptions): Server {
   const ready = worker.ready.then(
     (i) => {
       info = i;
+      metrics.setThreads({ http: currentThreadId(), ...i.threadIds });
       app.log.info({ loadSeconds: i.loadSeconds, warmupSeconds: i.warmupSeconds, labels: i.labels.length }, 'model ready');
       return i;
     },
@@ -229,6 +233,8 @@ export function createServer(o: ServeOptions): Server {
       revision: o.revision ?? null,
       dtype: o.dtype,
       device: o.device ?? 'cpu',
+      // ONNX Runtime's intra-op threads for the forwards (null: ORT's default, one per physical core)
+      threads: info.threads ?? null,
       labels: info.labels,
       num_labels: info.labels.length,
       function_to_apply: info.functionToApply,
@@ -250,6 +256,28 @@ export function createServer(o: ServeOptions): Server {
       closing = true;
       await app.close(); // stops accepting; resolves once every accepted request is answered
       await worker.close();
+      logStream?.close();
+    },
+  };
+}
+
+/** How long a log line may wait in the buffer below (an idle server's last lines, say). */
+const LOG_FLUSH_MS = 200;
+
+/**
+ * pino's stdout, written in chunks of 4 KB or every LOG_FLUSH_MS, not a write(2) per line: fastify logs two lines per
+ * request, and synchronous writes to a pipe were the largest item of the HTTP thread's profile under load (and each
+ * one wakes the reader). pino flushes what is left when the process exits, hard exits included.
+ */
+function bufferedStdout(): { stream: DestinationStream; close(): void } {
+  const stream = destination({ dest: 1, sync: false, minLength: 4096 });
+  const timer = setInterval(() => stream.flush(), LOG_FLUSH_MS);
+  timer.unref();
+  return {
+    stream,
+    close: () => {
+      clearInterval(timer);
+      stream.flushSync();
     },
   };
 }

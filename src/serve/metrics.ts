@@ -1,6 +1,7 @@
 /** Prometheus metrics (prom-client), one registry per server so tests and embedders can run several. */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BatchReport } from './dynamic-batcher.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 
 const PREFIX = 'ast_audio_';
 
@@ -16,6 +17,8 @@ export class ServeMetrics {
   readonly compute: Histogram;
   readonly forwardFailures: Counter;
   readonly rejected: Counter<'reason'>;
+  /** Kernel thread ids of the server's own threads, once known (Linux); the rest of the process is 'other'. */
+  private threads: Partial<Record<ServerThread, number>> = {};
 
   constructor(maxBatch: number) {
     const registers = [this.registry];
@@ -30,6 +33,38 @@ export class ServeMetrics {
     this.forwardFailures = new Counter({ name: `${PREFIX}forward_failures_total`, help: 'Forwards that failed (their requests got 500)', registers });
     this.rejected = new Counter({ name: `${PREFIX}rejected_total`, help: 'Inference requests refused before inference, by reason', labelNames: ['reason'], registers });
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    const threads = () => this.threads;
+    const seen: Record<string, number> = {};
+    new Counter({
+      name: `${PREFIX}thread_cpu_seconds_total`,
+      help: "CPU seconds by thread: http (fastify), pipeline (decode, features, batcher), model (forwards), other (ONNX Runtime's pool, GC, libuv; Linux only)",
+      labelNames: ['thread'],
+      registers,
+      collect() {
+        // a counter read from the kernel: add what each thread used since the last scrape
+        const total = process.cpuUsage();
+        const now: Record<string, number> = { other: (total.user + total.system) / 1e6 };
+        for (const [name, tid] of Object.entries(threads())) {
+          const s = tid === undefined ? undefined : threadCpuSeconds(tid);
+          if (s === undefined) continue;
+          now[name] = s;
+          now.other! -= s;
+        }
+        if (Object.keys(now).length === 1) return; // no thread could be read (not Linux)
+        for (const [thread, s] of Object.entries(now)) {
+          const delta = s - (seen[thread] ?? 0);
+          if (delta > 0) {
+            this.inc({ thread }, delta);
+            seen[thread] = s;
+          }
+        }
+      },
+    });
+  }
+
+  /** The kernel ids of the HTTP, pipeline and model threads (see thread-cpu.ts). */
+  setThreads(ids: Partial<Record<ServerThread, number>>): void {
+    this.threads = ids;
   }
 
   observeBatch(report: BatchReport, pendingRows: number): void {
@@ -40,3 +75,5 @@ export class ServeMetrics {
     this.pendingWindows.set(pendingRows);
   }
 }
+
+export type ServerThread = 'http' | 'pipeline' | 'model';

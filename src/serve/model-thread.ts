@@ -4,11 +4,13 @@
  * else. ONNX Runtime's run blocks the thread that calls it, so keeping decoding and features off this thread
  * lets them go on while a forward runs.
  */
+import { availableParallelism } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import '../node/index.js';
 import { ASTForAudioClassification } from '../model/ast.js';
 import { pipeline, type PipelineOptions } from '../pipeline/audio-classification.js';
 import { float32Tensor } from '../tensor.js';
+import { currentThreadId } from './thread-cpu.js';
 import type { FromModelThread, ModelThreadInit, ToModelThread } from './protocol.js';
 
 const port = parentPort!;
@@ -41,10 +43,13 @@ async function main(): Promise<void> {
   // lost in a forward of seconds, and initializers would hold a second copy of every weight.
   const loaded = classifier.model;
   const small = [...loaded.weights.values()].reduce((n, w) => n + w.data.byteLength, 0) <= SMALL_MODEL_BYTES;
-  const model =
-    small && loaded.loadOptions.weights === 'inputs'
-      ? await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, { ...loaded.loadOptions, weights: 'initializers' })
-      : loaded;
+  const rebuild = small && loaded.loadOptions.weights === 'inputs';
+  // Without --threads, a small model's forwards leave one core to the HTTP and pipeline threads: decoding, features
+  // and HTTP are then about half of the CPU per clip, and ORT's pool on every core made its threads wait on each
+  // other (embedded model, 2 cores, c=8 and 32: 4.9 / 4.2 ms of server CPU per clip with 2 threads, 4.1 / 3.5 with 1).
+  // A large model's forward is nearly all of it, so it keeps ORT's default (every core).
+  const threads = init.threads ?? (rebuild ? Math.max(1, availableParallelism() - 1) : undefined);
+  const model = rebuild ? await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, { ...loaded.loadOptions, weights: 'initializers', threads }) : loaded;
   if (model !== classifier.model) await classifier.dispose();
   const fe = classifier.featureExtractor.config;
   const numLabels = model.config.labels.length;
@@ -80,6 +85,8 @@ async function main(): Promise<void> {
     preprocessor: classifier.featureExtractor.toJSON(),
     loadSeconds: (t1 - t0) / 1000,
     warmupSeconds: (t2 - t1) / 1000,
+    threadId: currentThreadId(),
+    threads,
   });
 }
 

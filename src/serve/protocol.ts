@@ -31,6 +31,10 @@ export interface ModelInfo {
   functionReason: string;
   loadSeconds: number;
   warmupSeconds: number;
+  /** ONNX Runtime's intra-op threads for the forwards; undefined = ORT's default (one per physical core). */
+  threads?: number;
+  /** Kernel thread ids of the pipeline's and the model's threads (Linux), for the per-thread CPU metric. */
+  threadIds: { pipeline?: number; model?: number };
 }
 
 export interface ClassifyRequestOptions {
@@ -80,6 +84,10 @@ export type FromModelThread =
       preprocessor: Record<string, unknown>;
       loadSeconds: number;
       warmupSeconds: number;
+      /** This thread's kernel id (Linux), for the per-thread CPU metric. */
+      threadId?: number;
+      /** ONNX Runtime's intra-op threads for the forwards; undefined = ORT's default (one per physical core). */
+      threads?: number;
     }
   | { type: 'fatal'; message: string }
   /** Row b of `rows` ([B, num_labels + hidden]): the logits of window b, then its pooled embedding. */

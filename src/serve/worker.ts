@@ -17,6 +17,7 @@ import { float32Tensor, type Float32Tensor } from '../tensor.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 import { BatchCancelledError } from '../pipeline/batcher.js';
 import { startThread } from './threads.js';
+import { currentThreadId } from './thread-cpu.js';
 import type { ClassifyRequestOptions, FailureKind, FromModelThread, FromWorker, ModelThreadInit, ToModelThread, ToWorker, WorkerInit } from './protocol.js';
 
 const port = parentPort!;
@@ -41,6 +42,8 @@ interface RemoteModel {
   extractor: ASTFeatureExtractor;
   loadSeconds: number;
   warmupSeconds: number;
+  threadId?: number;
+  threads?: number;
   forward(inputValues: Float32Tensor): Promise<Float32Tensor>;
 }
 
@@ -59,6 +62,8 @@ function startModelThread(): Promise<RemoteModel> {
           extractor: ASTFeatureExtractor.fromConfig(m.preprocessor),
           loadSeconds: m.loadSeconds,
           warmupSeconds: m.warmupSeconds,
+          threadId: m.threadId,
+          threads: m.threads,
           forward: (x) =>
             new Promise<Float32Array>((res, rej) => {
               const n = ++seq;
@@ -207,6 +212,8 @@ async function main(): Promise<void> {
       functionReason: byCheckpoint.reason,
       loadSeconds: remote.loadSeconds,
       warmupSeconds: remote.warmupSeconds,
+      threads: remote.threads,
+      threadIds: { pipeline: currentThreadId(), model: remote.threadId },
     },
   });
 }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixturesDir, REPO_ROOT } from '../helpers/fixtures.js';
@@ -60,8 +61,8 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
   before(async () => {
     [main, tight, slow] = await Promise.all([
       startServer(['--max-batch', '8', '--max-delay-ms', '20', '--max-body-mb', '1', '--threads', '1']),
-      // forward #2 fails (injected), and only one request is admitted at a time
-      startServer(['--max-queue', '1', '--threads', '1'], { AST_AUDIO_SERVE_FAIL_FORWARD: '2' }),
+      // forward #2 fails (injected), and only one request is admitted at a time; no --threads: the default
+      startServer(['--max-queue', '1'], { AST_AUDIO_SERVE_FAIL_FORWARD: '2' }),
       startServer(['--timeout-s', '0.001', '--threads', '1']),
     ]);
     const cli = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'classify', EXAMPLES, '--json', '--top-k', '12', '--threads', '1'], {
@@ -91,6 +92,10 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
     assert.equal(info.dtype, 'fp32');
     assert.equal(info.version, pkg.version);
     assert.match(String(info.model), /speech-commands/);
+    assert.equal(info.threads, 1, '--threads 1');
+    // without --threads a small model's forwards leave one core to the HTTP and pipeline threads
+    const tightInfo = (await (await fetch(`${tight.url}/info`)).json()) as Record<string, unknown>;
+    assert.equal(tightInfo.threads, Math.max(1, availableParallelism() - 1));
     const api = (await (await fetch(`${main.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
     assert.equal(api.openapi, '3.1.0');
     assert.deepEqual(Object.keys(api.paths).sort(), ['/classify', '/embed', '/health/live', '/health/ready', '/info', '/metrics', '/openapi.json']);
@@ -269,6 +274,40 @@ describe('ast-audio serve', { timeout: 120_000 }, () => {
       assert.ok(metric(text, name).size > 0, name);
     }
     assert.equal(metric(text, 'ast_audio_queue_depth').get(''), 0);
+  });
+
+  it('/metrics: CPU seconds by thread, each within what the kernel reports for one of the process\'s threads', { skip: process.platform !== 'linux' }, async () => {
+    // read every thread's run time from /proc just before and just after the scrape: each thread's counter
+    // must lie between the two readings of one thread (the HTTP one is the process's main thread)
+    const pid = main.child.pid!;
+    const runTimes = () =>
+      new Map(
+        readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+          try {
+            return [[Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9] as const];
+          } catch {
+            return []; // a thread that ended meanwhile
+          }
+        }),
+      );
+    const before = runTimes();
+    const text = await (await fetch(`${main.url}/metrics`)).text();
+    const after = runTimes();
+    const cpu = metric(text, 'ast_audio_thread_cpu_seconds_total');
+    const within = (tid: number, s: number) => before.has(tid) && after.has(tid) && before.get(tid)! - 1e-6 <= s && s <= after.get(tid)! + 1e-6;
+    assert.ok(within(pid, cpu.get('{thread="http"}')!), `http ${cpu.get('{thread="http"}')} s`);
+    for (const thread of ['pipeline', 'model']) {
+      const s = cpu.get(`{thread="${thread}"}`)!;
+      assert.ok(s > 0 && [...before.keys()].some((tid) => tid !== pid && within(tid, s)), `${thread} ${s} s matches no thread's run time`);
+    }
+    // the rest of the process (ONNX Runtime's pool, GC, libuv): at most the process's CPU since it started (the
+    // kernel's utime + stime in 100 Hz ticks, read after the scrape) less the three
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const total = (Number(fields[11]) + Number(fields[12])) / 100;
+    const named = ['http', 'pipeline', 'model'].reduce((s, t) => s + cpu.get(`{thread="${t}"}`)!, 0);
+    const other = cpu.get('{thread="other"}')!;
+    assert.ok(other > 0 && other <= total - named + 0.02, `other ${other} s; process ${total} s, the three ${named} s`);
   });
 
   it('a failing forward: 500 for its batch only, and the server keeps serving; --max-queue 1 gives 429s and no 5xx', async () => {

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../helpers/fixtures.js';
 export interface ServerProcess {
   url: string;
   child: ChildProcess;
-  /** pino's JSON lines so far (stdout). */
+  /** pino's JSON lines so far (stdout); none with `discardLogs`. */
   logs(): Record<string, unknown>[];
   stderr(): string;
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
@@ -14,15 +14,19 @@ export interface ServerProcess {
   stop(): Promise<number | string>;
 }
 
-export async function startServer(args: string[], env: Record<string, string> = {}, readyTimeoutMs = 60_000): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
+/**
+ * `nodeArgs` go to node itself (e.g. --cpu-prof, which NODE_OPTIONS refuses). `discardLogs`: the server's stdout goes
+ * to /dev/null, so a bench does not spend its own CPU (on the cores the server uses) reading the log lines.
+ */
+export async function startServer(args: string[], env: Record<string, string> = {}, readyTimeoutMs = 60_000, nodeArgs: string[] = [], discardLogs = false): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', discardLogs ? 'ignore' : 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
