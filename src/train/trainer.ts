@@ -294,7 +294,8 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     const t0 = now();
     let acc: Map<string, Float32Tensor> | undefined;
     let accCount = 0;
-    // each batch's clips are loaded while the batch before it runs (its order is known; no RNG is drawn for it)
+    // each batch's clips are asked for before the batch ahead of it runs (its order is known; no RNG is drawn
+    // for it): a source's reads proceed meanwhile, and its CPU work wherever the source runs it
     const batchAt = (bi: number) => order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
     let nextBatch: Promise<Example[]> | undefined = loadBatch(trainSet, batchAt(at?.batch ?? 0), check);
     for (let bi = at?.batch ?? 0; bi < nBatches; bi++) {
