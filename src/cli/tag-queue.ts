@@ -44,9 +44,8 @@ export function queueOption(value: string): QueueAddress {
   }
 }
 
-/** The tag command's options that shape the rows (as tag.ts parses them), plus the queue's. */
-export interface TagQueueCliOptions extends Omit<EnqueueCliOptions, 'out'> {
-  out?: string;
+/** The tag command's options that shape the rows and how they are written (as tag.ts parses them): `tag` and `tag --queue` share them. */
+export interface TagRowCliOptions {
   model?: string;
   dtype?: ModelDtype;
   topK: number | 'all';
@@ -58,6 +57,11 @@ export interface TagQueueCliOptions extends Omit<EnqueueCliOptions, 'out'> {
   timeline: boolean;
   embeddings: boolean;
   format: ShardFormat;
+}
+
+/** `tag --queue`'s options: the row options plus the queue's (`--out` optional: where workers write by default). */
+export interface TagQueueCliOptions extends Omit<EnqueueCliOptions, 'out'>, TagRowCliOptions {
+  out?: string;
 }
 
 /** `ast-audio tag INPUTS… --queue URL [--out DIR]`: expand the inputs, then {@link enqueueCommand}. */

@@ -10,32 +10,21 @@ import { DTYPE_HELP, modelDtype, positiveInteger, positiveSeconds, threadsOption
 import { isStdin, MODEL_HELP, modelOrDefault, plural, progressWanted } from './common.js';
 import { expandInputs } from './expand-inputs.js';
 import type { RuntimeOptions } from '../runtime/options.js';
-import { DEFAULT_MODEL_DIR, pipeline, type AudioClassificationPipeline } from '../pipeline/audio-classification.js';
-import type { Aggregation } from '../pipeline/windows.js';
+import { pipeline, type AudioClassificationPipeline } from '../pipeline/audio-classification.js';
 import { createTagger, fileItem, type AudioItem } from '../corpus/tag-file.js';
 import { streamingFileWindows } from '../corpus/streaming-windows.js';
-import { DEFAULT_SHARD_SIZE, removeOrphanTemporaries, SHARD_FORMATS, ShardWriter, type ShardFormat } from '../corpus/shard-writer.js';
+import { DEFAULT_SHARD_SIZE, removeOrphanTemporaries, SHARD_FORMATS, ShardWriter } from '../corpus/shard-writer.js';
 import { readDoneFiles } from '../corpus/resume.js';
-import { columnsOf, readManifest, rowShapeOf, shapeDifferences, writeManifest, type RowShape, type TagManifest } from '../corpus/manifest.js';
+import { columnsOf, readManifest, rowShapeFor, rowShapeOf, shapeDifferences, writeManifest, type TagManifest } from '../corpus/manifest.js';
 import { runTagging } from '../corpus/tag-run.js';
 import { mergeShardFolders } from '../corpus/merge.js';
 import { fileKey, type TagError } from '../corpus/row.js';
 import { appendError, ERRORS_FILE } from '../corpus/error-log.js';
 import { datasetItems, isDatasetInput, openDatasets } from '../corpus/hf-dataset.js';
-import { QUEUE_DEFAULTS, queueOption, tagQueueCommand, type TagQueueCliOptions } from './tag-queue.js';
+import { QUEUE_DEFAULTS, queueOption, tagQueueCommand, type TagQueueCliOptions, type TagRowCliOptions } from './tag-queue.js';
 
-export interface TagCliOptions extends Pick<RuntimeOptions, 'threads' | 'dtype'> {
+export interface TagCliOptions extends TagRowCliOptions, Pick<RuntimeOptions, 'threads'> {
   out: string;
-  model?: string;
-  topK: number | 'all';
-  window?: number;
-  hop?: number;
-  aggregate: Aggregation;
-  batchSize: number;
-  allScores: boolean;
-  timeline: boolean;
-  embeddings: boolean;
-  format: ShardFormat;
   shardSize: number;
   retryErrors: boolean;
   merge: boolean;
@@ -182,19 +171,7 @@ async function tagInto(
     timeline: opts.timeline,
     embeddings: opts.embeddings,
   }, streamingFileWindows); // files on disk in WAV, FLAC, MP3, Ogg Vorbis: a few windows in memory, whatever the length
-  const shape: RowShape = {
-    model: opts.model ?? DEFAULT_MODEL_DIR,
-    dtype: opts.dtype ?? 'fp32',
-    labels: [...tagger.labels],
-    function_to_apply: tagger.functionToApply,
-    top_k: opts.topK,
-    window: opts.window ?? null,
-    hop: opts.hop ?? null,
-    aggregate: opts.aggregate,
-    all_scores: opts.allScores,
-    timeline: opts.timeline,
-    embeddings: opts.embeddings,
-  };
+  const shape = rowShapeFor(opts, tagger.labels, tagger.functionToApply);
 
   // ---- what the folder holds already: same row shape, or refuse
   await mkdir(opts.out, { recursive: true });

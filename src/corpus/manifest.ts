@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { replaceFileAtomic } from './shard-writer.js';
 import type { RowColumns } from './row.js';
+import { DEFAULT_MODEL_DIR } from '../pipeline/audio-classification.js';
 
 export const MANIFEST_FILE = '_manifest.json';
 
@@ -47,6 +48,38 @@ const SHAPE_KEYS: readonly (keyof RowShape)[] = [
   'model', 'dtype', 'labels', 'function_to_apply', 'top_k', 'window', 'hop', 'aggregate', 'all_scores', 'timeline', 'embeddings',
 ];
 
+/** The options a row's shape is made of, as `tag` parses them and a queue's jobs carry them. */
+export interface RowShapeOptions {
+  model?: string;
+  dtype?: string;
+  /** 'all' or null (a queue job's spelling): every label. */
+  topK: number | 'all' | null;
+  window?: number;
+  hop?: number;
+  aggregate: string;
+  allScores: boolean;
+  timeline: boolean;
+  embeddings: boolean;
+}
+
+/** The row shape of a run: its options and its model's labels and score function (one place for `tag` and the queue's workers). */
+export function rowShapeFor(o: RowShapeOptions, labels: readonly string[], functionToApply: string): RowShape {
+  return {
+    model: o.model ?? DEFAULT_MODEL_DIR,
+    dtype: o.dtype ?? 'fp32',
+    labels: [...labels],
+    function_to_apply: functionToApply,
+    top_k: o.topK ?? 'all',
+    window: o.window ?? null,
+    hop: o.hop ?? null,
+    aggregate: o.aggregate,
+    all_scores: o.allScores,
+    timeline: o.timeline,
+    embeddings: o.embeddings,
+  };
+}
+
+/** The row-shape fields of a manifest (its other fields dropped). */
 export function rowShapeOf(m: RowShape): RowShape {
   return Object.fromEntries(SHAPE_KEYS.map((k) => [k, m[k]])) as unknown as RowShape;
 }

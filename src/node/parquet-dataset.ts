@@ -186,12 +186,15 @@ function labelsOf(value: unknown, names: string[] | undefined, where: string): s
   throw new Error(`${where}: the label is not an int, a string or a list of them`);
 }
 
-/** Rows `[start, end)` of a file (within one row group is cheapest). */
+/**
+ * Rows `[start, end)` of a file (within one row group is cheapest). Where the file has an offset index
+ * (page locations), only the pages holding those rows are read; without one, their row groups' column chunks.
+ */
 export async function readParquetRows(ds: ParquetDatasetFile, start: number, end: number): Promise<ParquetAudioRow[]> {
   const columns = ds.labelColumn ? [ds.audioColumn, ds.labelColumn] : [ds.audioColumn];
   let objects: Record<string, unknown>[];
   try {
-    objects = await parquetReadObjects({ file: ds.file, metadata: ds.metadata, columns, rowStart: start, rowEnd: end, utf8: false });
+    objects = await parquetReadObjects({ file: ds.file, metadata: ds.metadata, columns, rowStart: start, rowEnd: end, utf8: false, useOffsetIndex: true });
   } catch (err) {
     throw new Error(`${ds.path}: rows ${start}-${end - 1} cannot be read (${(err as Error).message})`, { cause: err });
   }
@@ -239,12 +242,16 @@ export function parseRowId(id: string): [string, number] | undefined {
 }
 
 /**
- * Reads rows by id (`FILE.parquet#ROW`) with one row group cached: rows asked for in file order (as a
- * training set's clips are loaded) read each row group once.
+ * Reads rows by id (`FILE.parquet#ROW`). Rows asked for in file order (norm-stats, eval, a training set's
+ * statistics) read each row group once, one row group held; a row asked for out of order (a shuffled
+ * training batch) is read alone, so a shuffled epoch holds no row group and reads no row group per row
+ * where the file has page locations (an offset index).
  */
 export class ParquetRowReader {
   private readonly files = new Map<string, Promise<ParquetDatasetFile>>();
-  private cached?: { path: string; start: number; rows: ParquetAudioRow[] };
+  /** The row group held (a promise: the rows of a batch ask for it together, and it is read once). */
+  private cached?: { path: string; start: number; count: number; rows: Promise<ParquetAudioRow[]> };
+  private last?: { path: string; index: number };
 
   constructor(private readonly columns: ParquetColumns = {}) {}
 
@@ -252,8 +259,10 @@ export class ParquetRowReader {
     const parsed = parseRowId(id);
     if (!parsed) throw new Error(`${id}: not a FILE.parquet#ROW id`);
     const [path, index] = parsed;
+    const sequential = index === 0 || (this.last?.path === path && this.last.index + 1 === index);
+    this.last = { path, index };
     const c = this.cached;
-    if (c && c.path === path && index >= c.start && index < c.start + c.rows.length) return rowBytes(c.rows[index - c.start]!);
+    if (c && c.path === path && index >= c.start && index < c.start + c.count) return rowBytes((await c.rows)[index - c.start]!);
     let open = this.files.get(path);
     if (!open) {
       open = openParquetDataset(path, this.columns, false);
@@ -262,9 +271,13 @@ export class ParquetRowReader {
     const ds = await open;
     const group = ds.rowGroups.find(([s, n]) => index >= s && index < s + n);
     if (!group) throw new Error(`${id}: ${path} has ${ds.numRows} rows`);
-    const rows = await readParquetRows(ds, group[0], group[0] + group[1]);
-    this.cached = { path, start: group[0], rows };
-    return rowBytes(rows[index - group[0]]!);
+    if (!sequential) return rowBytes((await readParquetRows(ds, index, index + 1))[0]!); // out of order: this row only
+    const held = this.cached;
+    if (held && held.path === path && held.start === group[0]) return rowBytes((await held.rows)[index - held.start]!); // asked for while opening
+    const rows = readParquetRows(ds, group[0], group[0] + group[1]);
+    rows.catch(() => {}); // awaited below; a failure is this read's error, not an unhandled one
+    this.cached = { path, start: group[0], count: group[1], rows };
+    return rowBytes((await rows)[index - group[0]]!);
   }
 }
 

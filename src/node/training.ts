@@ -19,9 +19,8 @@ import { Rng } from '../rng.js';
 import { warmupStepsFor } from '../train/schedule.js';
 import { initWeights } from '../train/init.js';
 import { createTrainable } from '../train/trainable.js';
-import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
-import { loadAudio } from './audio.js';
-import { decodeAudio } from '../audio/decode.js';
+import { train, evaluate, DEFAULT_TRAIN_OPTIONS, stepsPerEpoch, type Example, type ExampleSource, type ProgressSink, type TrainOptions, type TrainRun, type EvalResult } from '../train/trainer.js';
+import { clipExampleSource } from './example-source.js';
 import type { ParquetColumns } from './parquet-dataset.js';
 import { dirSource } from './files.js';
 import { resolveNodeSource } from './resolve.js';
@@ -56,7 +55,10 @@ export interface TrainCommand extends Partial<TrainOptions>, Pick<RuntimeOptions
   stopAfterEpoch?: number;
 }
 
-/** Decodes every clip once and keeps its raw (un-normalised) fbank; waveforms too when mixup needs them. */
+/**
+ * Decodes every clip and keeps its raw (un-normalised) fbank in memory; waveforms too when mixup needs them.
+ * (`train` and `eval` no longer do this: they read clips a batch at a time through `clipExampleSource`.)
+ */
 export async function loadExamples(
   clips: LabelledClip[],
   labels: string[],
@@ -64,31 +66,19 @@ export async function loadExamples(
   fe: ASTFeatureExtractor,
   keepWaveforms: boolean,
 ): Promise<Example[]> {
-  const index = new Map(labels.map((l, i) => [l, i]));
+  const source = clipExampleSource(clips, labels, multiLabel, fe, keepWaveforms);
   const out: Example[] = [];
-  for (const c of clips) {
-    const waveform = c.read
-      ? (await decodeAudio(await c.read(), { samplingRate: fe.config.sampling_rate, source: c.path })).waveform
-      : await loadAudio(c.path, { samplingRate: fe.config.sampling_rate });
-    const features = fe.fbank(waveform, fe.config.sampling_rate, { source: c.path }).data; // [max_length, bins], raw log-mel
-    const target = new Float32Array(labels.length);
-    const labelIds: number[] = [];
-    for (const l of c.labels) {
-      const id = index.get(l);
-      if (id === undefined) throw new Error(`${c.path}: label "${l}" is not one of the model's labels (${labels.join(', ')})`);
-      target[id] = 1;
-      labelIds.push(id);
-    }
-    if (!multiLabel && labelIds.length !== 1) throw new Error(`${c.path}: single-label data needs exactly one label, got ${c.labels.length}`);
-    out.push({ features, target, labelIds, waveform: keepWaveforms ? waveform : undefined });
-  }
+  for (let i = 0; i < source.length; i++) out.push(await source.example(i));
   return out;
 }
 
-/** The AST repo's get_norm_stats over the training clips' raw padded fbank (AUDIO's accumulator). */
-export function normStats(examples: Example[]): { mean: number; std: number } {
+/**
+ * The AST repo's get_norm_stats over the training clips' raw padded fbank (AUDIO's accumulator), one clip
+ * at a time: the clips are read once more, and only one clip's features are held.
+ */
+export async function normStats(examples: ExampleSource): Promise<{ mean: number; std: number }> {
   const acc = new NormStatsAccumulator();
-  for (const e of examples) acc.add(e.features);
+  for (let i = 0; i < examples.length; i++) acc.add((await examples.example(i)).features);
   const { mean, std } = acc.result();
   return { mean, std };
 }
@@ -205,7 +195,7 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
   }
   checkMaskWidths(o, config.max_length, config.num_mel_bins); // before minutes of feature extraction
 
-  // ---- features, once per clip (raw fbank; normalised per batch)
+  // ---- the clips; their features are made a batch at a time by the loop (raw fbank, normalised per batch)
   const splitRng = new Rng(o.seed ^ 0x5eed);
   let trainClips: LabelledClip[];
   let valClips: LabelledClip[];
@@ -216,17 +206,16 @@ export async function prepareTraining(cmd: TrainCommand): Promise<PreparedTraini
     ({ train: trainClips, validation: valClips } = splitTrainValidation(clips, cmd.validationSplit ?? 0.1, splitRng));
   }
   log(`${trainClips.length} training clips, ${valClips.length} validation clips, ${labels.length} labels${multiLabel ? ' (multi-label)' : ''}`);
-  const keepWaves = o.mixupAlpha > 0;
-  const t0 = performance.now();
-  const trainEx = await loadExamples(trainClips, labels, multiLabel, rawFe, keepWaves);
-  const valEx = await loadExamples(valClips, labels, multiLabel, rawFe, false);
-  log(`features of ${trainEx.length + valEx.length} clips in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const trainEx = clipExampleSource(trainClips, labels, multiLabel, rawFe, o.mixupAlpha > 0);
+  const valEx = clipExampleSource(valClips, labels, multiLabel, rawFe, false);
 
   let { mean, std } = rawFe.config;
   if (!resumeDir) {
     const ns = cmd.normStats ?? 'compute';
     if (ns === 'compute') {
-      ({ mean, std } = normStats(trainEx));
+      const t0 = performance.now();
+      ({ mean, std } = await normStats(trainEx));
+      log(`norm stats of ${trainEx.length} clips in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       log(`dataset norm stats: mean ${mean.toFixed(6)}, std ${std.toFixed(6)}`);
     } else if (typeof ns === 'object') ({ mean, std } = ns);
   }
@@ -324,7 +313,7 @@ export async function runEval(
   const { config, extractor, weights } = await loadPretrained(await resolveNodeSource(modelDir), { head: 'classification' });
   const clips = await readLabelledClips(data, options.columns);
   const multiLabel = config.problem_type === 'multi_label_classification' || clips.some((c) => c.labels.length !== 1);
-  const examples = await loadExamples(clips, config.labels, multiLabel, extractor, false);
+  const examples = clipExampleSource(clips, config.labels, multiLabel, extractor, false);
   const model = await ASTForAudioClassification.fromWeights(config, weights, { threads: options.threads, dtype: options.dtype, executionProviders: options.executionProviders });
   const fe = extractor.config;
   try {

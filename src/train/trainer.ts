@@ -45,6 +45,44 @@ export interface Example {
   waveform?: Float32Array;
 }
 
+/**
+ * A set of clips whose features are made when a batch needs them: the labels are held (the order, balanced
+ * sampling and the metrics need every clip's), each clip's features are computed (or read back) by `example`,
+ * so a set larger than memory trains. An `Example[]` is the in-memory case (`examplesInMemory`).
+ */
+export interface ExampleSource {
+  readonly length: number;
+  /** Class ids of clip `i` (without computing its features). */
+  labelIds(i: number): number[];
+  /** Clip `i`: its raw features and target (and its waveform where the source keeps them, for mixup). */
+  example(i: number): Promise<Example>;
+}
+
+/** An in-memory set as an ExampleSource. */
+export function examplesInMemory(examples: readonly Example[]): ExampleSource {
+  return {
+    length: examples.length,
+    labelIds: (i) => examples[i]!.labelIds,
+    example: async (i) => examples[i]!,
+  };
+}
+
+const asSource = (x: readonly Example[] | ExampleSource): ExampleSource => (Array.isArray(x) ? examplesInMemory(x) : (x as ExampleSource));
+
+/**
+ * The examples of `indices`, loaded together; a failure is held until awaited (loaded a batch ahead, it may
+ * reject before the loop gets to it, which must not count as an unhandled rejection).
+ */
+function loadBatch(source: ExampleSource, indices: readonly number[], check: (e: Example) => void): Promise<Example[]> {
+  const p = Promise.all(indices.map(async (i) => {
+    const e = await source.example(i);
+    check(e);
+    return e;
+  }));
+  p.catch(() => {});
+  return p;
+}
+
 export interface TrainOptions {
   epochs: number;
   batchSize: number;
@@ -163,8 +201,9 @@ export const silentProgress: ProgressSink = { start() {}, update() {}, stop() {}
 
 export interface TrainRun {
   model: Trainable;
-  train: Example[];
-  validation: Example[];
+  /** The clips, in memory or as a source that computes each batch's features when it is needed. */
+  train: readonly Example[] | ExampleSource;
+  validation: readonly Example[] | ExampleSource;
   multiLabel: boolean;
   input: FeatureSpec['input'];
   normalize?: Normalization;
@@ -177,6 +216,15 @@ export interface TrainRun {
   /** Stop after this many epochs of this call (tests simulate a killed run). */
   stopAfterEpoch?: number;
   now?: () => number;
+}
+
+/** The check every clip passes before it is used: features [maxLength x numMelBins] and a target per label. */
+function exampleCheck(maxLength: number, numMelBins: number, numLabels: number, who = 'train'): (e: Example) => void {
+  const frameSize = maxLength * numMelBins;
+  return (e) => {
+    if (e.features.length !== frameSize) throw new Error(`${who}: a clip has ${e.features.length} feature values, expected ${maxLength} x ${numMelBins}`);
+    if (e.target.length !== numLabels) throw new Error(`${who}: a target has ${e.target.length} labels, the model has ${numLabels}`);
+  };
 }
 
 export function stepsPerEpoch(nTrain: number, o: TrainOptions): number {
@@ -197,15 +245,15 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
   const { maxLength, numMelBins } = run.input;
   const progress = run.progress ?? silentProgress;
   const now = run.now ?? (() => performance.now());
-  if (run.train.length === 0) throw new Error('train: no training clips');
+  const trainSet = asSource(run.train);
+  const validationSet = asSource(run.validation);
+  if (trainSet.length === 0) throw new Error('train: no training clips');
   checkMaskWidths(o, maxLength, numMelBins);
   const L = model.config.num_labels;
   const problemType: ProblemType = run.multiLabel ? 'multi_label_classification' : 'single_label_classification';
-  const frameSize = maxLength * numMelBins;
-  for (const e of [...run.train, ...run.validation]) {
-    if (e.features.length !== frameSize) throw new Error(`train: a clip has ${e.features.length} feature values, expected ${maxLength} x ${numMelBins}`);
-    if (e.target.length !== L) throw new Error(`train: a target has ${e.target.length} labels, the model has ${L}`);
-  }
+  const check = exampleCheck(maxLength, numMelBins, L);
+  // in-memory clips are checked before the first step; a source's, as each is loaded
+  for (const set of [run.train, run.validation]) if (Array.isArray(set)) (set as readonly Example[]).forEach(check);
   if (o.mixupAlpha > 0 && !run.featurize) throw new Error('train: mixup needs waveforms and a featurizer');
   const saveSteps = o.saveSteps ?? 0;
   if (!(Number.isInteger(saveSteps) && saveSteps >= 0)) throw new Error(`train: saveSteps must be 0 (off) or a positive integer, got ${saveSteps}`);
@@ -222,7 +270,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     startEpoch = r.epoch;
     history.push(...r.history);
   }
-  const perEpoch = stepsPerEpoch(run.train.length, o);
+  const perEpoch = stepsPerEpoch(trainSet.length, o);
   const batcher = new Batcher<number>({ maxBatch: o.batchSize, maxLength, numMelBins });
   const totalSteps = perEpoch * o.epochs;
 
@@ -234,7 +282,7 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     // main RNG goes on from where the checkpoint left it (augmentation and mixup of the batches to come)
     const at = epoch === startEpoch ? run.resume?.position : undefined;
     const epochRng = at ? at.epochRng : rng.state;
-    const order = epochOrder(run.train.map((e) => e.labelIds), L, o.balanced, at ? new Rng(at.epochRng) : rng);
+    const order = epochOrder(Array.from({ length: trainSet.length }, (_, i) => trainSet.labelIds(i)), L, o.balanced, at ? new Rng(at.epochRng) : rng);
     const nBatches = Math.ceil(order.length / o.batchSize);
     if (at && !(Number.isInteger(at.batch) && at.batch > 0 && at.batch < nBatches)) {
       throw new Error(`train: the checkpoint was taken at batch ${at.batch} of epoch ${epoch + 1}, which has ${nBatches} batches with this data and batch size`);
@@ -246,17 +294,22 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     const t0 = now();
     let acc: Map<string, Float32Tensor> | undefined;
     let accCount = 0;
+    // each batch's clips are asked for before the batch ahead of it runs (its order is known; no RNG is drawn
+    // for it): a source's reads proceed meanwhile, and its CPU work wherever the source runs it
+    const batchAt = (bi: number) => order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
+    let nextBatch: Promise<Example[]> | undefined = loadBatch(trainSet, batchAt(at?.batch ?? 0), check);
     for (let bi = at?.batch ?? 0; bi < nBatches; bi++) {
-      const idx = order.slice(bi * o.batchSize, (bi + 1) * o.batchSize);
-      const B = idx.length;
+      const examples: Example[] = await nextBatch!;
+      nextBatch = bi + 1 < nBatches ? loadBatch(trainSet, batchAt(bi + 1), check) : undefined;
+      const B = examples.length;
       const target = new Float32Array(B * L);
       const mix = o.mixupAlpha > 0 && rng.uniform() < o.mixupProb;
       for (let k = 0; k < B; k++) {
-        const ex = run.train[idx[k]!]!;
+        const ex = examples[k]!;
         let raw = ex.features;
         let tgt = ex.target;
         if (mix) {
-          const other = run.train[rng.int(run.train.length)]!;
+          const other = (await loadBatch(trainSet, [rng.int(trainSet.length)], check))[0]!;
           const lambda = rng.beta(o.mixupAlpha, o.mixupAlpha);
           raw = run.featurize!(mixWaveforms(ex.waveform!, other.waveform!, lambda));
           tgt = mixTargets(ex.target, other.target, lambda);
@@ -311,8 +364,8 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
     }
     progress.stop();
     const log: EpochLog = { epoch: epoch + 1, step, trainLoss: lossSum / lossCount };
-    if (run.validation.length > 0) {
-      log.validation = await evaluate(model, run.validation, run.multiLabel, norm, o.batchSize);
+    if (validationSet.length > 0) {
+      log.validation = await evaluate(model, validationSet, run.multiLabel, norm, o.batchSize);
       progress.log(`epoch ${epoch + 1}: train loss ${log.trainLoss.toFixed(4)}, ${formatEval(log.validation)}`);
     } else {
       progress.log(`epoch ${epoch + 1}: train loss ${log.trainLoss.toFixed(4)}`);
@@ -367,24 +420,35 @@ export function formatEval(r: EvalResult): string {
   return parts.join(', ');
 }
 
-/** Loss and metrics of a labelled set (no augmentation); `model.predict` gives logits [B, num_labels]. */
+/**
+ * Loss and metrics of a labelled set (no augmentation); `model.predict` gives logits [B, num_labels].
+ * A batch at a time (the next one loaded while one runs): only the scores and targets of the whole set are held.
+ */
 export async function evaluate(
   model: Pick<Trainable, 'config' | 'predict'>,
-  examples: Example[],
+  examples: readonly Example[] | ExampleSource,
   multiLabel: boolean,
   features: FeatureSpec,
   batchSize: number,
 ): Promise<EvalResult> {
   const L = model.config.num_labels;
-  const n = examples.length;
+  const set = asSource(examples);
+  const n = set.length;
   const batcher = new Batcher<number>({ maxBatch: batchSize, ...features.input });
-  const rows = examples.map((e, i) => batcher.add(i, normalise(e.features, features.normalize)));
-  while (batcher.pending > 0) await batcher.runNext((x) => model.predict(x));
+  const check = exampleCheck(features.input.maxLength, features.input.numMelBins, L, 'evaluate');
   const scores = new Float32Array(n * L);
   const targets = new Float32Array(n * L);
-  for (let i = 0; i < n; i++) {
-    scores.set(await rows[i]!, i * L);
-    targets.set(examples[i]!.target, i * L);
+  const batchAt = (start: number) => Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k);
+  let next = n > 0 ? loadBatch(set, batchAt(0), check) : undefined;
+  for (let start = 0; start < n; start += batchSize) {
+    const batch = await next!;
+    next = start + batchSize < n ? loadBatch(set, batchAt(start + batchSize), check) : undefined;
+    const rows = batch.map((e, k) => batcher.add(start + k, normalise(e.features, features.normalize)));
+    await batcher.runNext((x) => model.predict(x));
+    for (let k = 0; k < batch.length; k++) {
+      scores.set(await rows[k]!, (start + k) * L);
+      targets.set(batch[k]!.target, (start + k) * L);
+    }
   }
   // the loss the training graph computes (HF's, by problem type), evaluated in float64 over the whole set
   const problemType: ProblemType = multiLabel ? 'multi_label_classification' : 'single_label_classification';
@@ -394,6 +458,6 @@ export async function evaluate(
     const m = multiLabelMetrics(scores, targets, L);
     return { loss, mAP: m.mAP, mAUC: m.mAUC, dPrime: m.dPrime, clips: n };
   }
-  const truth = examples.map((e) => e.labelIds[0] ?? -1);
+  const truth = Array.from({ length: n }, (_, i) => set.labelIds(i)[0] ?? -1);
   return { loss, accuracy: accuracy(scores, L, truth), clips: n };
 }

@@ -3,8 +3,7 @@
  * takes worker folders and single-process folders alike, and refuses to mix rows tagged differently.
  */
 import { readFile } from 'node:fs/promises';
-import { DEFAULT_MODEL_DIR } from '../../pipeline/audio-classification.js';
-import { readManifest, rowShapeOf, shapeDifferences, writeManifest, type RowShape, type TagManifest } from '../manifest.js';
+import { readManifest, rowShapeFor, rowShapeOf, shapeDifferences, writeManifest, type RowShape, type TagManifest } from '../manifest.js';
 import { readDoneFiles } from '../resume.js';
 import type { QueueTagOptions } from './jobs.js';
 
@@ -16,20 +15,7 @@ export async function packageVersion(): Promise<string> {
 
 /** The row shape of a queue's jobs, as tag.ts computes it for a single-process run. */
 export function queueRowShape(options: QueueTagOptions, labels: readonly string[], functionToApply: string): RowShape {
-  const t = options.tag;
-  return {
-    model: options.model ?? DEFAULT_MODEL_DIR,
-    dtype: options.dtype ?? 'fp32',
-    labels: [...labels],
-    function_to_apply: functionToApply,
-    top_k: t.topK === null ? 'all' : t.topK,
-    window: t.window ?? null,
-    hop: t.hop ?? null,
-    aggregate: t.aggregate,
-    all_scores: t.allScores,
-    timeline: t.timeline,
-    embeddings: t.embeddings,
-  };
+  return rowShapeFor({ ...options.tag, model: options.model, dtype: options.dtype }, labels, functionToApply);
 }
 
 /**
