@@ -31,6 +31,11 @@ export interface TrainingGraphOptions {
    * batched MatMul and one Softmax per layer in the backward pass.
    */
   recomputeAttention?: boolean;
+  /**
+   * The LayerNorm derivative reads the forward pass's Mean and InvStdDev outputs instead of recomputing them
+   * (default true; false is the older graph, kept to measure one against the other).
+   */
+  layerNormStats?: boolean;
 }
 
 /** `ASTTrainable.fromPretrained`'s options: the runtime's, the Hub revision, and a new head's labels. */
@@ -75,7 +80,13 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType, 
 /** `buildTrainingGraph` with the forward/backward boundary (the training profile attributes kernels by it). */
 export function buildTrainingGraphParts(config: ASTConfig, problemType: ProblemType, options: TrainingGraphOptions = {}): TrainingGraph {
   const g = new GraphBuilder('ASTForAudioClassification.train');
-  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true, geluKernel: true });
+  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), {
+    head: 'classification',
+    attention: 'plain',
+    weightsAsInputs: true,
+    geluKernel: true,
+    layerNormStats: options.layerNormStats ?? true,
+  });
   const logits = values.logits!;
   const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
   const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);
@@ -121,7 +132,8 @@ export class ASTTrainable implements Trainable {
     if (recomputeAttention !== undefined && typeof recomputeAttention !== 'boolean') {
       throw new Error(`ASTTrainable: recomputeAttention must be true or false, got ${JSON.stringify(recomputeAttention)}`);
     }
-    this.graphOptions = { recomputeAttention };
+    const { layerNormStats } = options;
+    this.graphOptions = { recomputeAttention, ...(layerNormStats !== undefined ? { layerNormStats } : {}) };
     this.runner = new Runner(options, 'ASTTrainable');
   }
 
