@@ -30,7 +30,6 @@ interface Kernel {
 
 let compiled: WebAssembly.Module | null | undefined; // undefined: not tried yet; null: unavailable
 let kernel: Kernel | undefined;
-let heap: Float32Array | undefined;
 
 function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
   const bin = atob(b64);
@@ -45,7 +44,18 @@ function base64Bytes(b64: string): Uint8Array<ArrayBuffer> {
  */
 const CHUNK = 8192;
 
-function loadKernel(): { k: Kernel; at: number } | undefined {
+/** The kernel's four chunk buffers as byte offsets and as views, with views of each length used so far. */
+interface Layout {
+  k: Kernel;
+  at: readonly [number, number, number, number];
+  heap: Float32Array;
+  /** [p, g, m, v] views of the first n floats of each buffer, by n (a model has a few distinct tensor sizes). */
+  views: Map<number, readonly [Float32Array, Float32Array, Float32Array, Float32Array]>;
+}
+let layout: Layout | undefined;
+
+function loadLayout(): Layout | undefined {
+  if (layout) return layout;
   if (compiled === undefined) {
     try {
       compiled = new WebAssembly.Module(base64Bytes(ADAMW_WASM_BASE64));
@@ -55,33 +65,50 @@ function loadKernel(): { k: Kernel; at: number } | undefined {
   }
   if (!compiled) return undefined;
   kernel ??= new WebAssembly.Instance(compiled, {}).exports as unknown as Kernel;
-  const at = (kernel.heapBase() + 63) & ~63;
-  const top = at + 4 * 4 * CHUNK;
+  const base = (kernel.heapBase() + 63) & ~63;
+  const top = base + 4 * 4 * CHUNK;
   const have = kernel.memory.buffer.byteLength;
   if (top > have) kernel.memory.grow(Math.ceil((top - have) / 65536));
-  if (!heap || heap.buffer !== kernel.memory.buffer) heap = new Float32Array(kernel.memory.buffer);
-  return { k: kernel, at };
+  // the memory never grows after this, so the views below stay attached
+  const at = [0, 1, 2, 3].map((i) => base + 4 * CHUNK * i) as unknown as Layout['at'];
+  layout = { k: kernel, at, heap: new Float32Array(kernel.memory.buffer), views: new Map() };
+  return layout;
+}
+
+function viewsOf(l: Layout, n: number): readonly [Float32Array, Float32Array, Float32Array, Float32Array] {
+  let v = l.views.get(n);
+  if (!v) {
+    v = l.at.map((a) => l.heap.subarray(a >> 2, (a >> 2) + n)) as unknown as [Float32Array, Float32Array, Float32Array, Float32Array];
+    l.views.set(n, v);
+  }
+  return v;
 }
 
 /** One update of p (with its gradient g and moments m, v) in place; false when the kernel is unavailable (nothing written). */
 export function adamwWasm(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamWScalars): boolean {
   if (!adamwWasmSettings.enabled) return false;
-  const loaded = loadKernel();
-  if (!loaded) return false;
-  const { k, at } = loaded;
-  const h = heap!;
-  const [pAt, gAt, mAt, vAt] = [0, 1, 2, 3].map((i) => at + 4 * CHUNK * i) as [number, number, number, number];
+  const l = loadLayout();
+  if (!l) return false;
+  const { k, at, heap } = l;
+  const whole = p.length <= CHUNK;
   for (let i0 = 0; i0 < p.length; i0 += CHUNK) {
     const n = Math.min(CHUNK, p.length - i0);
-    const i1 = i0 + n;
-    h.set(p.subarray(i0, i1), pAt >> 2);
-    h.set(g.subarray(i0, i1), gAt >> 2);
-    h.set(m.subarray(i0, i1), mAt >> 2);
-    h.set(v.subarray(i0, i1), vAt >> 2);
-    k.adamw(pAt, gAt, mAt, vAt, n, s.decay, s.b1, s.b2, s.c1, s.c2, s.bc2, s.eps, s.negStep);
-    p.set(h.subarray(pAt >> 2, (pAt >> 2) + n), i0);
-    m.set(h.subarray(mAt >> 2, (mAt >> 2) + n), i0);
-    v.set(h.subarray(vAt >> 2, (vAt >> 2) + n), i0);
+    const [pv, , mv, vv] = viewsOf(l, n);
+    if (whole) {
+      heap.set(p, at[0] >> 2);
+      heap.set(g, at[1] >> 2);
+      heap.set(m, at[2] >> 2);
+      heap.set(v, at[3] >> 2);
+    } else {
+      heap.set(p.subarray(i0, i0 + n), at[0] >> 2);
+      heap.set(g.subarray(i0, i0 + n), at[1] >> 2);
+      heap.set(m.subarray(i0, i0 + n), at[2] >> 2);
+      heap.set(v.subarray(i0, i0 + n), at[3] >> 2);
+    }
+    k.adamw(at[0], at[1], at[2], at[3], n, s.decay, s.b1, s.b2, s.c1, s.c2, s.bc2, s.eps, s.negStep);
+    p.set(pv, i0);
+    m.set(mv, i0);
+    v.set(vv, i0);
   }
   return true;
 }
