@@ -182,6 +182,8 @@ export function unbroadcast<V>(g: GradGraph<V>, x: Ops<V>, d: V, from: readonly 
   for (let i = 0; i < from.length; i++) {
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
-  const summed = axes.length ? x.sum(d, axes, true) : d;
+  // only leading axes summed (a Linear's bias): without keepdims the sum has the target's shape already
+  const onlyLead = axes.every((i) => i < lead);
+  const summed = axes.length ? x.sum(d, axes, !onlyLead) : d;
   return x.reshapeLike(summed, target);
 }
