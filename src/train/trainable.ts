@@ -128,11 +128,10 @@ export class ASTTrainable implements Trainable {
         throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
       }
     }
-    const { recomputeAttention } = options;
-    if (recomputeAttention !== undefined && typeof recomputeAttention !== 'boolean') {
-      throw new Error(`ASTTrainable: recomputeAttention must be true or false, got ${JSON.stringify(recomputeAttention)}`);
+    const { recomputeAttention, layerNormStats } = options;
+    for (const [name, v] of [['recomputeAttention', recomputeAttention], ['layerNormStats', layerNormStats]] as const) {
+      if (v !== undefined && typeof v !== 'boolean') throw new Error(`ASTTrainable: ${name} must be true or false, got ${JSON.stringify(v)}`);
     }
-    const { layerNormStats } = options;
     this.graphOptions = { recomputeAttention, ...(layerNormStats !== undefined ? { layerNormStats } : {}) };
     this.runner = new Runner(options, 'ASTTrainable');
   }
@@ -145,7 +144,7 @@ export class ASTTrainable implements Trainable {
    */
   static async fromPretrained(source: string | FileSource, options: TrainableLoadOptions = {}): Promise<ASTTrainable> {
     const { runtime, rest } = splitRuntimeOptions(options);
-    const { revision, numLabels, id2label, label2id, problemType, seed, recomputeAttention } = rest;
+    const { revision, numLabels, id2label, label2id, problemType, seed, recomputeAttention, layerNormStats } = rest;
     if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels >= 1)) {
       throw new Error(`ASTTrainable.fromPretrained: numLabels must be a positive integer, got ${String(numLabels)}`);
     }
@@ -165,7 +164,7 @@ export class ASTTrainable implements Trainable {
     });
     // own copies: the optimiser writes into them, and the checkpoint's buffer may be the caller's bytes
     const weights = new Map([...loaded.weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
-    const model = new ASTTrainable(loaded.config, weights, { ...runtime, recomputeAttention });
+    const model = new ASTTrainable(loaded.config, weights, { ...runtime, recomputeAttention, layerNormStats });
     model.featureExtractor = loaded.extractor;
     model.notices = loaded.notices;
     return model;
