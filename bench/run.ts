@@ -20,7 +20,7 @@
  */
 import { benchFeatures } from './features.js';
 import { benchEngine } from './engine.js';
-import { benchTrain } from './train.js';
+import { benchTrain, fmtMsPerClip } from './train.js';
 import { parseDtypeList } from '../src/model/export.js';
 import { benchLowPrecision } from './engine-dtypes.js';
 import { benchServe } from './serve.js';
@@ -139,8 +139,8 @@ if (wanted('train') && args.includes('--profile')) {
   log('\n== train: one step (forward + backward + AdamW) per clip at batch 8 vs PyTorch ==');
   for (const r of await benchTrain({ log })) {
     summary.push(
-      `train     ${r.name} bs${r.batch}  ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
-        `  PyTorch ${r.torchMsPerClip?.toFixed(1) ?? (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}`,
+      `train     ${r.name} bs${r.batch}  ours ${fmtMsPerClip(r.oursMsPerClip)} ms/clip` +
+        `  PyTorch ${r.torchMsPerClip !== undefined ? fmtMsPerClip(r.torchMsPerClip) : (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}`,
     );
   }
 }

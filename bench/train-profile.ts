@@ -4,7 +4,7 @@
  * (loss included) or the backward pass by its node's index in the training graph (nodes are named `n<i>_<Op>`,
  * and the backward part starts at `forwardNodeCount`). Time outside ORT's kernels is measured around the
  * calls: feeding inputs and reading the gradients (computeGradients' wall time less ORT's `model_run`), ORT's
- * own overhead inside a run (`model_run` less the kernels), and the TypeScript AdamW update.
+ * own overhead inside a run (`model_run` less the kernels), and the AdamW update (WebAssembly SIMD).
  */
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -121,7 +121,7 @@ export async function profileTrainStep(
   log(row('backward kernels (ORT)', bwd));
   log(row('ORT overhead inside run (model_run - kernels)', kernels.modelRunMs - fwd - bwd));
   log(row('outside ORT: feeding inputs, reading outputs', outsideMs));
-  log(row('AdamW (TypeScript)', adamwMs));
+  log(row('AdamW (WebAssembly SIMD loop)', adamwMs));
   if (kernels.inferredMs > 0) log(`  (${kernels.inferredMs.toFixed(1)} ms of kernels from ORT-fused nodes attributed to the phase of the kernel before)`);
   for (const phase of ['forward', 'backward'] as const) {
     log(`  ${phase} by op type:`);

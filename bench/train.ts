@@ -39,6 +39,9 @@ export interface TrainBenchResult {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** ms per clip with 2 decimals below 10 ms (the tiny config's ~1 ms needs them), 1 above. */
+export const fmtMsPerClip = (ms: number): string => ms.toFixed(ms < 10 ? 2 : 1);
+
 /** Our model with random weights and a batch, ready to time one training step. */
 async function oursRunner(c: TrainBenchCase, threads?: number): Promise<{ step: () => Promise<void>; params: number; dispose: () => Promise<void> }> {
   const config = ASTConfig.fromJSON({ ...c.config, id2label: Object.fromEntries(Array.from({ length: c.config.num_labels as number }, (_, i) => [String(i), `l${i}`])) }, c.name);
@@ -153,8 +156,8 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
     } else r.torchNote = torch;
     results.push(r);
     log(
-      `${c.name}, batch ${c.batch}: ours ${r.oursMsPerClip.toFixed(1)} ms/clip` +
-        (r.torchMsPerClip !== undefined ? `, PyTorch ${r.torchMsPerClip.toFixed(1)} ms/clip, ratio ${r.ratio!.toFixed(2)}x` : ` (PyTorch: ${r.torchNote})`),
+      `${c.name}, batch ${c.batch}: ours ${fmtMsPerClip(r.oursMsPerClip)} ms/clip` +
+        (r.torchMsPerClip !== undefined ? `, PyTorch ${fmtMsPerClip(r.torchMsPerClip)} ms/clip, ratio ${r.ratio!.toFixed(2)}x` : ` (PyTorch: ${r.torchNote})`),
     );
   }
   return results;

@@ -1,5 +1,5 @@
-// Compiles assembly/fbank.ts and assembly/quant.ts (AssemblyScript) to WebAssembly and writes each, base64, into
-// src/audio/fbank-wasm.generated.ts and src/model/quant-wasm.generated.ts, which are committed: `npm run build` needs no AssemblyScript.
+// Compiles assembly/fbank.ts, assembly/quant.ts and assembly/adamw.ts (AssemblyScript) to WebAssembly and writes each,
+// base64, into src/audio/fbank-wasm.generated.ts, src/model/quant-wasm.generated.ts and src/train/adamw-wasm.generated.ts, which are committed: `npm run build` needs no AssemblyScript.
 //   npm run build:wasm
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, renameSync } from 'node:fs';
@@ -14,6 +14,7 @@ try {
   const kernels = [
     ['assembly/fbank.ts', 'src/audio/fbank-wasm.generated.ts', 'FBANK_WASM_BASE64'],
     ['assembly/quant.ts', 'src/model/quant-wasm.generated.ts', 'QUANT_WASM_BASE64'],
+    ['assembly/adamw.ts', 'src/train/adamw-wasm.generated.ts', 'ADAMW_WASM_BASE64'],
   ];
   for (const [src, dst, name] of kernels) {
     const wasm = join(dir, 'kernel.wasm');

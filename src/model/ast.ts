@@ -55,6 +55,8 @@ export interface ASTGraphOptions {
    * backward pass: there the kernel saves four passes over [B*T, intermediate] per layer and two such activations.
    */
   geluKernel?: boolean;
+  /** LayerNormalization nodes also output their Mean and InvStdDev, which the LayerNorm derivative rule reads (training). */
+  layerNormStats?: boolean;
 }
 
 /** q8 weights prepared at load, one entry per int8 GEMM, quantised with alpha 1 (see `int8Weights`), in slabs (quant.ts `slabInt8Alloc`). */
@@ -140,6 +142,7 @@ interface EncoderLinears {
   int8?: Int8Lookup;
   fuseQkv: boolean;
   geluKernel: boolean;
+  layerNormStats: boolean;
 }
 
 /** One encoder Linear by name: q8 when the weights are prepared as int8, else fp32. */
@@ -206,11 +209,11 @@ function layer(
   const pre = `encoder.layer.${i}.`;
   const epsilon = config.layer_norm_eps;
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
-  const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon });
+  const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon, stats: lin.layerNormStats });
   const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
   const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
   const x1 = g.add(dense(g, lin, p, att.out, named('attention.output.dense')), x);
-  const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon });
+  const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon, stats: lin.layerNormStats });
   const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act, lin.geluKernel); // [B*T, I]
   const out = g.add(dense(g, lin, p, inter, named('output.dense')), x1); // [B*T, H]
   return { out, probs: att.probs };
@@ -236,6 +239,7 @@ export function buildAST(
     int8: options.dtype === 'q8' ? (parts) => int8!(parts.map((pt) => ({ ...pt, weight: base + pt.weight, bias: prefixed(pt.bias) }))) : undefined,
     fuseQkv: options.fuseQkv ?? true,
     geluKernel: options.geluKernel ?? false,
+    layerNormStats: options.layerNormStats ?? false,
   };
   const H = config.hidden_size;
   const T = config.sequenceLength;
@@ -252,12 +256,12 @@ export function buildAST(
     if (r.probs) attentions.push(r.probs);
   }
   const epsilon = config.layer_norm_eps;
-  const lastHiddenState = seq(g.layerNorm(h, p('layernorm.weight'), p('layernorm.bias'), { epsilon })); // [B, T, H]
+  const lastHiddenState = seq(g.layerNorm(h, p('layernorm.weight'), p('layernorm.bias'), { epsilon, stats: lin.layerNormStats })); // [B, T, H]
   const first2 = g.slice(lastHiddenState, [0], [2], [1]); // [B, 2, H]
   const poolerOutput = g.reduceMean(first2, [1], { keepdims: false }); // [B, H]
   let logits: Value | undefined;
   if (options.head === 'classification') {
-    const ln = g.layerNorm(poolerOutput, param('classifier.layernorm.weight'), param('classifier.layernorm.bias'), { epsilon });
+    const ln = g.layerNorm(poolerOutput, param('classifier.layernorm.weight'), param('classifier.layernorm.bias'), { epsilon, stats: lin.layerNormStats });
     logits = g.linear(ln, param('classifier.dense.weight'), param('classifier.dense.bias')); // [B, num_labels]
   }
   return { logits, poolerOutput, lastHiddenState, hiddenStates, attentions };

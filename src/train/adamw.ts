@@ -1,12 +1,18 @@
 /**
- * AdamW with torch.optim.AdamW's semantics (torch 1.13, single-tensor path):
- *   p *= 1 - lr * weight_decay                      (decoupled weight decay, before the moments)
- *   m = beta1 * m + (1 - beta1) * g
- *   v = beta2 * v + (1 - beta2) * g * g
- *   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+ * AdamW with torch.optim.AdamW's semantics (torch 1.13, single-tensor path), in torch's float32 operations:
+ *   p = p * (1 - lr * weight_decay)                          (decoupled weight decay, before the moments)
+ *   m = m * beta1 + g * (1 - beta1)
+ *   v = v * beta2 + ((1 - beta2) * g) * g                    (addcmul: value * t1 * t2)
+ *   p = p + (-step_size * m) / (sqrt(v) / sqrt(1 - beta2^t) + eps)   (addcdiv: self + value * t1 / t2)
+ * with step_size = lr / (1 - beta1^t) and every scalar cast to float32 as torch casts a Python float for a
+ * float32 tensor; each operation is one correctly rounded float32 operation (torch's `add_(g, alpha)` is a
+ * fused multiply-add on AVX CPUs, which neither WebAssembly nor JavaScript has: it may differ by one rounding).
+ * The loop runs in WebAssembly SIMD (adamw-wasm.ts), or in JavaScript with Math.fround where WebAssembly is
+ * unavailable: the same bits either way.
  * State (moments, step) lives in float32 like torch's, and is what a checkpoint saves for --resume.
  */
 import type { Float32Tensor } from '../tensor.js';
+import { adamwWasm, type AdamWScalars } from './adamw-wasm.js';
 
 export interface AdamWOptions {
   lr?: number;
@@ -53,12 +59,16 @@ export class AdamW {
     st.step += 1;
     const t = st.step;
     const bc1 = 1 - Math.pow(this.beta1, t);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(this.beta2, t));
-    const stepSize = lr / bc1;
-    const b1 = Math.fround(this.beta1);
-    const b2 = Math.fround(this.beta2);
-    const c1 = Math.fround(1 - this.beta1);
-    const c2 = Math.fround(1 - this.beta2);
+    const f = Math.fround;
+    const base: Omit<AdamWScalars, 'decay'> = {
+      b1: f(this.beta1),
+      b2: f(this.beta2),
+      c1: f(1 - this.beta1),
+      c2: f(1 - this.beta2),
+      bc2: f(Math.sqrt(1 - Math.pow(this.beta2, t))),
+      eps: f(this.eps),
+      negStep: f(-lr / bc1),
+    };
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
@@ -74,20 +84,25 @@ export class AdamW {
         st.expAvgSq.set(name, v);
       }
       const wd = this.noDecay(name) ? 0 : this.weightDecay;
-      const decay = Math.fround(1 - lr * wd);
-      const pd = p.data;
-      const gd = g.data;
-      for (let i = 0; i < pd.length; i++) {
-        const gi = gd[i]!;
-        const pi = Math.fround(pd[i]! * decay);
-        const mi = Math.fround(Math.fround(m[i]! * b1) + Math.fround(gi * c1));
-        const vi = Math.fround(Math.fround(v[i]! * b2) + Math.fround(Math.fround(gi * gi) * c2));
-        m[i] = mi;
-        v[i] = vi;
-        const denom = Math.fround(Math.fround(Math.sqrt(vi) / bc2Sqrt) + this.eps);
-        pd[i] = pi - stepSize * (mi / denom);
-      }
+      const s: AdamWScalars = { ...base, decay: f(1 - lr * wd) };
+      if (!adamwWasm(p.data, g.data, m, v, s)) adamwLoop(p.data, g.data, m, v, s);
     }
+  }
+}
+
+/** The update in JavaScript: each float32 operation of the WebAssembly kernel as Math.fround of the float64 one (the same bits). */
+function adamwLoop(pd: Float32Array, gd: Float32Array, m: Float32Array, v: Float32Array, s: AdamWScalars): void {
+  const f = Math.fround;
+  const { decay, b1, b2, c1, c2, bc2, eps, negStep } = s;
+  for (let i = 0; i < pd.length; i++) {
+    const gi = gd[i]!;
+    const pi = f(pd[i]! * decay);
+    const mi = f(f(m[i]! * b1) + f(gi * c1));
+    const vi = f(f(v[i]! * b2) + f(f(c2 * gi) * gi));
+    m[i] = mi;
+    v[i] = vi;
+    const denom = f(f(f(Math.sqrt(vi)) / bc2) + eps);
+    pd[i] = f(pi + f(f(negStep * mi) / denom));
   }
 }
 

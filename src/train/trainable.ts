@@ -31,6 +31,11 @@ export interface TrainingGraphOptions {
    * batched MatMul and one Softmax per layer in the backward pass.
    */
   recomputeAttention?: boolean;
+  /**
+   * The LayerNorm derivative reads the forward pass's Mean and InvStdDev outputs instead of recomputing them
+   * (default true; false is the older graph, kept to measure one against the other).
+   */
+  layerNormStats?: boolean;
 }
 
 /** `ASTTrainable.fromPretrained`'s options: the runtime's, the Hub revision, and a new head's labels. */
@@ -75,7 +80,13 @@ export function buildTrainingGraph(config: ASTConfig, problemType: ProblemType, 
 /** `buildTrainingGraph` with the forward/backward boundary (the training profile attributes kernels by it). */
 export function buildTrainingGraphParts(config: ASTConfig, problemType: ProblemType, options: TrainingGraphOptions = {}): TrainingGraph {
   const g = new GraphBuilder('ASTForAudioClassification.train');
-  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), { head: 'classification', attention: 'plain', weightsAsInputs: true, geluKernel: true });
+  const { values, params } = emitForwardGraph(g, config, parameterInputs(config), {
+    head: 'classification',
+    attention: 'plain',
+    weightsAsInputs: true,
+    geluKernel: true,
+    layerNormStats: options.layerNormStats ?? true,
+  });
   const logits = values.logits!;
   const targets = g.input('loss_targets', 'float32', ['batch', config.num_labels]);
   const weights = g.input('loss_weights', 'float32', ['batch', config.num_labels]);
@@ -117,11 +128,11 @@ export class ASTTrainable implements Trainable {
         throw new Error(`weights: ${spec.name} has shape [${w.dims.join(', ')}], expected [${spec.shape.join(', ')}]`);
       }
     }
-    const { recomputeAttention } = options;
-    if (recomputeAttention !== undefined && typeof recomputeAttention !== 'boolean') {
-      throw new Error(`ASTTrainable: recomputeAttention must be true or false, got ${JSON.stringify(recomputeAttention)}`);
+    const { recomputeAttention, layerNormStats } = options;
+    for (const [name, v] of [['recomputeAttention', recomputeAttention], ['layerNormStats', layerNormStats]] as const) {
+      if (v !== undefined && typeof v !== 'boolean') throw new Error(`ASTTrainable: ${name} must be true or false, got ${JSON.stringify(v)}`);
     }
-    this.graphOptions = { recomputeAttention };
+    this.graphOptions = { recomputeAttention, ...(layerNormStats !== undefined ? { layerNormStats } : {}) };
     this.runner = new Runner(options, 'ASTTrainable');
   }
 
@@ -133,7 +144,7 @@ export class ASTTrainable implements Trainable {
    */
   static async fromPretrained(source: string | FileSource, options: TrainableLoadOptions = {}): Promise<ASTTrainable> {
     const { runtime, rest } = splitRuntimeOptions(options);
-    const { revision, numLabels, id2label, label2id, problemType, seed, recomputeAttention } = rest;
+    const { revision, numLabels, id2label, label2id, problemType, seed, recomputeAttention, layerNormStats } = rest;
     if (numLabels !== undefined && !(Number.isInteger(numLabels) && numLabels >= 1)) {
       throw new Error(`ASTTrainable.fromPretrained: numLabels must be a positive integer, got ${String(numLabels)}`);
     }
@@ -153,7 +164,7 @@ export class ASTTrainable implements Trainable {
     });
     // own copies: the optimiser writes into them, and the checkpoint's buffer may be the caller's bytes
     const weights = new Map([...loaded.weights].map(([k, t]) => [k, { ...t, data: Float32Array.from(t.data) }]));
-    const model = new ASTTrainable(loaded.config, weights, { ...runtime, recomputeAttention });
+    const model = new ASTTrainable(loaded.config, weights, { ...runtime, recomputeAttention, layerNormStats });
     model.featureExtractor = loaded.extractor;
     model.notices = loaded.notices;
     return model;

@@ -330,7 +330,10 @@ export async function train(run: TrainRun): Promise<{ state: TrainerState; final
       lossCount += B;
       // HF divides each micro-batch loss by the accumulation steps: gradients are averaged
       const scale = 1 / o.gradientAccumulationSteps;
-      if (!acc) {
+      if (!acc && scale === 1) {
+        // no accumulation: the step's own gradient buffers are the sum (g * 1 is g, bit for bit), not a copy of them
+        acc = out.grads;
+      } else if (!acc) {
         acc = new Map();
         for (const [k, g] of out.grads) {
           const d = new Float32Array(g.data.length);

@@ -67,6 +67,18 @@ const cases: Case[] = [
   { name: 'Softmax (last axis)', inputs: { a: [2, 5] }, nodes: [node('Softmax', ['a'], ['y'], [['axis', int(-1)]])], output: 'y' },
   { name: 'LogSoftmax', inputs: { a: [2, 5] }, nodes: [node('LogSoftmax', ['a'], ['y'], [['axis', int(-1)]])], output: 'y' },
   { name: 'LayerNormalization', inputs: { a: [2, 3, 6], g: [6], b: [6] }, nodes: [node('LayerNormalization', ['a', 'g', 'b'], ['y'], [['axis', int(-1)], ['epsilon', flt(1e-5)]])], output: 'y' },
+  {
+    name: 'LayerNormalization with its Mean and InvStdDev outputs (the rule reads them: the training graph)',
+    inputs: { a: [2, 3, 6], g: [6], b: [6] },
+    nodes: [node('LayerNormalization', ['a', 'g', 'b'], ['y', 'mean', 'invstd'], [['axis', int(-1)], ['epsilon', flt(1e-5)]])],
+    output: 'y',
+  },
+  {
+    name: 'LayerNormalization over the last two axes, with Mean and InvStdDev',
+    inputs: { a: [2, 3, 4], g: [3, 4] },
+    nodes: [node('LayerNormalization', ['a', 'g'], ['y', 'mean', 'invstd'], [['axis', int(1)], ['epsilon', flt(1e-5)]])],
+    output: 'y',
+  },
   { name: 'Where', inputs: { a: [5], b: [5] }, consts: [{ name: 'c', dtype: 'bool', dims: [5], data: new Uint8Array([1, 0, 1, 1, 0]) }], nodes: [node('Where', ['c', 'a', 'b'], ['y'])], output: 'y' },
   { name: 'Conv (patch embedding: overlapping stride)', inputs: { w: [3, 1, 3, 3], b: [3] }, consts: [], nodes: [node('Conv', ['x', 'w', 'b'], ['y'], [['strides', ints([2, 2])], ['kernel_shape', ints([3, 3])]])], output: 'y' },
 ];

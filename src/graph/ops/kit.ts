@@ -139,7 +139,27 @@ export class Ops<V> {
     return this.transpose(a, perm);
   };
   shapeOf = (a: V): V => this.one('Shape', [a]);
-  reshapeLike = (a: V, like: V): V => this.one('Reshape', [a, this.shapeOf(like)]);
+  /**
+   * `a` reshaped to `like`'s shape (same element count). When that shape is static (at most one symbolic dim,
+   * written -1) the target is a constant, and when `a` already has it no node is emitted: a Shape node per
+   * reshape is a kernel call per step that a small model's step notices.
+   */
+  reshapeLike = (a: V, like: V): V => {
+    const to = this.dimsOf(like);
+    if (to) {
+      const from = this.dimsOf(a);
+      if (from && from.length === to.length && to.every((d, i) => typeof d === 'number' && d === from[i])) return a;
+      if (to.filter((d) => typeof d !== 'number').length <= 1) return this.reshape(a, to.map((d) => (typeof d === 'number' ? d : -1)));
+    }
+    return this.one('Reshape', [a, this.shapeOf(like)]);
+  };
+  private dimsOf(v: V): readonly Dim[] | undefined {
+    try {
+      return this.g.shape(v);
+    } catch {
+      return undefined;
+    }
+  }
   reshape = (a: V, dims: number[]): V => this.one('Reshape', [a, this.g.constI64(dims, [dims.length])]);
   unsqueeze = (a: V, axes: number[]): V => this.one('Unsqueeze', [a, this.g.constI64(axes, [axes.length])]);
   pad = (a: V, pads: number[]): V => this.one('Pad', [a, this.g.constI64(pads, [pads.length])], { mode: 'constant' });
@@ -162,6 +182,8 @@ export function unbroadcast<V>(g: GradGraph<V>, x: Ops<V>, d: V, from: readonly 
   for (let i = 0; i < from.length; i++) {
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
-  const summed = axes.length ? x.sum(d, axes, true) : d;
+  // only leading axes summed (a Linear's bias): without keepdims the sum has the target's shape already
+  const onlyLead = axes.every((i) => i < lead);
+  const summed = axes.length ? x.sum(d, axes, !onlyLead) : d;
   return x.reshapeLike(summed, target);
 }

@@ -22,9 +22,17 @@ export const NN_OPS: OpTable = {
   Softmax: { shape: sameShape, vjp: alongAxis((x, y, dy, axis) => x.mul(y, x.sub(dy, x.sum(x.mul(dy, y), [axis], true)))) },
   // dx = dy − softmax ⊙ Σ_axis dy
   LogSoftmax: { shape: sameShape, vjp: alongAxis((x, y, dy, axis) => x.sub(dy, x.mul(x.exp(y), x.sum(dy, [axis], true)))) },
-  /** LayerNormalization over the last axes from `axis`: the usual three-term rule, statistics recomputed. */
+  /**
+   * LayerNormalization over the last axes from `axis`: the usual three-term rule. With the optional Mean and
+   * InvStdDev outputs (`layerNorm(…, { stats: true })`, as the training graph emits it) the rule reads the
+   * forward pass's statistics, [outer…, 1…]; without them it recomputes them (four passes over x more).
+   */
   LayerNormalization: {
-    shape: sameShape,
+    shape: (c) => {
+      const axis = normAxis(attrNum(c, 'axis', -1), c.x.length);
+      const stats = c.x.map((d, i) => (i < axis ? d : 1));
+      return [[...c.x], ...Array.from({ length: c.numOutputs - 1 }, () => [...stats])];
+    },
     floatAttrs: ['epsilon'],
     vjp: (g, n, [dy], x, w) => {
       if (!dy) return [];
@@ -34,10 +42,16 @@ export const NN_OPS: OpTable = {
       const eps = attrNum(n, 'epsilon', 1e-5);
       const normAxes = Array.from({ length: rank - axis }, (_, i) => axis + i);
       const outerAxes = Array.from({ length: axis }, (_, i) => i);
-      const mu = x.mean(a, normAxes, true);
-      const xc = x.sub(a, mu);
-      const rstd = x.div(x.scalar(1), x.sqrt(x.add(x.mean(x.mul(xc, xc), normAxes, true), x.scalar(eps))));
-      const xhat = x.mul(xc, rstd);
+      let xhat: ReturnType<typeof x.mul>;
+      let rstd: ReturnType<typeof x.mul>;
+      if (n.outputs.length >= 3) {
+        rstd = n.outputs[2]!;
+        xhat = x.mul(x.sub(a, n.outputs[1]!), rstd);
+      } else {
+        const xc = x.sub(a, x.mean(a, normAxes, true));
+        rstd = x.div(x.scalar(1), x.sqrt(x.add(x.mean(x.mul(xc, xc), normAxes, true), x.scalar(eps))));
+        xhat = x.mul(xc, rstd);
+      }
       const dxhat = x.mul(dy, gamma);
       // dx = rstd ⊙ (dxhat − mean(dxhat) − xhat ⊙ mean(dxhat ⊙ xhat))
       const dx = !w[0] ? undefined : x.mul(rstd, x.sub(x.sub(dxhat, x.mean(dxhat, normAxes, true)), x.mul(xhat, x.mean(x.mul(dxhat, xhat), normAxes, true))));
@@ -120,6 +134,11 @@ export interface LayerNormOptions {
   /** First normalised axis (default -1: the last). */
   axis?: number;
   epsilon: number;
+  /**
+   * Also emit the node's Mean and InvStdDev outputs, which the derivative rule then reads instead of
+   * recomputing them (the training graph); inference leaves them off.
+   */
+  stats?: boolean;
 }
 
 export interface ConvOptions {
@@ -142,7 +161,7 @@ export const nnBuilders = {
   },
   /** (x − mean) / sqrt(var + epsilon) · weight + bias over the axes from `axis`. */
   layerNorm(this: OpEmitter, x: Value, weight: Value, bias: Value | null, o: LayerNormOptions): Value {
-    return this.op1('LayerNormalization', bias ? [x, weight, bias] : [x, weight], { axis: o.axis ?? -1, epsilon: o.epsilon });
+    return this.op('LayerNormalization', bias ? [x, weight, bias] : [x, weight], { axis: o.axis ?? -1, epsilon: o.epsilon }, o.stats ? 3 : 1)[0]!;
   },
   /** 2-D convolution, no padding, group 1. */
   conv(this: OpEmitter, x: Value, weight: Value, bias: Value | null, o: ConvOptions): Value {
