@@ -1,0 +1,125 @@
+/**
+ * Where a model's load time goes, stage by stage, in a fresh process per load (what `fromPretrained` does, spelt
+ * out so each stage can be timed): read the checkpoint file, parse safetensors + map names (loadWeights), quantise
+ * (q8), build the ONNX graph, serialise it (encodeWithExternalData), ONNX Runtime's session creation. Wall and
+ * CPU time (process.cpuUsage: all threads, so ORT's pool counts too) per stage; CPU time is the figure to read on a
+ * loaded machine. The same load end to end through `fromPretrained` is `bench/engine.ts`'s `measureLoad`.
+ *
+ *   node --import tsx bench/load-stages.ts [--dtype fp32,q8,q8-whole] [--runs 3] [--dir CHECKPOINT] [--opt all|extended|basic|disabled]
+ *
+ * Runs alternate between the dtypes (fp32, q8, fp32, q8, ...), each in its own process; medians are printed.
+ */
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import '../src/node/index.js';
+import { resolveSource } from '../src/io/files.js';
+import { readCheckpoint } from '../src/io/checkpoint.js';
+import { ASTConfig } from '../src/model/config.js';
+import { loadWeights } from '../src/model/weights.js';
+import { buildInferenceGraph, isQ8LinearWeight, quantizeDeferred, type Int8Prepared } from '../src/model/ast.js';
+import { loadPretrained } from '../src/model/pretrained.js';
+import type { Float32Tensor } from '../src/tensor.js';
+import { slabInt8Alloc } from '../src/model/quant.js';
+import { releaseQuantWasm } from '../src/model/quant-wasm.js';
+import { encodeWithExternalData } from '../src/graph/builder.js';
+import { OrtSession } from '../src/runtime/session.js';
+import type { GraphOptimizationLevel } from '../src/runtime/options.js';
+import { NO_SPINNING, cpuModel } from './engine.js';
+
+const DEFAULT_DIR = '/work/main/.bench/engine/ast-base';
+type Dtype = 'fp32' | 'q8';
+type Variant = Dtype | 'q8-whole';
+
+interface Stage {
+  name: string;
+  ms: number;
+  cpuMs: number;
+}
+
+async function child(dir: string, dtype: Dtype, opt: GraphOptimizationLevel, whole: boolean): Promise<void> {
+  const stages: Stage[] = [];
+  const stage = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const r = await f();
+    const c = process.cpuUsage(c0);
+    stages.push({ name, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1e3 });
+    return r;
+  };
+  const files = await resolveSource(dir);
+  const config = await ASTConfig.fromPretrained(files);
+  let tensors: Map<string, Float32Tensor>;
+  let int8: Int8Prepared = { linears: new Map(), alloc: slabInt8Alloc() };
+  if (dtype === 'q8' && !whole) {
+    // what fromPretrained does for q8: the Linears' weights stay in the file, read group by group while quantising
+    const loaded = await stage('read rest + parse + names', () => loadPretrained(files, { head: 'classification', preprocessor: 'optional', defer: isQ8LinearWeight }));
+    tensors = loaded.weights;
+    if (loaded.deferred) int8 = await stage('read + quantise Linears', () => quantizeDeferred(config, 'classification', loaded.deferred!, loaded.weights));
+  } else {
+    const bytes = await stage('read file', () => files.read('model.safetensors'));
+    tensors = await stage('parse + names', async () => {
+      // the bytes already read, handed over (readCheckpoint asks for the file by name)
+      const r = await readCheckpoint({ description: files.description, describe: (n) => files.describe(n), exists: (n) => files.exists(n), read: async () => bytes });
+      return loadWeights(config, r.tensors, 'classification', dir).weights;
+    });
+  }
+  const options = { head: 'classification' as const, attention: 'fused' as const, dtype, weightsAsInputs: dtype === 'fp32', int8Prepared: int8 };
+  if (dtype === 'q8') {
+    await stage(whole ? 'quantise (throwaway build)' : 'build (remaining q8 prep)', () => {
+      buildInferenceGraph(config, tensors, options);
+      releaseQuantWasm();
+    });
+  }
+  const g = await stage('build graph', () => buildInferenceGraph(config, tensors, options).toModel());
+  const encoded = await stage('serialise', () => encodeWithExternalData(g));
+  const session = await stage('ORT session create', () =>
+    OrtSession.create(encoded.model, { threads: 2, sessionConfig: NO_SPINNING, graphOptimizationLevel: opt, externalData: encoded.externalData }),
+  );
+  await session.release();
+  const weights = [...int8.linears.values()].reduce((n, q) => n + q.weight.rows * q.weight.cols, 0);
+  process.stdout.write(`${JSON.stringify({ stages, modelBytes: encoded.model.length, int8Weights: weights })}\n`);
+}
+
+function median(a: number[]): number {
+  const s = [...a].sort((x, y) => x - y);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+async function main(args: string[]): Promise<void> {
+  const at = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
+  if (args[0] === '--child') return child(args[1]!, args[2] as Dtype, args[3] as GraphOptimizationLevel, args[4] === 'whole');
+  const dir = at('--dir') ?? DEFAULT_DIR;
+  const dtypes = (at('--dtype') ?? 'fp32,q8').split(',') as Variant[];
+  const runs = Number(at('--runs') ?? 3);
+  const opt = (at('--opt') ?? 'all') as GraphOptimizationLevel;
+  // q8-whole: q8 from the whole file read first (the path of Hub / URL sources and fp16 / bf16 checkpoints)
+  console.log(`load stages: ${dir}; ${cpuModel()}; ORT optimisation ${opt}; ${runs} fresh processes per dtype, alternating`);
+  console.log(`machine load average at start: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
+  const results = new Map<Variant, { stages: Stage[]; modelBytes: number; int8Weights: number }[]>(dtypes.map((d) => [d, []]));
+  for (let r = 0; r < runs; r++) {
+    for (const d of dtypes) {
+      const dtype = d === 'q8-whole' ? 'q8' : d;
+      const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, dtype, opt, d === 'q8-whole' ? 'whole' : ''], { encoding: 'utf8' });
+      if (p.status !== 0) throw new Error(`load-stages child (${d}) failed: ${p.stderr}`);
+      results.get(d)!.push(JSON.parse(p.stdout.trim().split('\n').pop()!));
+    }
+  }
+  for (const [d, rs] of results) {
+    const names = rs[0]!.stages.map((s) => s.name);
+    const total = (k: 'ms' | 'cpuMs') => median(rs.map((r) => r.stages.reduce((a, s) => a + s[k], 0)));
+    console.log(`${d}: total ${total('ms').toFixed(0)} ms wall, ${total('cpuMs').toFixed(0)} ms CPU (medians); ONNX model ${(rs[0]!.modelBytes / 1e6).toFixed(2)} MB`);
+    for (const n of names) {
+      const ms = median(rs.map((r) => r.stages.find((s) => s.name === n)!.ms));
+      const cpu = median(rs.map((r) => r.stages.find((s) => s.name === n)!.cpuMs));
+      const per = n.startsWith('quantise') && rs[0]!.int8Weights ? ` = ${((cpu * 1e6) / rs[0]!.int8Weights).toFixed(2)} ns/weight CPU (${(rs[0]!.int8Weights / 1e6).toFixed(1)} M weights)` : '';
+      console.log(`  ${n.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms wall ${cpu.toFixed(0).padStart(6)} ms CPU${per}`);
+    }
+  }
+  console.log(`machine load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) await main(process.argv.slice(2));
