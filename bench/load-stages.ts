@@ -3,13 +3,15 @@
  * out so each stage can be timed): read the checkpoint file, parse safetensors + map names (loadWeights), quantise
  * (q8), build the ONNX graph, serialise it (encodeWithExternalData), ONNX Runtime's session creation. Wall and
  * CPU time (process.cpuUsage: all threads, so ORT's pool counts too) per stage; CPU time is the figure to read on a
- * loaded machine. The same load end to end through `fromPretrained` is `bench/engine.ts`'s `measureLoad`.
+ * loaded machine, and the main thread's own CPU time beside it (with the q8 helper thread and I/O threads working in
+ * parallel, that is the stage's critical path on an idle machine). The same load end to end through `fromPretrained` is `bench/engine.ts`'s `measureLoad`.
  *
- *   node --import tsx bench/load-stages.ts [--dtype fp32,q8,q8-whole] [--runs 3] [--dir CHECKPOINT] [--opt all|extended|basic|disabled]
+ *   node --import tsx bench/load-stages.ts [--dtype fp32,q8,q8-1thread,q8-whole] [--runs 3] [--dir CHECKPOINT] [--opt all|extended|basic|disabled]
  *
  * Runs alternate between the dtypes (fp32, q8, fp32, q8, ...), each in its own process; medians are printed.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,35 +25,50 @@ import { loadPretrained } from '../src/model/pretrained.js';
 import type { Float32Tensor } from '../src/tensor.js';
 import { slabInt8Alloc } from '../src/model/quant.js';
 import { releaseQuantWasm } from '../src/model/quant-wasm.js';
+import { int8HelperSettings } from '../src/model/quant-thread.js';
 import { encodeWithExternalData } from '../src/graph/builder.js';
+import type { OnnxModel } from '../src/graph/onnx.js';
 import { OrtSession } from '../src/runtime/session.js';
 import type { GraphOptimizationLevel } from '../src/runtime/options.js';
 import { NO_SPINNING, cpuModel } from './engine.js';
 
 const DEFAULT_DIR = '/work/main/.bench/engine/ast-base';
 type Dtype = 'fp32' | 'q8';
-type Variant = Dtype | 'q8-whole';
+type Variant = Dtype | 'q8-whole' | 'q8-1thread';
 
 interface Stage {
   name: string;
   ms: number;
   cpuMs: number;
+  /** This (the main) thread's CPU time alone: with helper threads busy beside it, the stage's critical path. */
+  mainCpuMs: number;
 }
 
-async function child(dir: string, dtype: Dtype, opt: GraphOptimizationLevel, whole: boolean): Promise<void> {
+/** The main thread's CPU time in ms (Linux schedstat, ns resolution); NaN elsewhere. */
+function mainThreadCpuMs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+async function child(dir: string, dtype: Dtype, opt: GraphOptimizationLevel, whole: boolean, oneThread: boolean): Promise<void> {
   const stages: Stage[] = [];
   const stage = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
+    const m0 = mainThreadCpuMs();
     const r = await f();
     const c = process.cpuUsage(c0);
-    stages.push({ name, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1e3 });
+    stages.push({ name, ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1e3, mainCpuMs: mainThreadCpuMs() - m0 });
     return r;
   };
   const files = await resolveSource(dir);
   const config = await ASTConfig.fromPretrained(files);
   let tensors: Map<string, Float32Tensor>;
   let int8: Int8Prepared = { linears: new Map(), alloc: slabInt8Alloc() };
+  int8HelperSettings.enabled = !oneThread;
   if (dtype === 'q8' && !whole) {
     // what fromPretrained does for q8: the Linears' weights stay in the file, read group by group while quantising
     const loaded = await stage('read rest + parse + names', () => loadPretrained(files, { head: 'classification', preprocessor: 'optional', defer: isQ8LinearWeight }));
@@ -72,14 +89,29 @@ async function child(dir: string, dtype: Dtype, opt: GraphOptimizationLevel, who
       releaseQuantWasm();
     });
   }
-  const g = await stage('build graph', () => buildInferenceGraph(config, tensors, options).toModel());
-  const encoded = await stage('serialise', () => encodeWithExternalData(g));
+  let g: OnnxModel | undefined = await stage('build graph', () => buildInferenceGraph(config, tensors, options).toModel());
+  let encoded: ReturnType<typeof encodeWithExternalData> | undefined = await stage('serialise', () => encodeWithExternalData(g!));
   const session = await stage('ORT session create', () =>
-    OrtSession.create(encoded.model, { threads: 2, sessionConfig: NO_SPINNING, graphOptimizationLevel: opt, externalData: encoded.externalData }),
+    OrtSession.create(encoded!.model, { threads: 2, sessionConfig: NO_SPINNING, graphOptimizationLevel: opt, externalData: encoded!.externalData }),
   );
-  await session.release();
+  const modelBytes = encoded.model.length;
+  g = encoded = undefined; // ORT has its copies
   const weights = [...int8.linears.values()].reduce((n, q) => n + q.weight.rows * q.weight.cols, 0);
-  process.stdout.write(`${JSON.stringify({ stages, modelBytes: encoded.model.length, int8Weights: weights })}\n`);
+  // RSS as bench/engine.ts measureLoad reads it: the high-water mark, then after the load's garbage is collected
+  // (what fromPretrained + warm keep: the session, and for q8 none of the weights)
+  const peakRssMB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024;
+  if (dtype === 'q8') {
+    // a q8 model drops its weights once ORT has them (fromPretrained's reloadWeights); fp32 keeps them (fed per run)
+    tensors.clear();
+    int8.linears.clear();
+  }
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await new Promise((r) => setTimeout(r, 100));
+  gc?.();
+  const rssAfterMB = process.memoryUsage().rss / 2 ** 20;
+  await session.release();
+  process.stdout.write(`${JSON.stringify({ stages, modelBytes, int8Weights: weights, peakRssMB, rssAfterMB })}\n`);
 }
 
 function median(a: number[]): number {
@@ -90,32 +122,34 @@ function median(a: number[]): number {
 
 async function main(args: string[]): Promise<void> {
   const at = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
-  if (args[0] === '--child') return child(args[1]!, args[2] as Dtype, args[3] as GraphOptimizationLevel, args[4] === 'whole');
+  if (args[0] === '--child') return child(args[1]!, args[2] as Dtype, args[3] as GraphOptimizationLevel, args[4] === 'whole', args[4] === 'one-thread');
   const dir = at('--dir') ?? DEFAULT_DIR;
   const dtypes = (at('--dtype') ?? 'fp32,q8').split(',') as Variant[];
   const runs = Number(at('--runs') ?? 3);
   const opt = (at('--opt') ?? 'all') as GraphOptimizationLevel;
-  // q8-whole: q8 from the whole file read first (the path of Hub / URL sources and fp16 / bf16 checkpoints)
+  // q8-whole: q8 from the whole file read first (the path of Hub / URL sources and fp16 / bf16 checkpoints);
+  // q8-1thread: the streamed path without the helper thread
   console.log(`load stages: ${dir}; ${cpuModel()}; ORT optimisation ${opt}; ${runs} fresh processes per dtype, alternating`);
   console.log(`machine load average at start: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
-  const results = new Map<Variant, { stages: Stage[]; modelBytes: number; int8Weights: number }[]>(dtypes.map((d) => [d, []]));
+  const results = new Map<Variant, { stages: Stage[]; modelBytes: number; int8Weights: number; peakRssMB: number; rssAfterMB: number }[]>(dtypes.map((d) => [d, []]));
   for (let r = 0; r < runs; r++) {
     for (const d of dtypes) {
-      const dtype = d === 'q8-whole' ? 'q8' : d;
-      const p = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, dtype, opt, d === 'q8-whole' ? 'whole' : ''], { encoding: 'utf8' });
+      const dtype = d === 'q8-whole' || d === 'q8-1thread' ? 'q8' : d;
+      const p = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), '--child', dir, dtype, opt, d === 'q8-whole' ? 'whole' : d === 'q8-1thread' ? 'one-thread' : ''], { encoding: 'utf8' });
       if (p.status !== 0) throw new Error(`load-stages child (${d}) failed: ${p.stderr}`);
       results.get(d)!.push(JSON.parse(p.stdout.trim().split('\n').pop()!));
     }
   }
   for (const [d, rs] of results) {
     const names = rs[0]!.stages.map((s) => s.name);
-    const total = (k: 'ms' | 'cpuMs') => median(rs.map((r) => r.stages.reduce((a, s) => a + s[k], 0)));
-    console.log(`${d}: total ${total('ms').toFixed(0)} ms wall, ${total('cpuMs').toFixed(0)} ms CPU (medians); ONNX model ${(rs[0]!.modelBytes / 1e6).toFixed(2)} MB`);
+    const total = (k: 'ms' | 'cpuMs' | 'mainCpuMs') => median(rs.map((r) => r.stages.reduce((a, s) => a + s[k], 0)));
+    console.log(`${d}: total ${total('ms').toFixed(0)} ms wall, ${total('cpuMs').toFixed(0)} ms CPU, main thread ${total('mainCpuMs').toFixed(0)} ms CPU (medians); ONNX model ${(rs[0]!.modelBytes / 1e6).toFixed(2)} MB; peak RSS ${median(rs.map((r) => r.peakRssMB)).toFixed(0)} MB, RSS after load ${median(rs.map((r) => r.rssAfterMB)).toFixed(0)} MB`);
     for (const n of names) {
       const ms = median(rs.map((r) => r.stages.find((s) => s.name === n)!.ms));
       const cpu = median(rs.map((r) => r.stages.find((s) => s.name === n)!.cpuMs));
+      const main = median(rs.map((r) => r.stages.find((s) => s.name === n)!.mainCpuMs));
       const per = n.startsWith('quantise') && rs[0]!.int8Weights ? ` = ${((cpu * 1e6) / rs[0]!.int8Weights).toFixed(2)} ns/weight CPU (${(rs[0]!.int8Weights / 1e6).toFixed(1)} M weights)` : '';
-      console.log(`  ${n.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms wall ${cpu.toFixed(0).padStart(6)} ms CPU${per}`);
+      console.log(`  ${n.padEnd(28)} ${ms.toFixed(0).padStart(6)} ms wall ${cpu.toFixed(0).padStart(6)} ms CPU ${main.toFixed(0).padStart(6)} ms main-thread CPU${per}`);
     }
   }
   console.log(`machine load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);

@@ -8,7 +8,8 @@
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
 import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
-import { quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { linearsBias, quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { startInt8Helper } from './quant-thread.js';
 import { releaseQuantWasm } from './quant-wasm.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
@@ -359,38 +360,62 @@ function quantizeGroup(
 
 /**
  * q8 from weights left in the checkpoint file (loadPretrained's `defer`): each int8 GEMM's float32 weights are read
- * into one of two scratch buffers and quantised there while the next group is read into the other (the read runs
- * on libuv's thread pool), so the float32 checkpoint is never held whole: nothing to page in but the two buffers,
- * and no second pass over 330 MB. The same quantizeGroup as a build from `weights`, so the same bytes.
- * Closes `deferred` in all cases.
+ * into a scratch buffer and quantised there while the next groups are read into others (reads run on the platform's
+ * I/O threads), so the float32 checkpoint is never held whole: nothing to page in but the scratch buffers, and no
+ * second pass over 330 MB. Where the platform has a helper thread (Node: src/node/quant-thread.ts), groups are
+ * shared between it and this thread, balanced by size, in SharedArrayBuffer scratch and slabs. Either way each
+ * group's bytes are quantizeGroup's (one kernel). Closes `deferred` in all cases.
  */
 export async function quantizeDeferred(config: ASTConfig, head: HeadKind, deferred: DeferredWeights, weights: ReadonlyMap<string, ParamSource>): Promise<Int8Prepared> {
-  const int8 = newInt8Prepared();
+  const helper = startInt8Helper();
+  const shared = helper !== undefined;
+  const int8: Int8Prepared = { linears: new Map(), alloc: slabInt8Alloc(undefined, shared) };
   const numel = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
   const groups = q8LinearGroups(config, head);
-  const floats = (parts: readonly LinearNames[]) => parts.reduce((n, pt) => n + (deferred.dims.has(pt.weight) ? numel(deferred.dims.get(pt.weight)!) : 0), 0);
-  const most = Math.max(0, ...groups.map(floats));
-  const scratch = [new Float32Array(most), new Float32Array(most)];
-  /** Reads group i's deferred weights into scratch[i % 2]; its other tensors come from `weights`. */
-  const read = async (i: number) => {
-    const got = new Map<string, { dims: readonly number[]; data: Float32Array }>();
+  const floats = groups.map((parts) => parts.reduce((n, pt) => n + (deferred.dims.has(pt.weight) ? numel(deferred.dims.get(pt.weight)!) : 0), 0));
+  // which thread quantises each group: the one with less work so far (the helper on ties)
+  const onHelper: boolean[] = [];
+  let mine = 0;
+  let theirs = 0;
+  for (const f of floats) {
+    const h = shared && theirs <= mine;
+    onHelper.push(h);
+    if (h) theirs += f;
+    else mine += f;
+  }
+  // scratch buffers: two per thread, so each can quantise one group while the next is read
+  const slots = shared ? 4 : 2;
+  const most = Math.max(0, ...floats);
+  const scratch = Array.from({ length: slots }, () => (shared ? new Float32Array(new SharedArrayBuffer(4 * most)) : new Float32Array(most)));
+  const slotFree: Promise<unknown>[] = Array.from({ length: slots }, () => Promise.resolve());
+  type Got = Map<string, { dims: readonly number[]; data: Float32Array }>;
+  /** Reads group i's deferred weights into scratch[i % slots] once the group before it there is done; its other tensors come from `weights`. */
+  const read = async (i: number): Promise<Got> => {
+    await slotFree[i % slots];
+    const got: Got = new Map();
     let at = 0;
     for (const pt of groups[i]!) {
       const dims = deferred.dims.get(pt.weight);
       if (!dims) continue;
-      const view = scratch[i % 2]!.subarray(at, at + numel(dims));
+      const view = scratch[i % slots]!.subarray(at, at + numel(dims));
       at += view.length;
       await deferred.read(pt.weight, view);
       got.set(pt.weight, { dims, data: view });
     }
     return got;
   };
-  let next: Promise<Map<string, { dims: readonly number[]; data: Float32Array }>> | undefined;
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined); // awaited later; a rejection before then is not an unhandled one
+    return p;
+  };
+  const reads = new Map<number, Promise<Got>>();
+  const onThread: Promise<void>[] = [];
   try {
-    next = groups.length > 0 ? read(0) : undefined;
+    for (let i = 0; i < Math.min(slots, groups.length); i++) reads.set(i, handled(read(i)));
     for (let i = 0; i < groups.length; i++) {
-      const got = await next!;
-      next = i + 1 < groups.length ? read(i + 1) : undefined;
+      const got = await reads.get(i)!;
+      reads.delete(i);
+      const parts = groups[i]!;
       const data = (name: string) => {
         const d = got.get(name);
         if (d) return d;
@@ -398,10 +423,31 @@ export async function quantizeDeferred(config: ASTConfig, head: HeadKind, deferr
         if (!t?.data) throw new Error(`weights: no tensor named ${name}`);
         return { dims: t.dims, data: t.data };
       };
-      int8.linears.set(int8Key(groups[i]!), quantizeGroup(groups[i]!, data, int8.alloc));
+      if (onHelper[i]) {
+        const ws = parts.map((pt) => data(pt.weight));
+        const partWidths = ws.map((w) => w.dims[0]!);
+        const inF = ws[0]!.dims[1]!;
+        const cols = partWidths.reduce((a, b) => a + b, 0);
+        const bias = linearsBias(parts.map((pt, j) => ({ weight: ws[j]!.data, out: partWidths[j]!, bias: pt.bias ? data(pt.bias).data : null })));
+        const dst = int8.alloc(cols * inF);
+        const key = int8Key(parts);
+        const done = handled(
+          helper!.quantize(ws.map((w, j) => ({ weight: w.data, out: partWidths[j]! })), inF, dst).then((scales) => {
+            int8.linears.set(key, { weight: { rows: inF, cols, data: dst, scales }, bias, partWidths });
+          }),
+        );
+        onThread.push(done);
+        slotFree[i % slots] = done;
+      } else {
+        int8.linears.set(int8Key(parts), quantizeGroup(parts, data, int8.alloc));
+      }
+      if (i + slots < groups.length) reads.set(i + slots, handled(read(i + slots)));
     }
+    await Promise.all(onThread);
   } finally {
-    await next?.catch(() => undefined); // a read in flight writes into scratch: let it end before closing the file
+    helper?.close();
+    // reads in flight write into scratch: let them end before closing the file
+    await Promise.allSettled([...reads.values(), ...onThread]);
     await deferred.close();
   }
   return int8;
