@@ -24,12 +24,12 @@ export function dirSource(dir: string): FileSource {
         throw new Error(`${join(root, name)}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
       }
     },
-    openRanged: (name) => openRanged(join(root, name)),
+    openRanged: (name) => openRangedFile(join(root, name)),
   };
 }
 
 /** A file for positioned reads (FileSource.openRanged). Each read is one or a few pread calls on libuv's pool. */
-async function openRanged(path: string): Promise<RangedFile> {
+export async function openRangedFile(path: string): Promise<RangedFile> {
   let fh;
   try {
     fh = await open(path, 'r');

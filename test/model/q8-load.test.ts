@@ -13,7 +13,11 @@ import { ASTForAudioClassification, ASTModel, isQ8LinearWeight } from '../../src
 import { loadPretrained } from '../../src/model/pretrained.js';
 import { dirSource } from '../../src/node/files.js';
 import { memorySource } from '../../src/io/files.js';
+import { hubSource } from '../../src/node/hub.js';
 import { fixtureIndex, fixturesDir, readFixtureNpy } from '../helpers/fixtures.js';
+import { startFakeHub } from '../hub/fake-hub.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const tiny = join(fixturesDir, 'models/tiny');
 
@@ -38,6 +42,31 @@ test('defer leaves exactly the encoder Linear weights in the file, checked and w
     assert.equal(part.weights.size + linears.length, whole.weights.size);
   } finally {
     await part.deferred?.close();
+  }
+});
+
+test('a Hub checkpoint defers too (read from its cached file), with the same logits as the whole-file path', async () => {
+  const hub = await startFakeHub(tiny);
+  const root = mkdtempSync(join(tmpdir(), 'ast-q8-hub-'));
+  try {
+    const src = hubSource(hub.repoId, { env: { HF_ENDPOINT: hub.endpoint, HF_HUB_CACHE: join(root, 'cache') } });
+    const part = await loadPretrained(src, { head: 'classification', defer: isQ8LinearWeight });
+    assert.ok(part.deferred, 'the cached model.safetensors is read in parts');
+    const whole = await loadPretrained(dirSource(tiny), { head: 'classification' });
+    const a = await ASTForAudioClassification.fromWeights(whole.config, whole.weights, { threads: 1, dtype: 'q8' });
+    const b = await ASTForAudioClassification.fromWeights(part.config, part.weights, { threads: 1, dtype: 'q8', deferred: part.deferred });
+    try {
+      const c = fixtureIndex.models.find((m) => m.model === 'tiny')!;
+      const x = readFixtureNpy(`models/tiny/${c.case}/input_values.npy`);
+      const input = { inputValues: { dtype: 'float32' as const, dims: x.shape, data: x.data as Float32Array } };
+      assert.deepEqual((await b.forward(input)).logits.data, (await a.forward(input)).logits.data);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  } finally {
+    await hub.close();
+    rmSync(root, { recursive: true, force: true });
   }
 });
 
