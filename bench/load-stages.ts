@@ -8,12 +8,14 @@
  *
  *   node --import tsx bench/load-stages.ts [--dtype fp32,q8,q8-1thread,q8-whole] [--runs 3] [--dir CHECKPOINT] [--opt all|extended|basic|disabled]
  *
+ *   node --import tsx bench/load-stages.ts --ort-variants [--runs 3]   (ORT session creation of the q8 graph by setting)
+ *
  * Runs alternate between the dtypes (fp32, q8, fp32, q8, ...), each in its own process; medians are printed.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/index.js';
 import { resolveSource } from '../src/io/files.js';
@@ -27,12 +29,12 @@ import { slabInt8Alloc } from '../src/model/quant.js';
 import { releaseQuantWasm } from '../src/model/quant-wasm.js';
 import { int8HelperSettings } from '../src/model/quant-thread.js';
 import { encodeWithExternalData } from '../src/graph/builder.js';
-import type { OnnxModel } from '../src/graph/onnx.js';
+import { encodeModel, type OnnxModel } from '../src/graph/onnx.js';
 import { OrtSession } from '../src/runtime/session.js';
 import type { GraphOptimizationLevel } from '../src/runtime/options.js';
-import { NO_SPINNING, cpuModel } from './engine.js';
+import { NO_SPINNING, cpuModel, makeBaseCheckpoint } from './engine.js';
 
-const DEFAULT_DIR = '/work/main/.bench/engine/ast-base';
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 type Dtype = 'fp32' | 'q8';
 type Variant = Dtype | 'q8-whole' | 'q8-1thread';
 
@@ -114,6 +116,49 @@ async function child(dir: string, dtype: Dtype, opt: GraphOptimizationLevel, who
   process.stdout.write(`${JSON.stringify({ stages, modelBytes, int8Weights: weights, peakRssMB, rssAfterMB })}\n`);
 }
 
+/**
+ * ORT's share of a q8 load, by session setting: the q8 graph is built once, then sessions are created under each
+ * setting in turn (after one untimed creation, so these are warm: no first-use page faults), CPU time and minor page
+ * faults each; then, in this same process, what the first creation cost is shown by the untimed one's figures.
+ */
+async function ortVariants(dir: string, runs: number): Promise<void> {
+  const faults = () => process.resourceUsage().minorPageFault;
+  const cpu = () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e3;
+  };
+  const loaded = await loadPretrained(dir, { head: 'classification', preprocessor: 'optional' });
+  const int8: Int8Prepared = { linears: new Map(), alloc: slabInt8Alloc() };
+  const g = buildInferenceGraph(loaded.config, loaded.weights, { head: 'classification', attention: 'fused', dtype: 'q8', int8Prepared: int8 }).toModel();
+  const ext = encodeWithExternalData(g);
+  const inline = encodeModel(g);
+  const base = { threads: 2, sessionConfig: NO_SPINNING, externalData: ext.externalData };
+  const variants: [string, () => Promise<OrtSession>][] = [
+    ['optimisation all (default)', () => OrtSession.create(ext.model, base)],
+    ['optimisation extended', () => OrtSession.create(ext.model, { ...base, graphOptimizationLevel: 'extended' })],
+    ['optimisation basic', () => OrtSession.create(ext.model, { ...base, graphOptimizationLevel: 'basic' })],
+    ['optimisation disabled', () => OrtSession.create(ext.model, { ...base, graphOptimizationLevel: 'disabled' })],
+    ['session.disable_prepacking 1', () => OrtSession.create(ext.model, { ...base, sessionConfig: { session: { ...NO_SPINNING.session, disable_prepacking: '1' } } })],
+    ['int8 weights inside the protobuf', () => OrtSession.create(inline, { threads: 2, sessionConfig: NO_SPINNING })],
+  ];
+  const c0 = cpu();
+  const f0 = faults();
+  await (await variants[0]![1]()).release();
+  console.log(`first q8 session in this process: ${(cpu() - c0).toFixed(0)} ms CPU, ${faults() - f0} minor page faults`);
+  const got = new Map<string, { cpu: number[]; faults: number[] }>(variants.map(([k]) => [k, { cpu: [], faults: [] }]));
+  for (let r = 0; r < runs; r++) {
+    for (const [k, create] of variants) {
+      const c = cpu();
+      const f = faults();
+      const s = await create();
+      got.get(k)!.cpu.push(cpu() - c);
+      got.get(k)!.faults.push(faults() - f);
+      await s.release();
+    }
+  }
+  for (const [k, v] of got) console.log(`  ${k.padEnd(34)} ${median(v.cpu).toFixed(0).padStart(5)} ms CPU  ${median(v.faults).toFixed(0).padStart(6)} page faults (median of ${runs}, warm)`);
+}
+
 function median(a: number[]): number {
   const s = [...a].sort((x, y) => x - y);
   const n = s.length;
@@ -123,7 +168,9 @@ function median(a: number[]): number {
 async function main(args: string[]): Promise<void> {
   const at = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
   if (args[0] === '--child') return child(args[1]!, args[2] as Dtype, args[3] as GraphOptimizationLevel, args[4] === 'whole', args[4] === 'one-thread');
-  const dir = at('--dir') ?? DEFAULT_DIR;
+  // the engine bench's random AST-Base checkpoint (made on first use, as there)
+  const dir = at('--dir') ?? makeBaseCheckpoint(join(REPO, '.bench/engine/ast-base'));
+  if (args.includes('--ort-variants')) return ortVariants(dir, Number(at('--runs') ?? 3));
   const dtypes = (at('--dtype') ?? 'fp32,q8').split(',') as Variant[];
   const runs = Number(at('--runs') ?? 3);
   const opt = (at('--opt') ?? 'all') as GraphOptimizationLevel;
