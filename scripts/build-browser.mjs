@@ -10,6 +10,7 @@
 // starts each thread as a worker of the whole bundle that contains it, i.e. of ast-audio.js and everything in it.)
 // The 'jsep' build is the one onnxruntime-web's main export uses: WASM threads + SIMD, and WebGPU.
 import * as esbuild from 'esbuild';
+import { browserBundle } from './esbuild-browser.mjs';
 import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -20,33 +21,16 @@ const out = join(root, 'dist/browser');
 const ortDist = dirname(createRequire(join(root, 'package.json')).resolve('onnxruntime-web/ort-wasm-simd-threaded.jsep.wasm'));
 export const ORT_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
 
-/** audio-decode's optional codec packages that are not installed stay external imports, as in any app bundle. */
-const missingExternal = {
-  name: 'missing-external',
-  setup(build) {
-    build.onResolve({ filter: /^@audio\// }, async (args) => {
-      if (args.pluginData?.inner) return undefined;
-      const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { inner: true } });
-      return r.errors.length ? { path: args.path, external: true } : r;
-    });
-  },
-};
-
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const result = await esbuild.build({
   absWorkingDir: root,
+  ...browserBundle,
   entryPoints: ['src/web/prebuilt.ts'],
   outfile: join(out, 'ast-audio.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
   target: 'es2022',
   conditions: ['onnxruntime-web-use-extern-wasm'],
-  minify: true,
   // no source map: it would be 15 MB, nearly all of it the audio decoders' sources
-  metafile: true,
-  plugins: [missingExternal],
   logLevel: 'warning',
 });
 for (const f of ORT_FILES) copyFileSync(join(ortDist, f), join(out, f));

@@ -7,6 +7,7 @@
  *   LIST=1 node scripts/bundle-size.mjs     also the ast-audio modules that ended up in the bundle
  */
 import * as esbuild from 'esbuild';
+import { browserBundle } from './esbuild-browser.mjs';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,31 +18,14 @@ mkdirSync(join(dir, 'node_modules'));
 symlinkSync(pkg, join(dir, 'node_modules', 'ast-audio'));
 writeFileSync(join(dir, 'entry.js'), "import { pipeline } from 'ast-audio/web';\nglobalThis.astPipeline = pipeline;\n");
 
-/** Leaves out what cannot be resolved (audio-decode's optional codecs that are not installed). */
-const missingExternal = {
-  name: 'missing-external',
-  setup(build) {
-    build.onResolve({ filter: /^@audio\// }, async (args) => {
-      if (args.pluginData?.inner) return undefined;
-      const r = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: { inner: true } });
-      return r.errors.length ? { path: args.path, external: true } : r;
-    });
-  },
-};
-
 try {
   for (const external of [[], ['onnxruntime-web']]) {
     const r = await esbuild.build({
+      ...browserBundle,
       entryPoints: [join(dir, 'entry.js')],
-      bundle: true,
-      minify: true,
-      platform: 'browser',
-      format: 'esm',
       write: false,
-      metafile: true,
       external,
       preserveSymlinks: false,
-      plugins: [missingExternal],
       logLevel: 'error',
     });
     const bytes = r.outputFiles[0].contents.length;

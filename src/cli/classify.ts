@@ -1,7 +1,7 @@
 /** `ast-audio classify FILE|DIR|GLOB…`: top labels per file, as text, JSON or CSV. */
 import { stat } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { DTYPE_HELP, deviceOption, modelDtype, positiveInteger, threadsOption, type CliDevice } from './options.js';
+import { Command, Option } from 'commander';
+import { DTYPE_HELP, deviceOption, modelDtype, positiveInteger, positiveSeconds, threadsOption, topKOption, type CliDevice } from './options.js';
 import type { RuntimeOptions } from '../runtime/options.js';
 import cliProgress from 'cli-progress';
 import { AudioProgress, isStdin, MODEL_HELP, plural, progressWanted, readStdin } from './common.js';
@@ -75,10 +75,10 @@ export function register(program: Command): void {
     .argument('<inputs...>', 'audio files, folders (searched recursively), glob patterns, or - for standard input')
     .option('-m, --model <id|dir>', MODEL_HELP)
     .option('--revision <rev>', 'Hub branch, tag or commit (default: main)')
-    .option('-k, --top-k <n|all>', 'labels per file, best first', parseTopK, 5)
+    .option('-k, --top-k <n|all>', 'labels per file, best first', topKOption, 5)
     .addOption(new Option('--function <name>', 'score function (default: by checkpoint)').choices(['softmax', 'sigmoid', 'none']))
-    .option('--window <seconds>', 'window length for long audio (default and maximum: the model max_length)', parsePositive('--window'))
-    .option('--hop <seconds>', 'step between windows (default: the window length)', parsePositive('--hop'))
+    .option('--window <seconds>', 'window length for long audio (default and maximum: the model max_length)', positiveSeconds('--window'))
+    .option('--hop <seconds>', 'step between windows (default: the window length)', positiveSeconds('--hop'))
     .addOption(new Option('--aggregate <how>', 'clip score from window scores; first = Hugging Face truncation').choices(['mean', 'max', 'first']).default('mean'))
     .option('--timeline', 'print the top labels of every window with start/end seconds', false)
     .option('--json', 'print one JSON document', false)
@@ -278,20 +278,3 @@ function seconds(s: number): string {
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
-
-/** 'all' stays a string: commander turns a parser's null into ''. */
-function parseTopK(value: string): number | 'all' {
-  if (value === 'all') return 'all';
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer or "all"');
-  return n;
-}
-
-function parsePositive(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive number of seconds`);
-    return n;
-  };
-}
-

@@ -13,6 +13,23 @@ export function positiveInteger(name: string): (value: string) => number {
   };
 }
 
+/** `--top-k 5` or `--top-k all`; 'all' stays a string: commander turns a parser's null into ''. */
+export function topKOption(value: string): number | 'all' {
+  if (value === 'all') return 'all';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer or "all"');
+  return n;
+}
+
+/** `--window 10`, `--hop 2.5`: a length of time above zero. */
+export function positiveSeconds(name: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive number of seconds`);
+    return n;
+  };
+}
+
 /** `--threads 2`: parsed here, checked by the runtime's one rule (checkThreads), reported as a usage error. */
 export function threadsOption(value: string): number {
   try {

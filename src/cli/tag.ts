@@ -4,9 +4,9 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { DTYPE_HELP, modelDtype, positiveInteger, threadsOption } from './options.js';
+import { DTYPE_HELP, modelDtype, positiveInteger, positiveSeconds, threadsOption, topKOption } from './options.js';
 import { isStdin, MODEL_HELP, modelOrDefault, plural, progressWanted } from './common.js';
 import { expandInputs } from './expand-inputs.js';
 import type { RuntimeOptions } from '../runtime/options.js';
@@ -78,10 +78,10 @@ export function register(program: Command): void {
     .option('--dtype <dtype>', DTYPE_HELP, modelDtype)
     .option('-t, --threads <n>', 'ONNX Runtime threads (default: ONNX Runtime decides)', threadsOption)
     .option('-b, --batch-size <n>', 'windows per forward pass (shared by the files in flight)', positiveInteger('--batch-size'), 1)
-    .option('--window <seconds>', 'window length for long audio (default and maximum: the model max_length)', seconds('--window'))
-    .option('--hop <seconds>', 'step between windows (default: the window length)', seconds('--hop'))
+    .option('--window <seconds>', 'window length for long audio (default and maximum: the model max_length)', positiveSeconds('--window'))
+    .option('--hop <seconds>', 'step between windows (default: the window length)', positiveSeconds('--hop'))
     .addOption(new Option('--aggregate <how>', 'clip score from window scores').choices(['mean', 'max', 'first']).default('mean'))
-    .option('-k, --top-k <n|all>', 'labels per file (and per window with --timeline), best first', topK, 5)
+    .option('-k, --top-k <n|all>', 'labels per file (and per window with --timeline), best first', topKOption, 5)
     .option('--all-scores', 'add a "scores" column: every label\'s clip score, in the model\'s label order', false)
     .option('--timeline', 'add a "timeline" column: every window\'s start, end and top labels', false)
     .option('--embeddings', 'add an "embedding" column: the pooled output (mean over windows), float32', false)
@@ -380,20 +380,4 @@ class TagProgress {
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** 'all' stays a string: commander turns a parser's null into ''. */
-function topK(value: string): number | 'all' {
-  if (value === 'all') return 'all';
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer or "all"');
-  return n;
-}
-
-function seconds(name: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} expects a positive number of seconds`);
-    return n;
-  };
 }
