@@ -9,7 +9,8 @@
  *   - peers for q8: transformers.js `dtype: 'q8'` on a model_quantized.onnx in onnxruntime quantize_dynamic's
  *     QOperator form (bench/qoperator.ts) and transformers.js fp32 on the torch.onnx export, each in a child
  *     process (not interleaved); PyTorch 1.13 quantize_dynamic (int8 nn.Linear) and bf16 autocast.
- * Run alone: `node --import tsx bench/engine-dtypes.ts [--dtype fp32,q8,fp16] [--runs 5] [--batches 1,4] [--no-peers] [--no-torch]`.
+ * Run alone: `node --import tsx bench/engine-dtypes.ts [--dtype fp32,q8,fp16] [--runs 5] [--batches 1,4] [--no-peers] [--no-torch]`;
+ * loads only (time, CPU, peak RSS, RSS after load; fresh processes, alternating): `--dtype fp32,q8 --load-only [--load-runs 5]`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -44,6 +45,10 @@ export interface LowPrecisionBenchOptions {
   torch?: boolean;
   workDir?: string;
   log?: (line: string) => void;
+  /** Only the fresh-process loads (time, CPU, RSS), for a quick A/B of load changes: `--load-only`. */
+  loadOnly?: boolean;
+  /** Fresh-process loads per dtype, alternating (default 3): `--load-runs N`. */
+  loadRuns?: number;
 }
 
 export interface Agreement {
@@ -246,7 +251,8 @@ export async function benchLowPrecision(options: LowPrecisionBenchOptions = {}):
   // three fresh-process loads per dtype, alternating (a neighbour's burst then hits every dtype), medians
   const loads: LowPrecisionBenchResult['loads'] = {};
   const loadRuns = new Map<ModelDtype, LoadFigures[]>(dtypes.map((d) => [d, []]));
-  for (let r = 0; r < 3; r++) for (const dtype of dtypes) loadRuns.get(dtype)!.push(measureLoad(dir, threads, dtype));
+  const nLoads = options.loadRuns ?? 3;
+  for (let r = 0; r < nLoads; r++) for (const dtype of dtypes) loadRuns.get(dtype)!.push(measureLoad(dir, threads, dtype));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   for (const dtype of dtypes) {
     const ls = loadRuns.get(dtype)!;
@@ -260,7 +266,12 @@ export async function benchLowPrecision(options: LowPrecisionBenchOptions = {}):
     loads[dtype] = l;
     const f = loads.fp32;
     const vs = dtype === 'fp32' || !f ? '' : `; vs fp32: load ${(l.ms / f.ms).toFixed(2)}x (CPU ${(l.cpuMs! / f.cpuMs!).toFixed(2)}x), RSS after load ${(l.rssAfterMB / f.rssAfterMB).toFixed(2)}x, peak RSS ${(l.peakRssMB / f.peakRssMB).toFixed(2)}x`;
-    log(`load ${dtype} (fresh process, median of 3): ${l.ms.toFixed(0)} ms (CPU ${l.cpuMs!.toFixed(0)} ms), peak RSS ${l.peakRssMB.toFixed(0)} MB, RSS after load ${l.rssAfterMB.toFixed(0)} MB (file ${l.fileMB.toFixed(0)} MB)${vs}`);
+    log(`load ${dtype} (fresh process, median of ${nLoads}): ${l.ms.toFixed(0)} ms (CPU ${l.cpuMs!.toFixed(0)} ms), peak RSS ${l.peakRssMB.toFixed(0)} MB, RSS after load ${l.rssAfterMB.toFixed(0)} MB (file ${l.fileMB.toFixed(0)} MB)${vs}`);
+  }
+
+  if (options.loadOnly) {
+    log(`machine load average at the end: ${loadavg().map((v) => v.toFixed(1)).join(' / ')}`);
+    return { byDtype: {}, loads, agreement: {} };
   }
 
   // ours, every dtype, interleaved run by run
@@ -375,5 +386,7 @@ if (isMain) {
     dtypes: at('--dtype') ? parseDtypeList(at('--dtype')!) : undefined,
     peers: !args.includes('--no-peers'),
     torch: !args.includes('--no-torch'),
+    loadOnly: args.includes('--load-only'),
+    loadRuns: at('--load-runs') ? Number(at('--load-runs')) : undefined,
   });
 }

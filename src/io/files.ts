@@ -11,6 +11,20 @@ export interface FileSource {
   exists(name: string): Promise<boolean>;
   /** Human-readable location of one file, for error messages. */
   describe(name: string): string;
+  /**
+   * Optional (local files): the file opened for reads at byte offsets, so a loader can read only the parts it
+   * needs, or read a part into a buffer it reuses (q8 reads each Linear's float32 weight into one scratch buffer
+   * and quantises it there, instead of holding the whole checkpoint).
+   */
+  openRanged?(name: string): Promise<RangedFile>;
+}
+
+/** A file open for positioned reads (FileSource.openRanged). */
+export interface RangedFile {
+  readonly size: number;
+  /** Fills `into` with the bytes at [offset, offset + into.length); a short file is an error naming it. */
+  readInto(offset: number, into: Uint8Array): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Turns a user's string (path, URL, Hub id) into a FileSource; registered by the platform entry. */

@@ -67,6 +67,19 @@ export function readSafetensorsHeader(
   return { tensors: entries.map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape })), metadata };
 }
 
+/**
+ * The header with each tensor's byte range in the file ([dataStart + begin, dataStart + end)), checked as
+ * parseSafetensors checks it. Only the first 8 + header-length bytes of `bytes` are read; it must be the file's
+ * full length (a sparse copy whose tensor bytes are still to be read will do), so the ranges can be checked.
+ */
+export function safetensorsLayout(
+  bytes: Uint8Array,
+  source: string,
+): { tensors: { name: string; dtype: string; shape: number[]; begin: number; end: number }[]; dataStart: number } {
+  const { entries, dataStart } = parseHeader(bytes, source);
+  return { tensors: entries, dataStart };
+}
+
 function parseHeader(
   bytes: Uint8Array,
   source: string,

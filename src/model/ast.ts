@@ -8,14 +8,15 @@
  * `ASTForAudioClassification` compile it for ONNX Runtime and run it.
  */
 import { GraphBuilder, encodeWithExternalData, type Int8Weight, type Value } from '../graph/builder.js';
-import { quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { linearsBias, quantizeLinears, slabInt8Alloc, type Int8Alloc, type Int8PerChannel } from './quant.js';
+import { startInt8Helper } from './quant-thread.js';
 import { releaseQuantWasm } from './quant-wasm.js';
 import { toFloat16 } from '../graph/float16.js';
 import { encodeModel } from '../graph/onnx.js';
 import type { ModelDtype } from '../runtime/dtype.js';
 import { ASTConfig, type HiddenAct } from './config.js';
 import { BASE_PREFIX, type HeadKind } from './weights.js';
-import { checkInputValues, loadPretrained } from './pretrained.js';
+import { checkInputValues, loadPretrained, type DeferredWeights } from './pretrained.js';
 import type { FileSource } from '../io/files.js';
 import { Runner, type GraphBytes } from '../runtime/runner.js';
 import { checkRuntimeOptions, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
@@ -156,7 +157,7 @@ function selfAttention(
   g: GraphBuilder,
   config: ASTConfig,
   x: Value,
-  pre: string,
+  names: readonly LinearNames[],
   p: ParamLookup,
   impl: AttentionImpl,
   wantProbs: boolean,
@@ -166,15 +167,13 @@ function selfAttention(
   const nh = config.num_attention_heads;
   const hd = config.headDim;
   const T = config.sequenceLength;
-  const a = `${pre}attention.attention.`;
-  const part = (n: string, alpha = 1): LinearNames => ({ weight: `${a}${n}.weight`, bias: config.qkv_bias ? `${a}${n}.bias` : null, alpha });
   // torch scales the scores by headDim^-0.5; scaling q first is the same product up to fp32 rounding
   // (exact when headDim is a power of 4, as in every AST config: 64 -> 1/8)
   const scale = hd ** -0.5;
   const seq = (v: Value) => g.reshape(v, [-1, T, H]); // [B, T, H]
   const fusedMha = impl === 'fused' && !wantProbs;
   // q unscaled for MultiHeadAttention (it applies the scale itself), scaled here for the plain ops
-  const qkv = [part('query', fusedMha ? 1 : scale), part('key'), part('value')];
+  const qkv = names.map((pt, i) => (i === 0 && !fusedMha ? { ...pt, alpha: scale } : pt));
   // [B*T, H] each; q8 with fuseQkv: one int8 GEMM over the three weights [H, 3H], then a Split
   const fused = lin.int8 && lin.fuseQkv ? lin.int8(qkv) : undefined;
   const [qRows, kRows, vRows] = fused ? g.split(g.linear(x, fused.w, fused.b, { dtype: 'q8' }), [H, H, H], -1) : qkv.map((pt) => dense(g, lin, p, x, pt));
@@ -196,6 +195,35 @@ function selfAttention(
   return { out, probs: wantProbs ? probs : undefined };
 }
 
+/** Layer i's Linears by parameter name (without the base prefix), alpha 1: query, key, value, then the rest. */
+function layerLinears(config: ASTConfig, i: number): { qkv: LinearNames[]; attentionOutput: LinearNames; intermediate: LinearNames; output: LinearNames } {
+  const pre = `encoder.layer.${i}.`;
+  const a = `${pre}attention.attention.`;
+  const part = (n: string): LinearNames => ({ weight: `${a}${n}.weight`, bias: config.qkv_bias ? `${a}${n}.bias` : null });
+  const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
+  return { qkv: [part('query'), part('key'), part('value')], attentionOutput: named('attention.output.dense'), intermediate: named('intermediate.dense'), output: named('output.dense') };
+}
+
+/** The weight names (without the base prefix) that q8 quantises: every encoder Linear's; what loadPretrained may defer for it. */
+export function isQ8LinearWeight(name: string): boolean {
+  return /^encoder\.layer\.\d+\.(attention\.attention\.(query|key|value)|attention\.output\.dense|intermediate\.dense|output\.dense)\.weight$/.test(name);
+}
+
+/**
+ * q8's int8 GEMMs as the graph asks for them (fuseQkv: query, key and value as one), with their full parameter
+ * names (base prefix for the classification head): what an Int8Prepared is keyed by (`int8Key`).
+ */
+function q8LinearGroups(config: ASTConfig, head: HeadKind, fuseQkv = true): LinearNames[][] {
+  const base = head === 'classification' ? BASE_PREFIX : '';
+  const full = (pt: LinearNames): LinearNames => ({ weight: base + pt.weight, bias: pt.bias === null ? null : base + pt.bias });
+  const groups: LinearNames[][] = [];
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const l = layerLinears(config, i);
+    groups.push(...(fuseQkv ? [l.qkv.map(full)] : l.qkv.map((pt) => [full(pt)])), [full(l.attentionOutput)], [full(l.intermediate)], [full(l.output)]);
+  }
+  return groups;
+}
+
 function layer(
   g: GraphBuilder,
   config: ASTConfig,
@@ -207,15 +235,15 @@ function layer(
   lin: EncoderLinears,
 ): { out: Value; probs?: Value } {
   const pre = `encoder.layer.${i}.`;
+  const names = layerLinears(config, i);
   const epsilon = config.layer_norm_eps;
   // pre-LN: x + attention(LN(x)), then x1 + MLP(LN(x1)); x is [B*T, H]
   const h1 = g.layerNorm(x, p(`${pre}layernorm_before.weight`), p(`${pre}layernorm_before.bias`), { epsilon, stats: lin.layerNormStats });
-  const att = selfAttention(g, config, h1, pre, p, impl, wantProbs, lin);
-  const named = (n: string): LinearNames => ({ weight: `${pre}${n}.weight`, bias: `${pre}${n}.bias` });
-  const x1 = g.add(dense(g, lin, p, att.out, named('attention.output.dense')), x);
+  const att = selfAttention(g, config, h1, names.qkv, p, impl, wantProbs, lin);
+  const x1 = g.add(dense(g, lin, p, att.out, names.attentionOutput), x);
   const h2 = g.layerNorm(x1, p(`${pre}layernorm_after.weight`), p(`${pre}layernorm_after.bias`), { epsilon, stats: lin.layerNormStats });
-  const inter = activation(g, dense(g, lin, p, h2, named('intermediate.dense')), config.hidden_act, lin.geluKernel); // [B*T, I]
-  const out = g.add(dense(g, lin, p, inter, named('output.dense')), x1); // [B*T, H]
+  const inter = activation(g, dense(g, lin, p, h2, names.intermediate), config.hidden_act, lin.geluKernel); // [B*T, I]
+  const out = g.add(dense(g, lin, p, inter, names.output), x1); // [B*T, H]
   return { out, probs: att.probs };
 }
 
@@ -309,6 +337,126 @@ export function emitForwardGraph(
   return { values: buildAST(g, config, x, param, options, int8), params };
 }
 
+/** An Int8Prepared's key: the group's weight and bias names (alpha is applied at each use, not stored). */
+function int8Key(parts: readonly LinearNames[]): string {
+  return parts.map((pt) => `${pt.weight}|${pt.bias ?? ''}`).join(',');
+}
+
+type Int8Entry = Int8Prepared['linears'] extends Map<string, infer E> ? E : never;
+
+/** One group of Linears (one int8 GEMM) quantised with alpha 1, each tensor's data from `data`. */
+function quantizeGroup(
+  parts: readonly LinearNames[],
+  data: (name: string) => { dims: readonly number[]; data: Float32Array },
+  alloc: Int8Alloc,
+): Int8Entry {
+  const ws = parts.map((pt) => data(pt.weight));
+  const partWidths = ws.map((w) => w.dims[0]!);
+  return {
+    ...quantizeLinears(
+      parts.map((pt, i) => ({ weight: ws[i]!.data, out: partWidths[i]!, bias: pt.bias ? data(pt.bias).data : null })),
+      ws[0]!.dims[1]!,
+      alloc,
+    ),
+    partWidths,
+  };
+}
+
+/**
+ * q8 from weights left in the checkpoint file (loadPretrained's `defer`): each int8 GEMM's float32 weights are read
+ * into a scratch buffer and quantised there while the next groups are read into others (reads run on the platform's
+ * I/O threads), so the float32 checkpoint is never held whole: nothing to page in but the scratch buffers, and no
+ * second pass over 330 MB. Where the platform has a helper thread (Node: src/node/quant-thread.ts), groups are
+ * shared between it and this thread, balanced by size, in SharedArrayBuffer scratch and slabs. Either way each
+ * group's bytes are quantizeGroup's (one kernel). Closes `deferred` in all cases.
+ */
+export async function quantizeDeferred(config: ASTConfig, head: HeadKind, deferred: DeferredWeights, weights: ReadonlyMap<string, ParamSource>): Promise<Int8Prepared> {
+  const helper = startInt8Helper();
+  const shared = helper !== undefined;
+  const int8: Int8Prepared = { linears: new Map(), alloc: slabInt8Alloc(undefined, shared) };
+  const numel = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  const groups = q8LinearGroups(config, head);
+  const floats = groups.map((parts) => parts.reduce((n, pt) => n + (deferred.dims.has(pt.weight) ? numel(deferred.dims.get(pt.weight)!) : 0), 0));
+  // which thread quantises each group: the one with less work so far (the helper on ties)
+  const onHelper: boolean[] = [];
+  let mine = 0;
+  let theirs = 0;
+  for (const f of floats) {
+    const h = shared && theirs <= mine;
+    onHelper.push(h);
+    if (h) theirs += f;
+    else mine += f;
+  }
+  // scratch buffers: two per thread, so each can quantise one group while the next is read
+  const slots = shared ? 4 : 2;
+  const most = Math.max(0, ...floats);
+  const scratch = Array.from({ length: slots }, () => (shared ? new Float32Array(new SharedArrayBuffer(4 * most)) : new Float32Array(most)));
+  const slotFree: Promise<unknown>[] = Array.from({ length: slots }, () => Promise.resolve());
+  type Got = Map<string, { dims: readonly number[]; data: Float32Array }>;
+  /** Reads group i's deferred weights into scratch[i % slots] once the group before it there is done; its other tensors come from `weights`. */
+  const read = async (i: number): Promise<Got> => {
+    await slotFree[i % slots];
+    const got: Got = new Map();
+    let at = 0;
+    for (const pt of groups[i]!) {
+      const dims = deferred.dims.get(pt.weight);
+      if (!dims) continue;
+      const view = scratch[i % slots]!.subarray(at, at + numel(dims));
+      at += view.length;
+      await deferred.read(pt.weight, view);
+      got.set(pt.weight, { dims, data: view });
+    }
+    return got;
+  };
+  const handled = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => undefined); // awaited later; a rejection before then is not an unhandled one
+    return p;
+  };
+  const reads = new Map<number, Promise<Got>>();
+  const onThread: Promise<void>[] = [];
+  try {
+    for (let i = 0; i < Math.min(slots, groups.length); i++) reads.set(i, handled(read(i)));
+    for (let i = 0; i < groups.length; i++) {
+      const got = await reads.get(i)!;
+      reads.delete(i);
+      const parts = groups[i]!;
+      const data = (name: string) => {
+        const d = got.get(name);
+        if (d) return d;
+        const t = weights.get(name);
+        if (!t?.data) throw new Error(`weights: no tensor named ${name}`);
+        return { dims: t.dims, data: t.data };
+      };
+      if (onHelper[i]) {
+        const ws = parts.map((pt) => data(pt.weight));
+        const partWidths = ws.map((w) => w.dims[0]!);
+        const inF = ws[0]!.dims[1]!;
+        const cols = partWidths.reduce((a, b) => a + b, 0);
+        const bias = linearsBias(parts.map((pt, j) => ({ weight: ws[j]!.data, out: partWidths[j]!, bias: pt.bias ? data(pt.bias).data : null })));
+        const dst = int8.alloc(cols * inF);
+        const key = int8Key(parts);
+        const done = handled(
+          helper!.quantize(ws.map((w, j) => ({ weight: w.data, out: partWidths[j]! })), inF, dst).then((scales) => {
+            int8.linears.set(key, { weight: { rows: inF, cols, data: dst, scales }, bias, partWidths });
+          }),
+        );
+        onThread.push(done);
+        slotFree[i % slots] = done;
+      } else {
+        int8.linears.set(int8Key(parts), quantizeGroup(parts, data, int8.alloc));
+      }
+      if (i + slots < groups.length) reads.set(i + slots, handled(read(i + slots)));
+    }
+    await Promise.all(onThread);
+  } finally {
+    helper?.close();
+    // reads in flight write into scratch: let them end before closing the file
+    await Promise.allSettled([...reads.values(), ...onThread]);
+    await deferred.close();
+  }
+  return int8;
+}
+
 /**
  * q8: Linears quantised from their float32 data as one int8 weight (model/quant.ts), stored as initializers.
  * The quantised weight is kept in `prepared` without alpha (a per-part factor, e.g. attention's 1/sqrt(headDim)
@@ -321,25 +469,16 @@ function int8Weights(
   parts: readonly LinearNames[],
   prepared: Int8Prepared,
 ): { w: Int8Weight; b: Value | null } {
-  const key = parts.map((pt) => `${pt.weight}|${pt.bias ?? ''}`).join(',');
+  const key = int8Key(parts);
   let q = prepared.linears.get(key);
   if (!q) {
     const data = (name: string) => {
       const t = weights.get(name);
       if (!t) throw new Error(`weights: no tensor named ${name}`);
       if (!t.data) throw new Error(`weights: ${name} has no data to quantise (q8 needs the weights at graph build)`);
-      return t;
+      return { dims: t.dims, data: t.data };
     };
-    const ws = parts.map((pt) => data(pt.weight));
-    const partWidths = ws.map((w) => w.dims[0]!);
-    q = {
-      ...quantizeLinears(
-        parts.map((pt, i) => ({ weight: ws[i]!.data!, out: partWidths[i]!, bias: pt.bias ? data(pt.bias).data : null })),
-        ws[0]!.dims[1]!,
-        prepared.alloc,
-      ),
-      partWidths,
-    };
+    q = quantizeGroup(parts, data, prepared.alloc);
     prepared.linears.set(key, q);
   }
   const { weight } = q;
@@ -371,8 +510,12 @@ function int8Weights(
  * q8 at load: every encoder Linear quantised once (a throwaway build walks the model), and the names of the
  * float32 parameters the int8 graph still reads (embeddings, layer norms, the head).
  */
-function prepareQ8(config: ASTConfig, weights: ReadonlyMap<string, ParamSource>, head: HeadKind): { int8: Int8Prepared; params: string[] } {
-  const int8 = newInt8Prepared();
+function prepareQ8(
+  config: ASTConfig,
+  weights: ReadonlyMap<string, ParamSource>,
+  head: HeadKind,
+  int8: Int8Prepared = newInt8Prepared(),
+): { int8: Int8Prepared; params: string[] } {
   const { params } = emitForwardGraph(new GraphBuilder('q8-prepare'), config, weights, { head, dtype: 'q8', int8Prepared: int8 });
   releaseQuantWasm(); // the kernel's few MB of working memory are not needed after load
   return { int8, params: [...params.keys()] };
@@ -426,6 +569,12 @@ export interface LoadOptions extends RuntimeOptions {
    * build. Without it the int8 weights stay in memory for such builds and for `toOnnx`.
    */
   reloadWeights?: () => Promise<Map<string, Float32Tensor>>;
+  /**
+   * q8: encoder Linear weights still in the checkpoint file (`loadPretrained(source, { defer: isQ8LinearWeight })`,
+   * as fromPretrained and the pipeline do): quantised at load as they are read, and absent from the weights map.
+   * The model closes them. Only for dtype 'q8'.
+   */
+  deferred?: DeferredWeights;
 }
 
 export interface ForwardInput {
@@ -438,6 +587,17 @@ export interface ForwardInput {
    * is then an empty [B, 0, H] tensor.
    */
   outputLastHiddenState?: boolean;
+}
+
+/** LoadOptions.deferred quantised (q8 only; any other dtype is an error, after closing the file). */
+async function quantizeDeferredFor(config: ASTConfig, head: HeadKind, weights: ReadonlyMap<string, ParamSource>, options: LoadOptions): Promise<Int8Prepared | undefined> {
+  const { deferred } = options;
+  if (!deferred) return undefined;
+  if ((options.dtype ?? 'fp32') !== 'q8') {
+    await deferred.close();
+    throw new Error(`LoadOptions.deferred: weights left in the checkpoint file are read only by dtype q8 (got dtype ${options.dtype ?? 'fp32'}); load the checkpoint without defer`);
+  }
+  return quantizeDeferred(config, head, deferred, weights);
 }
 
 /** Builds the inference graph of one variant and runs it on a Runner (which owns the sessions). */
@@ -464,6 +624,8 @@ abstract class ASTRunner {
     weights: Map<string, Float32Tensor>,
     protected readonly head: HeadKind,
     options: LoadOptions,
+    /** q8: the encoder's Linears already quantised (from LoadOptions.deferred); the rest are quantised here. */
+    int8?: Int8Prepared,
   ) {
     const { runtime } = splitRuntimeOptions(options);
     this.runner = new Runner(runtime, head === 'classification' ? 'ASTForAudioClassification' : 'ASTModel');
@@ -481,8 +643,9 @@ abstract class ASTRunner {
       // parameters the int8 graph still reads. With reloadWeights they are views, dropped with the int8 weights
       // once ORT has both (warm); without, copies, so nothing refers to the checkpoint's buffer or the float32
       // Linears: either way those are freed.
-      const { int8, params } = prepareQ8(config, weights, head);
-      this.int8Prepared = int8;
+      const prepared = prepareQ8(config, weights, head, int8);
+      this.int8Prepared = prepared.int8;
+      const params = prepared.params;
       this.reloadWeights = options.reloadWeights;
       const keep = (t: Float32Tensor): Float32Tensor => (this.reloadWeights ? t : { ...t, data: t.data.slice() });
       this.weights = new Map(params.map((k) => [k, keep(weights.get(k)!)]));
@@ -598,21 +761,21 @@ abstract class ASTRunner {
 
 /** The bare encoder: last hidden state, pooler output, optional hidden states and attentions. */
 export class ASTModel extends ASTRunner {
-  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions) {
-    super(config, weights, 'base', options);
+  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions, int8?: Int8Prepared) {
+    super(config, weights, 'base', options, int8);
   }
 
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTModel> {
     checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
-    const load = () => loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional' });
-    const { config, weights } = await load();
-    return ASTModel.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, ...options });
+    const load = (defer?: typeof isQ8LinearWeight) => loadPretrained(source, { revision: options.revision, head: 'base', preprocessor: 'optional', defer });
+    const { config, weights, deferred } = await load(options.dtype === 'q8' ? isQ8LinearWeight : undefined);
+    return ASTModel.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, deferred, ...options });
   }
 
   /** From weights keyed by HF names without the `audio_spectrogram_transformer.` prefix (loadWeights(…, 'base')). */
   static async fromWeights(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions = {}): Promise<ASTModel> {
-    const m = new ASTModel(config, weights, options);
+    const m = new ASTModel(config, weights, options, await quantizeDeferredFor(config, 'base', weights, options));
     await m.warm();
     return m;
   }
@@ -624,16 +787,16 @@ export class ASTModel extends ASTRunner {
 
 /** The encoder plus HF's MLP head (LayerNorm + Linear on the pooled output): `logits` [B, num_labels]. */
 export class ASTForAudioClassification extends ASTRunner {
-  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions) {
-    super(config, weights, 'classification', options);
+  private constructor(config: ASTConfig, weights: Map<string, Float32Tensor>, options: LoadOptions, int8?: Int8Prepared) {
+    super(config, weights, 'classification', options, int8);
   }
 
   /** config.json and the weights (see loadPretrained); preprocessor_config.json, when present, must agree. */
   static async fromPretrained(source: string | FileSource, options: LoadOptions = {}): Promise<ASTForAudioClassification> {
     checkRuntimeOptions(splitRuntimeOptions(options).runtime); // a bad dtype or thread count before any file is read
-    const load = () => loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional' });
-    const { config, weights } = await load();
-    return ASTForAudioClassification.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, ...options });
+    const load = (defer?: typeof isQ8LinearWeight) => loadPretrained(source, { revision: options.revision, head: 'classification', preprocessor: 'optional', defer });
+    const { config, weights, deferred } = await load(options.dtype === 'q8' ? isQ8LinearWeight : undefined);
+    return ASTForAudioClassification.fromWeights(config, weights, { reloadWeights: async () => (await load()).weights, deferred, ...options });
   }
 
   /** From weights keyed by full HF names (loadWeights(…, 'classification')). */
@@ -642,7 +805,7 @@ export class ASTForAudioClassification extends ASTRunner {
     weights: Map<string, Float32Tensor>,
     options: LoadOptions = {},
   ): Promise<ASTForAudioClassification> {
-    const m = new ASTForAudioClassification(config, weights, options);
+    const m = new ASTForAudioClassification(config, weights, options, await quantizeDeferredFor(config, 'classification', weights, options));
     await m.warm();
     return m;
   }

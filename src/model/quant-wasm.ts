@@ -45,14 +45,14 @@ export function releaseQuantWasm(): void {
   kernel = undefined;
 }
 
-/**
- * Source rows per kernel call: about 256 KB of float32 rows (a multiple of 16 rows, the kernel's step), so both
- * of the kernel's passes over them hit L2. The int8 image of the whole matrix stays in the module's memory
- * (2.4 MB for AST-Base's largest) and leaves in one copy per k.
- */
-const CHUNK_BYTES = 256 * 1024;
+/** The compiled kernel, for another thread to instantiate (src/node/quant-thread.ts); undefined where WebAssembly is unavailable. */
+export function quantWasmModule(): WebAssembly.Module | undefined {
+  if (!quantWasmSettings.enabled || !loadKernel()) return undefined;
+  return compiled ?? undefined;
+}
 
-const align = (x: number): number => (x + 63) & ~63;
+/** The kernel instance's exports that runQuantKernel uses. */
+export type QuantKernel = Kernel;
 
 /**
  * Channels [0, out) of W [out, inF] into columns [col0, col0 + out) of data [inF, cols] and scales[col0 + n].
@@ -62,10 +62,24 @@ export function quantizeF32Wasm(w: Float32Array, out: number, inF: number, data:
   if (!quantWasmSettings.enabled) return false;
   const k = loadKernel();
   if (!k) return false;
-  const rowsPerChunk = Math.min(out, Math.max(16, Math.floor(CHUNK_BYTES / (4 * inF) / 16) * 16));
-  const wAt = align(k.heapBase());
-  const dstAt = align(wAt + rowsPerChunk * inF * 4);
-  const scalesAt = align(dstAt + out * inF);
+  runQuantKernel(k, w, out, inF, data, scales, cols, col0);
+  return true;
+}
+
+/**
+ * quantizeF32Wasm's work on a given kernel instance. Self-contained on purpose (no free variables, no nested
+ * functions): the Node worker that quantises beside the main thread runs this function's own source text
+ * (src/node/quant-thread.ts), so both threads run one piece of code. Source rows go through the kernel's memory in
+ * chunks of about 256 KB (a multiple of 16 rows, the kernel's step), so both of its passes over them hit L2; the
+ * int8 image of the whole matrix stays in the module's memory (2.4 MB for AST-Base's largest) and leaves in one
+ * copy per k.
+ */
+export function runQuantKernel(k: QuantKernel, w: Float32Array, out: number, inF: number, data: Int8Array, scales: Float32Array, cols: number, col0: number): void {
+  const chunkBytes = 256 * 1024;
+  const rowsPerChunk = Math.min(out, Math.max(16, Math.floor(chunkBytes / (4 * inF) / 16) * 16));
+  const wAt = (k.heapBase() + 63) & ~63;
+  const dstAt = (wAt + rowsPerChunk * inF * 4 + 63) & ~63;
+  const scalesAt = (dstAt + out * inF + 63) & ~63;
   const top = scalesAt + out * 4;
   const have = k.memory.buffer.byteLength;
   if (top > have) k.memory.grow(Math.ceil((top - have) / 65536));
@@ -87,5 +101,4 @@ export function quantizeF32Wasm(w: Float32Array, out: number, inF: number, data:
   // the int8 image is [inF, out]: one copy when it is the whole destination, else one row of `out` bytes per k
   if (cols === out) data.set(heap8.subarray(dstAt, dstAt + out * inF));
   else for (let kk = 0, from = dstAt, to = col0; kk < inF; kk++, from += out, to += cols) data.set(heap8.subarray(from, from + out), to);
-  return true;
 }

@@ -77,13 +77,15 @@ const zeroInt8: Int8Alloc = (n) => new Int8Array(n);
  * count in RSS only once written. Many separate 2-10 MB weights instead land in the malloc heap, which keeps
  * their pages after they are freed (measured: a q8 AST-Base kept ~90 MB more RSS after dropping its weights).
  */
-export function slabInt8Alloc(slabBytes = 64 * 2 ** 20): Int8Alloc {
-  let slab = new Int8Array(0);
+export function slabInt8Alloc(slabBytes = 64 * 2 ** 20, shared = false): Int8Alloc {
+  // shared: SharedArrayBuffer slabs, which a helper thread can write into (src/model/quant-thread.ts)
+  const make = (n: number): Int8Array => (shared ? new Int8Array(new SharedArrayBuffer(n)) : new Int8Array(n));
+  let slab: Int8Array = new Int8Array(0);
   let used = 0;
   return (n) => {
-    if (n > slabBytes) return new Int8Array(n);
+    if (n > slabBytes) return make(n);
     if (used + n > slab.length) {
-      slab = new Int8Array(slabBytes);
+      slab = make(slabBytes);
       used = 0;
     }
     const v = slab.subarray(used, used + n);
@@ -193,15 +195,26 @@ export function quantizeLinears(
     quantizeInto(p.weight, p.out, inF, { data: weight.data, scales: weight.scales, cols: total, col0: o });
     o += p.out;
   }
-  const bias = parts.some((p) => p.bias) ? new Float32Array(total) : undefined;
   o = 0;
   for (const p of parts) {
     const alpha = p.alpha ?? 1;
     if (alpha !== 1) for (let c = o; c < o + p.out; c++) weight.scales[c] = Math.fround(weight.scales[c]! * alpha);
-    if (p.bias && bias) for (let c = 0; c < p.out; c++) bias[o + c] = p.bias[c]! * alpha;
     o += p.out;
   }
-  return { weight, bias };
+  return { weight, bias: linearsBias(parts) };
+}
+
+/** quantizeLinears's bias: the parts' biases side by side, each times its alpha; undefined when no part has one. */
+export function linearsBias(parts: readonly LinearToQuantize[]): Float32Array | undefined {
+  if (!parts.some((p) => p.bias)) return undefined;
+  const bias = new Float32Array(parts.reduce((n, p) => n + p.out, 0));
+  let o = 0;
+  for (const p of parts) {
+    const alpha = p.alpha ?? 1;
+    if (p.bias) for (let c = 0; c < p.out; c++) bias[o + c] = p.bias[c]! * alpha;
+    o += p.out;
+  }
+  return bias;
 }
 
 /** W [out, in] back from int8 per channel: scale[n] * q[k, n]. */

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { FileSource } from '../io/files.js';
+import type { FileSource, RangedFile } from '../io/files.js';
 
 export function dirSource(dir: string): FileSource {
   const root = resolve(dir);
@@ -24,6 +24,31 @@ export function dirSource(dir: string): FileSource {
         throw new Error(`${join(root, name)}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
       }
     },
+    openRanged: (name) => openRangedFile(join(root, name)),
+  };
+}
+
+/** A file for positioned reads (FileSource.openRanged). Each read is one or a few pread calls on libuv's pool. */
+export async function openRangedFile(path: string): Promise<RangedFile> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
+  }
+  const handle = fh;
+  const size = (await handle.stat()).size;
+  return {
+    size,
+    readInto: async (offset, into) => {
+      for (let done = 0; done < into.length; ) {
+        const { bytesRead } = await handle.read(into, done, Math.min(into.length - done, READ_CHUNK), offset + done);
+        if (bytesRead === 0) throw new Error(`${path}: file ended at byte ${offset + done} while reading [${offset}, ${offset + into.length})`);
+        done += bytesRead;
+      }
+    },
+    close: () => handle.close(),
   };
 }
 

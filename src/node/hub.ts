@@ -30,7 +30,7 @@ import {
   type FileDownloadInfoOutput,
 } from '@huggingface/hub';
 import type { FileSource } from '../io/files.js';
-import { writeFileAtomic } from './files.js';
+import { openRangedFile, writeFileAtomic } from './files.js';
 import { FormatError } from '../io/errors.js';
 import { DEFAULT_HUB_ENDPOINT, validateRepoFileName, validateRepoId, validateRevision } from '../io/hub-names.js';
 
@@ -302,6 +302,12 @@ export function hubSource(repoId: string, options: HubOptions = {}): HubFileSour
       const path = await resolvePath(name);
       if (path === null) throw new FormatError(where(name), 'no such file in the repository');
       return new Uint8Array(await readFile(path));
+    },
+    // the cached file, for loaders that read parts of it (q8 reads each Linear as it quantises)
+    openRanged: async (name) => {
+      const path = await resolvePath(name);
+      if (path === null) throw new FormatError(where(name), 'no such file in the repository');
+      return openRangedFile(path);
     },
   };
 }

@@ -5,6 +5,8 @@ import { registerFileSourceResolver } from '../io/files.js';
 import { readLocalFile, resolveNodeSource } from './resolve.js';
 import { registerAudioFileReader, registerAudioFileStreamer } from '../pipeline/file-reader.js';
 import { openAudioStream } from './audio-stream.js';
+import { registerInt8Helper } from '../model/quant-thread.js';
+import { startQuantThread } from './quant-thread.js';
 
 registerRuntime({ name: 'node', ort, defaultExecutionProviders: ['cpu'] });
 // An existing folder is read in place; an `owner/name` that is not a folder comes from the Hub, cached.
@@ -12,6 +14,8 @@ registerFileSourceResolver(resolveNodeSource);
 registerAudioFileReader(readLocalFile);
 // Local files are read a stretch at a time (WAV, FLAC), so a long recording holds a few windows, not the file.
 registerAudioFileStreamer(openAudioStream);
+// q8 quantises its Linears at load on two threads: this one and a worker (src/node/quant-thread.ts)
+registerInt8Helper(startQuantThread);
 
 export * from '../index.js';
 export { dirSource } from './files.js';

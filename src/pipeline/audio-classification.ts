@@ -25,7 +25,7 @@ import { resolveSource, type FileSource } from '../io/files.js';
 import type { ASTConfig } from '../model/config.js';
 import type { Float32Tensor } from '../tensor.js';
 import { Batcher, BatchCancelledError } from './batcher.js';
-import { ASTForAudioClassification } from '../model/ast.js';
+import { ASTForAudioClassification, isQ8LinearWeight } from '../model/ast.js';
 import { checkAgreement, loadPretrained } from '../model/pretrained.js';
 import { RUNTIME_OPTION_KEYS, splitRuntimeOptions, type RuntimeOptions } from '../runtime/options.js';
 import { DisposedError } from '../runtime/runner.js';
@@ -177,10 +177,11 @@ export async function pipeline(
     throw new Error(`the embedded default model is missing (${DEFAULT_MODEL_URL}); pass a model folder or Hub id`, { cause: err });
   });
   if (tracker) source = tracker.wrap(source);
-  const loaded = await loadPretrained(source, { head: 'classification' });
+  // q8: the encoder's Linear weights stay in a local checkpoint file and are quantised as they are read (LoadOptions.deferred)
+  const loaded = await loadPretrained(source, { head: 'classification', ...(runtime.dtype === 'q8' ? { defer: isQ8LinearWeight } : {}) });
   // q8: the model drops its int8 copies after load and re-reads the checkpoint if another graph is ever needed
   const reloadWeights = async () => (await loadPretrained(source, { head: 'classification' })).weights;
-  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, { ...runtime, reloadWeights });
+  const classifier = await ASTForAudioClassification.fromWeights(loaded.config, loaded.weights, { ...runtime, reloadWeights, deferred: loaded.deferred });
   const classify = createAudioClassificationPipeline(loaded.extractor, classifier, defaults);
   onProgress?.({ status: 'ready', task, model: name });
   return classify;
