@@ -140,7 +140,8 @@ if (wanted('train') && args.includes('--profile')) {
   for (const r of await benchTrain({ log })) {
     summary.push(
       `train     ${r.name} bs${r.batch}  ours ${fmtMsPerClip(r.oursMsPerClip)} ms/clip` +
-        `  PyTorch ${r.torchMsPerClip !== undefined ? fmtMsPerClip(r.torchMsPerClip) : (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}`,
+        `  PyTorch ${r.torchMsPerClip !== undefined ? fmtMsPerClip(r.torchMsPerClip) : (r.torchNote ?? 'n/a')}  ratio ${fmtRatio(r.ratio)}` +
+        (r.oursPeakRssMb !== undefined && r.torchPeakRssMb !== undefined ? `  peak RSS ours ${r.oursPeakRssMb.toFixed(0)} MB, PyTorch ${r.torchPeakRssMb.toFixed(0)} MB` : ''),
     );
   }
 }

@@ -9,7 +9,8 @@
  * the AST-Base step by phase and op type (bench/train-profile.ts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import '../src/node/index.js';
@@ -35,6 +36,30 @@ export interface TrainBenchResult {
   /** ours / PyTorch (below 1: we are faster). */
   ratio?: number;
   torchNote?: string;
+  /** Peak resident memory of each side's process during its case (ours: this process, its peak reset first). */
+  oursPeakRssMb?: number;
+  torchPeakRssMb?: number;
+}
+
+const loadLine = (): string => loadavg().map((v) => v.toFixed(1)).join(' / ');
+
+/** Starts a new peak-RSS window for this process (Linux: writing 5 to clear_refs resets VmHWM); false elsewhere. */
+function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function peakRssMb(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -62,7 +87,7 @@ async function oursRunner(c: TrainBenchCase, threads?: number): Promise<{ step: 
 
 /** A PyTorch worker: builds the oracle model, then times one step per "step" line on stdin. */
 const TORCH_WORKER = `
-import json, sys, time, torch
+import json, resource, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 import oracle
 cfg = json.loads(sys.argv[2]); batch = int(sys.argv[3]); threads = int(sys.argv[4])
@@ -82,11 +107,13 @@ step()
 print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
 for line in sys.stdin:
     t0 = time.perf_counter(); step()
-    print(json.dumps({"seconds": time.perf_counter() - t0}), flush=True)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
 `;
 
 interface TorchWorker {
   step(): Promise<number>;
+  /** The worker process's peak RSS so far, in MB (from its last step's answer). */
+  peakRssMb(): number | undefined;
   close(): void;
 }
 
@@ -101,6 +128,7 @@ async function torchWorker(c: TrainBenchCase, threads: number): Promise<TorchWor
   let stderr = '';
   p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const next = lineReader(p.stdout);
+  let peakKb: number | undefined;
   const first = await next();
   if (!first) {
     const err = stderr.trim().split('\n').pop() ?? '';
@@ -111,8 +139,11 @@ async function torchWorker(c: TrainBenchCase, threads: number): Promise<TorchWor
       p.stdin.write('step\n');
       const l = await next();
       if (!l) throw new Error(`PyTorch worker ended: ${stderr.trim().split('\n').pop() ?? ''}`);
-      return (JSON.parse(l) as { seconds: number }).seconds;
+      const answer = JSON.parse(l) as { seconds: number; maxrss_kb: number };
+      peakKb = answer.maxrss_kb;
+      return answer.seconds;
     },
+    peakRssMb: () => (peakKb === undefined ? undefined : peakKb / 1024),
     close() {
       p.stdin.end();
     },
@@ -124,7 +155,10 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
   const threads = options.threads ?? 2;
   const log = options.log ?? ((s: string) => process.stdout.write(s + '\n'));
   const results: TrainBenchResult[] = [];
+  log(`CPU: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} logical CPUs; ${threads} intra-op threads each side, spinning off`);
   for (const c of options.cases ?? DEFAULT_CASES) {
+    log(`${c.name}: machine load average (1/5/15 min) before: ${loadLine()}`);
+    const measuredPeak = resetPeakRss();
     // both sides resident at once and timed in alternation, so a busy moment of the machine hits both
     const torch = await torchWorker(c, threads);
     const ours = await oursRunner(c, threads);
@@ -141,7 +175,9 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
       await timeOurs();
       if (typeof torch !== 'string' && i % 2 === 0) theirs.push(await torch.step());
     }
+    const oursPeak = measuredPeak ? peakRssMb() : undefined;
     await ours.dispose();
+    const torchPeak = typeof torch !== 'string' ? torch.peakRssMb() : undefined;
     if (typeof torch !== 'string') torch.close();
     const r: TrainBenchResult = {
       name: c.name,
@@ -149,6 +185,8 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
       params: ours.params,
       oursSecondsPerStep: median(mine),
       oursMsPerClip: (1000 * median(mine)) / c.batch,
+      oursPeakRssMb: oursPeak,
+      torchPeakRssMb: torchPeak,
     };
     if (typeof torch !== 'string') {
       r.torchMsPerClip = (1000 * median(theirs)) / c.batch;
@@ -159,6 +197,8 @@ export async function benchTrain(options: { runs?: number; threads?: number; cas
       `${c.name}, batch ${c.batch}: ours ${fmtMsPerClip(r.oursMsPerClip)} ms/clip` +
         (r.torchMsPerClip !== undefined ? `, PyTorch ${fmtMsPerClip(r.torchMsPerClip)} ms/clip, ratio ${r.ratio!.toFixed(2)}x` : ` (PyTorch: ${r.torchNote})`),
     );
+    const mb = (v: number | undefined): string => (v === undefined ? 'n/a' : `${v.toFixed(0)} MB`);
+    log(`  peak RSS during the case: ours ${mb(r.oursPeakRssMb)} (this process), PyTorch ${mb(r.torchPeakRssMb)} (its worker); load average after: ${loadLine()}`);
   }
   return results;
 }
